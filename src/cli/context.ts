@@ -1,0 +1,56 @@
+import type { Config } from '../config/schema.js';
+import { openDatabase } from '../main.js';
+import { createClientStore, readClientsFile, type ClientStore } from '../oidc/clients.js';
+import { createKeyStore, type KeyStore } from '../oidc/keys.js';
+import { createSecretBox } from '../oidc/secret-box.js';
+import { createLogger } from '../log.js';
+import { pendingMigrations } from '../db/migrator.js';
+
+export interface CliContext {
+  keyStore: KeyStore;
+  clientStore: ClientStore;
+  close(): Promise<void>;
+}
+
+/** Open what a management command needs: the database (migrated), keys and clients. */
+export async function openCli(config: Config): Promise<CliContext> {
+  const logger = createLogger({ logLevel: 'warn' });
+  const { db, embedded } = await openDatabase(config, logger);
+  const close = async (): Promise<void> => {
+    await db.close();
+    await embedded?.stop();
+  };
+  const pending = await pendingMigrations(db.sequelize);
+  if (pending.length > 0) {
+    await close();
+    throw new Error(`the database needs migrating (${pending.length} pending): run \`dingtalk-oidc migrate\` first`);
+  }
+  return {
+    keyStore: createKeyStore(db.sequelize, db.models, createSecretBox(config.secrets.keyEncryption, 'signing-keys')),
+    clientStore: createClientStore(
+      db.models,
+      createSecretBox(config.secrets.keyEncryption, 'client-secrets'),
+      config.clientsFile ? readClientsFile(config.clientsFile) : [],
+    ),
+    close,
+  };
+}
+
+export function printTable(rows: Record<string, unknown>[]): void {
+  if (rows.length === 0) {
+    console.log('(none)');
+    return;
+  }
+  const columns = Object.keys(rows[0]!);
+  const text = rows.map((row) => columns.map((c) => formatCell(row[c])));
+  const widths = columns.map((c, i) => Math.max(c.length, ...text.map((r) => r[i]!.length)));
+  console.log(columns.map((c, i) => c.toUpperCase().padEnd(widths[i]!)).join('  '));
+  for (const r of text) console.log(r.map((cell, i) => cell.padEnd(widths[i]!)).join('  '));
+}
+
+function formatCell(value: unknown): string {
+  if (value instanceof Date) return value.toISOString();
+  if (Array.isArray(value)) return value.join(',');
+  if (value === null || value === undefined) return '-';
+  return String(value);
+}

@@ -1,0 +1,70 @@
+/**
+ * Command line: `dingtalk-oidc <command>`. Every command reads the same configuration as the
+ * server; an invalid configuration lists every problem and exits with code 2.
+ */
+import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { ConfigError } from '../errors/app-error.js';
+import { createLogger } from '../log.js';
+import { runClients } from './clients.js';
+import { runKeys } from './keys.js';
+import { runMigrate } from './migrate.js';
+import { runResourceServers } from './resource-servers.js';
+import { runStart } from './start.js';
+
+const USAGE = `Usage: dingtalk-oidc <command> [options]
+
+Commands:
+  start                         run the server (development: embedded database, DingTalk emulator)
+  migrate                       apply pending database migrations
+  clients add|list|show|remove|rotate-secret   manage OIDC clients (see 'clients --help')
+  resource-servers add|list|remove             manage APIs that receive access tokens
+  keys list|rotate|retire                      manage token signing keys
+
+Configuration comes from config/*.json and the environment; see README.md.`;
+
+export interface Command {
+  (config: Config, args: string[]): Promise<number>;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    console.log(USAGE);
+    return command ? 0 : 1;
+  }
+  const commands: Record<string, Command> = {
+    start: runStart,
+    migrate: runMigrate,
+    clients: runClients,
+    'resource-servers': runResourceServers,
+    keys: runKeys,
+  };
+  const run = commands[command];
+  if (!run) {
+    console.error(`unknown command "${command}"\n\n${USAGE}`);
+    return 1;
+  }
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`Configuration is invalid (${error.problems.length} problem${error.problems.length > 1 ? 's' : ''}):`);
+      for (const problem of error.problems) console.error(`  - ${problem}`);
+      return 2;
+    }
+    throw error;
+  }
+  return run(config, rest);
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (error) {
+  const logger = createLogger({ logLevel: 'error' });
+  const message = error instanceof Error ? error.message : String(error);
+  console.error(`error: ${message}`);
+  logger.debug({ err: error }, 'command failed');
+  process.exitCode = 1;
+}

@@ -1,0 +1,70 @@
+import type { Config } from '../config/schema.js';
+import { SIGNING_ALGS, type SigningAlg } from '../oidc/keys.js';
+import { openCli, printTable } from './context.js';
+import { parseArgs } from 'node:util';
+
+const HELP = `Usage:
+  dingtalk-oidc keys list [--json]
+  dingtalk-oidc keys rotate [--alg RS256|ES256]   new current key; older keys stay published
+  dingtalk-oidc keys retire <kid>                 stop publishing a key (its tokens stop verifying)
+
+Running servers pick up a change within their key cache time (oidc.keyCacheMs).`;
+
+export async function runKeys(config: Config, args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    strict: true,
+    options: {
+    alg: { type: 'string' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [action, kid] = positionals;
+  if (values.help || !action) {
+    console.log(HELP);
+    return values.help ? 0 : 1;
+  }
+  const alg = (values.alg ?? config.oidc.signingAlg) as SigningAlg;
+  if (!SIGNING_ALGS.includes(alg)) {
+    console.error(`--alg must be one of ${SIGNING_ALGS.join(', ')}`);
+    return 1;
+  }
+  const cli = await openCli(config);
+  try {
+    switch (action) {
+      case 'list': {
+        const keys = await cli.keyStore.list();
+        if (values.json) console.log(JSON.stringify(keys, null, 2));
+        else printTable(keys.map((k) => ({ kid: k.kid, alg: k.alg, status: k.current ? 'current' : k.status, created: k.createdAt })));
+        return 0;
+      }
+      case 'rotate': {
+        const key = await cli.keyStore.rotate(alg);
+        console.log(`new current ${key.alg} key: ${key.kid}`);
+        return 0;
+      }
+      case 'retire': {
+        if (!kid) {
+          console.error('keys retire needs a kid (see `keys list`)');
+          return 1;
+        }
+        const keys = await cli.keyStore.list();
+        const target = keys.find((k) => k.kid === kid);
+        if (target?.current && keys.filter((k) => k.alg === target.alg && k.status === 'active').length === 1) {
+          console.error(`${kid} is the only ${target.alg} key: rotate first`);
+          return 1;
+        }
+        const done = await cli.keyStore.retire(kid);
+        console.log(done ? `retired ${kid}` : `no active key ${kid}`);
+        return done ? 0 : 1;
+      }
+      default:
+        console.error(`unknown action "${action}"\n\n${HELP}`);
+        return 1;
+    }
+  } finally {
+    await cli.close();
+  }
+}

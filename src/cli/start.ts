@@ -1,0 +1,51 @@
+import { usesEmulator } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { createLogger } from '../log.js';
+import { startServer } from '../main.js';
+
+/** `start`: serve until SIGINT/SIGTERM, then drain and close everything (no orphaned Postgres). */
+export async function runStart(config: Config): Promise<number> {
+  const logger = createLogger(config);
+  const running = await startServer(config, logger);
+  const { services } = running;
+
+  logger.info({ issuer: config.issuer, listening: running.url, env: config.env }, 'issuer ready');
+  if (config.env !== 'production') {
+    const lines = [
+      '',
+      `  DingTalk OIDC provider is running (${config.env} mode — not for production).`,
+      `  Issuer:     ${config.issuer}`,
+      `  Discovery:  ${config.issuer}/.well-known/openid-configuration`,
+      `  Database:   ${config.database.url ? 'DATABASE_URL' : `embedded PostgreSQL in ${config.database.embeddedDir}/`}`,
+      `  State:      ${config.redis.url ? 'REDIS_URL' : 'in memory (lost on restart)'}`,
+      `  DingTalk:   ${usesEmulator(config) ? 'not configured (set DINGTALK_CLIENT_ID / DINGTALK_CLIENT_SECRET)' : 'configured'}`,
+    ];
+    if (config.demoClient) {
+      const demo = await services.clientStore.ensureDemo(config.issuer);
+      lines.push(
+        '',
+        '  Demo client (development only):',
+        `    client_id:     ${demo.clientId}`,
+        `    client_secret: ${demo.clientSecret}`,
+        '  Try:',
+        `    curl -s -u ${demo.clientId}:${demo.clientSecret} -d grant_type=client_credentials ${config.issuer}/token`,
+      );
+    }
+    console.log(`${lines.join('\n')}\n`);
+  }
+
+  await new Promise<void>((resolve) => {
+    const stop = (signal: NodeJS.Signals): void => {
+      logger.info({ signal }, 'shutting down');
+      const force = setTimeout(() => process.exit(1), 15_000);
+      force.unref();
+      running.close().then(resolve, (error: unknown) => {
+        logger.error({ err: error }, 'error while shutting down');
+        resolve();
+      });
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  return 0;
+}

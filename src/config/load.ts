@@ -1,0 +1,192 @@
+/**
+ * Builds the one Config object: config/default.json, then config/<env>.json, then the
+ * environment variables of DESIGN.md's contract. Every problem is collected and reported at once
+ * (each naming its variable), then the result is frozen. Secret *names* are reported, never values.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { ConfigError } from '../errors/app-error.js';
+import {
+  type Config,
+  configSchema,
+  ENV_VARS,
+  type EnvVarName,
+  INSECURE_DEFAULT_MARK,
+  LIST_PATHS,
+} from './schema.js';
+
+export const CONFIG_DIR = path.resolve(import.meta.dirname, '../../config');
+// From dist/src/config the folder is one level further up.
+const configDir = (): string =>
+  existsSync(CONFIG_DIR) ? CONFIG_DIR : path.resolve(import.meta.dirname, '../../../config');
+
+const NUMERIC_PATHS = new Set(['port', 'database.poolMax', 'dingtalk.timeoutMs']);
+const ENVS = ['development', 'test', 'production'] as const;
+
+type Json = Record<string, unknown>;
+
+export interface LoadOptions {
+  /** Defaults to process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Folder of default.json / <env>.json. */
+  dir?: string;
+  /** Applied last, for tests (`testConfig`). */
+  overrides?: DeepPartial<Config>;
+}
+
+export type DeepPartial<T> = T extends readonly unknown[]
+  ? T
+  : T extends object
+    ? { [K in keyof T]?: DeepPartial<T[K]> }
+    : T;
+
+/** Load, validate and freeze the configuration; throws ConfigError listing every problem. */
+export function loadConfig(options: LoadOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const dir = options.dir ?? configDir();
+  const problems: string[] = [];
+
+  const envName = env.NODE_ENV?.trim() || 'development';
+  if (!(ENVS as readonly string[]).includes(envName)) {
+    problems.push(`NODE_ENV: must be one of ${ENVS.join(', ')} (got "${envName}")`);
+  }
+  const fileEnv = (ENVS as readonly string[]).includes(envName) ? envName : 'development';
+
+  let raw: Json = {};
+  for (const file of ['default.json', `${fileEnv}.json`]) {
+    const full = path.join(dir, file);
+    if (!existsSync(full)) continue;
+    try {
+      raw = merge(raw, JSON.parse(readFileSync(full, 'utf8')) as Json);
+    } catch (error) {
+      problems.push(`config/${file}: not valid JSON (${(error as Error).message})`);
+    }
+  }
+  raw.env = fileEnv;
+
+  for (const [name, configPath] of Object.entries(ENV_VARS) as [EnvVarName, string][]) {
+    const value = env[name];
+    if (value === undefined || value.trim() === '' || name === 'NODE_ENV') continue;
+    setPath(raw, configPath, fromEnv(configPath, value.trim()));
+  }
+  if (options.overrides) raw = merge(raw, options.overrides as Json);
+  if (raw.issuer === undefined) raw.issuer = `http://localhost:${String(raw.port ?? 3000)}`;
+
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      problems.push(`${describePath(issue.path.join('.'))}: ${issue.message}`);
+    }
+    throw new ConfigError(problems);
+  }
+  problems.push(...checkConsistency(parsed.data));
+  if (problems.length > 0) throw new ConfigError(problems);
+  return deepFreeze(parsed.data);
+}
+
+/** Rules that span several settings, and production's refusals. */
+export function checkConsistency(config: Config): string[] {
+  const problems: string[] = [];
+  const issuer = new URL(config.issuer);
+  if (config.issuer.endsWith('/') || issuer.search || issuer.hash) {
+    problems.push('ISSUER: must have no trailing slash, query or fragment');
+  }
+  const dt = config.dingtalk;
+  if (Boolean(dt.clientId) !== Boolean(dt.clientSecret)) {
+    problems.push('DINGTALK_CLIENT_ID and DINGTALK_CLIENT_SECRET: set both or neither');
+  }
+  if (Boolean(dt.eventToken) !== Boolean(dt.eventAesKey)) {
+    problems.push('DINGTALK_EVENT_TOKEN and DINGTALK_EVENT_AES_KEY: set both or neither');
+  }
+  if (config.env !== 'production') return problems;
+
+  if (!config.database.url) {
+    problems.push('DATABASE_URL: required in production (the embedded database is for development)');
+  }
+  if (!config.redis.url) {
+    problems.push('REDIS_URL: required in production (in-memory stores are for development)');
+  }
+  if (!dt.clientId) {
+    problems.push(
+      'DINGTALK_CLIENT_ID, DINGTALK_CLIENT_SECRET: required in production (the DingTalk emulator is for development)',
+    );
+  }
+  for (const [name, value] of [
+    ['DINGTALK_LOGIN_BASE_URL', dt.loginBaseUrl],
+    ['DINGTALK_API_BASE_URL', dt.apiBaseUrl],
+    ['DINGTALK_OAPI_BASE_URL', dt.oapiBaseUrl],
+  ] as const) {
+    if (!value.startsWith('https:')) problems.push(`${name}: must be https in production`);
+  }
+  if (issuer.protocol !== 'https:' && !isLoopback(issuer.hostname)) {
+    problems.push('ISSUER: must be https in production (http is allowed only for localhost)');
+  }
+  if (config.secrets.keyEncryption.includes(INSECURE_DEFAULT_MARK)) {
+    problems.push('KEY_ENCRYPTION_SECRET: required in production (32 or more random characters)');
+  }
+  if (config.secrets.cookieKeys.some((key) => key.includes(INSECURE_DEFAULT_MARK))) {
+    problems.push('COOKIE_SECRETS: required in production (comma list, 32 or more random characters each)');
+  }
+  if (config.demoClient) problems.push('demoClient: must be false in production');
+  return problems;
+}
+
+/** True when the DingTalk emulator stands in for DingTalk (no credentials, not production). */
+export function usesEmulator(config: Config): boolean {
+  return !config.dingtalk.clientId && config.env !== 'production';
+}
+
+export function isLoopback(hostname: string): boolean {
+  return ['localhost', '127.0.0.1', '[::1]', '::1'].includes(hostname) || hostname.endsWith('.localhost');
+}
+
+function fromEnv(configPath: string, value: string): unknown {
+  if (LIST_PATHS.has(configPath)) {
+    return value
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean);
+  }
+  if (NUMERIC_PATHS.has(configPath) && /^\d+$/.test(value)) return Number(value);
+  return value;
+}
+
+function describePath(configPath: string): string {
+  // Report a setting by the variable a user would set; a nested issue names its closest parent.
+  for (const [name, mapped] of Object.entries(ENV_VARS)) {
+    if (configPath === mapped || configPath.startsWith(`${mapped}.`)) return `${name} (${configPath})`;
+  }
+  return configPath || 'config';
+}
+
+function setPath(target: Json, dotted: string, value: unknown): void {
+  const keys = dotted.split('.');
+  let node = target;
+  for (const key of keys.slice(0, -1)) {
+    if (typeof node[key] !== 'object' || node[key] === null) node[key] = {};
+    node = node[key] as Json;
+  }
+  node[keys.at(-1)!] = value;
+}
+
+function merge(base: Json, extra: Json): Json {
+  const out: Json = { ...base };
+  for (const [key, value] of Object.entries(extra)) {
+    const current = out[key];
+    out[key] =
+      isPlainObject(value) && isPlainObject(current) ? merge(current, value) : (value as unknown);
+  }
+  return out;
+}
+
+function isPlainObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,133 @@
+/**
+ * Every setting the product reads: its type, its default and a one-line doc. `load.ts` fills this
+ * from config/default.json, config/<env>.json and the environment (DESIGN.md's contract table),
+ * validates it and freezes it. Nothing else reads process.env.
+ */
+import { z } from 'zod';
+
+const seconds = z.number().int().positive();
+const url = z.url({ protocol: /^https?$/ });
+
+export const configSchema = z.object({
+  /** `production` turns on the strict checks (NODE_ENV). */
+  env: z.enum(['development', 'test', 'production']),
+  /** Listen port (PORT). 0 picks a free one. */
+  port: z.number().int().min(0).max(65535),
+  /** Listen address. */
+  host: z.string().min(1),
+  /** Public issuer URL (ISSUER); default http://localhost:$PORT. No trailing slash, no query. */
+  issuer: url,
+  /** pino log level (LOG_LEVEL). */
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+
+  database: z.object({
+    /** postgres:// URL (DATABASE_URL); absent → embedded PostgreSQL under `embeddedDir`. */
+    url: z.string().regex(/^postgres(ql)?:\/\//, 'must start with postgres://').optional(),
+    /** Data folder of the embedded PostgreSQL (development only). */
+    embeddedDir: z.string().min(1),
+    /** Port of the embedded PostgreSQL. */
+    embeddedPort: z.number().int().min(1).max(65535),
+    /** Connection pool size per process. */
+    poolMax: z.number().int().min(1).max(200),
+    /** Apply pending migrations at start (development default). */
+    migrateOnStart: z.boolean(),
+  }),
+
+  redis: z.object({
+    /** redis://, rediss://, redis-sentinel:// or redis-cluster:// URL (REDIS_URL); absent → memory. */
+    url: z.string().regex(/^rediss?(-sentinel|-cluster)?:\/\//, 'must be a redis:// URL').optional(),
+  }),
+
+  dingtalk: z.object({
+    /** The DingTalk app's Client ID / AppKey (DINGTALK_CLIENT_ID); absent → built-in emulator. */
+    clientId: z.string().min(1).optional(),
+    /** The DingTalk app's secret (DINGTALK_CLIENT_SECRET). */
+    clientSecret: z.string().min(1).optional(),
+    /** Only accept members of this organisation (DINGTALK_CORP_ID). */
+    corpId: z.string().min(1).optional(),
+    loginBaseUrl: url,
+    apiBaseUrl: url,
+    oapiBaseUrl: url,
+    /** Event subscription signing token (DINGTALK_EVENT_TOKEN). */
+    eventToken: z.string().min(1).optional(),
+    /** Event subscription EncodingAESKey, 43 characters (DINGTALK_EVENT_AES_KEY). */
+    eventAesKey: z.string().length(43).optional(),
+    /** Timeout of one DingTalk call, in milliseconds. */
+    timeoutMs: z.number().int().min(100).max(60_000),
+  }),
+
+  /** JSON file with an array of client metadata loaded at start (CLIENTS_FILE). */
+  clientsFile: z.string().min(1).optional(),
+  /** DingTalk userids / unionIds that always get the `admin` role (ADMIN_DINGTALK_USERIDS). */
+  adminDingtalkUserids: z.array(z.string().min(1)),
+
+  secrets: z.object({
+    /**
+     * Encrypts the private parts of signing keys and client secrets at rest (KEY_ENCRYPTION_SECRET);
+     * at least 32 characters.
+     */
+    keyEncryption: z.string().min(32),
+    /** Cookie signing keys, newest first, comma-separated (COOKIE_SECRETS); each ≥ 32 characters. */
+    cookieKeys: z.array(z.string().min(32)).min(1),
+  }),
+
+  oidc: z.object({
+    /** Lifetimes, in seconds. */
+    ttl: z.object({
+      accessToken: seconds,
+      clientCredentials: seconds,
+      authorizationCode: seconds,
+      idToken: seconds,
+      refreshToken: seconds,
+      interaction: seconds,
+      session: seconds,
+      grant: seconds,
+      pushedAuthorizationRequest: seconds,
+      backchannelLogoutToken: seconds.optional(),
+    }),
+    /** Signing algorithm of new keys and of ID tokens by default. */
+    signingAlg: z.enum(['RS256', 'ES256']),
+    /** How long a client read from Postgres is cached in each process, in milliseconds. */
+    clientCacheMs: z.number().int().min(0).max(3_600_000),
+    /** How long the signing keys are cached before re-reading Postgres, in milliseconds. */
+    keyCacheMs: z.number().int().min(0).max(3_600_000),
+  }),
+
+  /** Development: create a demo client and print its credentials at start. */
+  demoClient: z.boolean(),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+/** Development-only placeholders shipped in config/default.json; production refuses them. */
+export const INSECURE_DEFAULT_MARK = 'insecure-development-only';
+
+/** Environment variables of DESIGN.md's contract (and a few more), each mapped to a config path. */
+export const ENV_VARS = {
+  NODE_ENV: 'env',
+  PORT: 'port',
+  HOST: 'host',
+  ISSUER: 'issuer',
+  LOG_LEVEL: 'logLevel',
+  DATABASE_URL: 'database.url',
+  DATABASE_POOL_MAX: 'database.poolMax',
+  REDIS_URL: 'redis.url',
+  DINGTALK_CLIENT_ID: 'dingtalk.clientId',
+  DINGTALK_CLIENT_SECRET: 'dingtalk.clientSecret',
+  DINGTALK_CORP_ID: 'dingtalk.corpId',
+  DINGTALK_LOGIN_BASE_URL: 'dingtalk.loginBaseUrl',
+  DINGTALK_API_BASE_URL: 'dingtalk.apiBaseUrl',
+  DINGTALK_OAPI_BASE_URL: 'dingtalk.oapiBaseUrl',
+  DINGTALK_EVENT_TOKEN: 'dingtalk.eventToken',
+  DINGTALK_EVENT_AES_KEY: 'dingtalk.eventAesKey',
+  DINGTALK_TIMEOUT_MS: 'dingtalk.timeoutMs',
+  CLIENTS_FILE: 'clientsFile',
+  ADMIN_DINGTALK_USERIDS: 'adminDingtalkUserids',
+  KEY_ENCRYPTION_SECRET: 'secrets.keyEncryption',
+  COOKIE_SECRETS: 'secrets.cookieKeys',
+} as const satisfies Record<string, string>;
+
+export type EnvVarName = keyof typeof ENV_VARS;
+
+/** Settings given as comma lists in the environment. */
+export const LIST_PATHS = new Set(['adminDingtalkUserids', 'secrets.cookieKeys']);

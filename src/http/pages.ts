@@ -1,0 +1,47 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import ejs from 'ejs';
+import { type Locale, messages, pickLocale } from '../errors/messages.js';
+
+// views/ sits beside src/ in the source tree; the build copies nothing, so dist/ looks two levels up.
+const VIEWS_DIR = [path.resolve(import.meta.dirname, '../../views'), path.resolve(import.meta.dirname, '../../../views')].find(
+  (dir) => {
+    try {
+      readFileSync(path.join(dir, 'layout.ejs'));
+      return true;
+    } catch {
+      return false;
+    }
+  },
+)!;
+
+export interface PageRenderer {
+  /** Render `views/<name>.ejs` inside the layout; every value is escaped by the templates. */
+  render(name: string, locale: Locale, data: Record<string, unknown>): string;
+  localeOf(acceptLanguage: string | undefined): Locale;
+}
+
+export function createPageRenderer(): PageRenderer {
+  const cache = new Map<string, ejs.TemplateFunction>();
+  const template = (name: string): ejs.TemplateFunction => {
+    let fn = cache.get(name);
+    if (!fn) {
+      const file = path.join(VIEWS_DIR, `${name}.ejs`);
+      fn = ejs.compile(readFileSync(file, 'utf8'), { filename: file, async: false }) as ejs.TemplateFunction;
+      cache.set(name, fn);
+    }
+    return fn;
+  };
+  return {
+    render(name, locale, data) {
+      const t = messages(locale);
+      const body = template(name)({ t, locale, ...data }) as string;
+      return template('layout')({ t, locale, body, title: data.title ?? t.productName }) as string;
+    },
+    localeOf: pickLocale,
+  };
+}
+
+export function readAsset(name: string): Buffer {
+  return readFileSync(path.join(VIEWS_DIR, 'assets', path.basename(name)));
+}

@@ -1,0 +1,325 @@
+/**
+ * Clients and resource servers: registered in Postgres (by the CLI, later the admin console) or
+ * listed in CLIENTS_FILE. oidc-provider reads clients through `createClientAdapter`, which keeps
+ * each answer (found or not) for `clientCacheMs`, so the token and introspection hot paths do not
+ * touch Postgres on every request. The secret is stored encrypted and shown only once.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { LRUCache } from 'lru-cache';
+import type { Adapter, AdapterPayload, ClientMetadata } from 'oidc-provider';
+import type { Models } from '../db/models/index.js';
+import type { SecretBox } from './secret-box.js';
+
+export type GrantType = 'authorization_code' | 'refresh_token' | 'client_credentials';
+export const GRANT_TYPES: readonly GrantType[] = ['authorization_code', 'refresh_token', 'client_credentials'];
+
+export interface ClientInput {
+  name: string;
+  /** Chosen id; default: a slug of the name plus random characters. */
+  clientId?: string;
+  redirectUris?: string[];
+  postLogoutRedirectUris?: string[];
+  grantTypes?: GrantType[];
+  /** A public client (SPA, native app, CLI): no secret, PKCE required. */
+  public?: boolean;
+  /** Our own or a trusted app: consent is not asked. */
+  firstParty?: boolean;
+  backchannelLogoutUri?: string;
+  /** `client_secret_basic` (default), `client_secret_post` or `private_key_jwt` (needs jwksUri). */
+  tokenEndpointAuthMethod?: 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
+  jwksUri?: string;
+  /** Space-separated scopes the client may ask for (default: any). */
+  scope?: string;
+  /** Any further oidc-provider client metadata, applied last. */
+  metadata?: Record<string, unknown>;
+}
+
+export interface ClientSummary {
+  clientId: string;
+  name: string;
+  firstParty: boolean;
+  enabled: boolean;
+  source: 'database' | 'file';
+  metadata: Record<string, unknown>;
+  createdAt?: Date;
+}
+
+export interface ResourceServerInput {
+  identifier: string;
+  name?: string;
+  scopes?: string[];
+  tokenFormat?: 'jwt' | 'opaque';
+  accessTokenTtl?: number;
+  signingAlg?: 'RS256' | 'ES256';
+}
+
+export interface ResourceServer {
+  identifier: string;
+  name: string;
+  scopes: string[];
+  tokenFormat: 'jwt' | 'opaque';
+  accessTokenTtl: number | null;
+  signingAlg: string | null;
+}
+
+/** Validates metadata the way oidc-provider will (provider.Client.validate). */
+export type MetadataValidator = (metadata: ClientMetadata) => Promise<void>;
+
+export function createClientStore(models: Models, box: SecretBox, fileClients: readonly ClientMetadata[] = []) {
+  const { ClientRecord, ResourceServerRecord } = models;
+
+  function buildMetadata(input: ClientInput, clientId: string): Record<string, unknown> {
+    const grantTypes = input.grantTypes ?? ['authorization_code', 'refresh_token'];
+    const interactive = grantTypes.includes('authorization_code');
+    const metadata: Record<string, unknown> = {
+      client_id: clientId,
+      client_name: input.name,
+      grant_types: grantTypes,
+      response_types: interactive ? ['code'] : [],
+      redirect_uris: input.redirectUris ?? [],
+      post_logout_redirect_uris: input.postLogoutRedirectUris ?? [],
+      token_endpoint_auth_method: input.public ? 'none' : (input.tokenEndpointAuthMethod ?? 'client_secret_basic'),
+    };
+    if (input.public) metadata.application_type = isNativeRedirects(input.redirectUris) ? 'native' : 'web';
+    if (input.backchannelLogoutUri) {
+      metadata.backchannel_logout_uri = input.backchannelLogoutUri;
+      metadata.backchannel_logout_session_required = true;
+    }
+    if (input.jwksUri) metadata.jwks_uri = input.jwksUri;
+    if (input.scope) metadata.scope = input.scope;
+    return { ...metadata, ...input.metadata };
+  }
+
+  return {
+    /** Register a client; returns the secret once (undefined for public clients). */
+    async add(input: ClientInput, validate?: MetadataValidator): Promise<{ clientId: string; clientSecret?: string }> {
+      const clientId = input.clientId ?? `${slug(input.name)}-${randomBytes(4).toString('hex')}`;
+      const metadata = buildMetadata(input, clientId);
+      const needsSecret = metadata.token_endpoint_auth_method !== 'none' && metadata.token_endpoint_auth_method !== 'private_key_jwt';
+      const clientSecret = needsSecret ? newSecret() : undefined;
+      await validate?.({ ...metadata, client_secret: clientSecret } as ClientMetadata);
+      await ClientRecord.create({
+        clientId,
+        name: input.name,
+        metadata,
+        secretEncrypted: clientSecret ? box.seal(clientSecret) : null,
+        firstParty: input.firstParty ?? false,
+      });
+      return { clientId, clientSecret };
+    },
+
+    async list(): Promise<ClientSummary[]> {
+      const rows = await ClientRecord.findAll({ order: [['createdAt', 'ASC']] });
+      return [
+        ...fileClients.map((m) => ({
+          clientId: String(m.client_id),
+          name: String(m.client_name ?? m.client_id),
+          firstParty: Boolean(m.first_party),
+          enabled: true,
+          source: 'file' as const,
+          metadata: withoutSecret(m as Record<string, unknown>),
+        })),
+        ...rows.map((row) => ({
+          clientId: row.clientId,
+          name: row.name,
+          firstParty: row.firstParty,
+          enabled: row.enabled,
+          source: 'database' as const,
+          metadata: row.metadata,
+          createdAt: row.createdAt,
+        })),
+      ];
+    },
+
+    async get(clientId: string): Promise<ClientSummary | undefined> {
+      return (await this.list()).find((client) => client.clientId === clientId);
+    },
+
+    /** Full oidc-provider metadata with the decrypted secret, for the provider only. */
+    async providerMetadata(clientId: string): Promise<AdapterPayload | undefined> {
+      const row = await ClientRecord.findByPk(clientId);
+      if (!row || !row.enabled) return undefined;
+      return {
+        ...row.metadata,
+        client_id: row.clientId,
+        ...(row.secretEncrypted ? { client_secret: box.open(row.secretEncrypted) } : {}),
+        first_party: row.firstParty,
+      } as AdapterPayload;
+    },
+
+    async remove(clientId: string): Promise<boolean> {
+      return (await ClientRecord.destroy({ where: { clientId } })) > 0;
+    },
+
+    /** A new secret replaces the old one at once; returns it once. */
+    async rotateSecret(clientId: string): Promise<string | undefined> {
+      const row = await ClientRecord.findByPk(clientId);
+      if (!row || !row.secretEncrypted) return undefined;
+      const clientSecret = newSecret();
+      await row.update({ secretEncrypted: box.seal(clientSecret) });
+      return clientSecret;
+    },
+
+    /** The demo client of development mode: created once, its secret readable for printing. */
+    async ensureDemo(issuer: string): Promise<{ clientId: string; clientSecret: string }> {
+      const clientId = 'demo';
+      let row = await ClientRecord.findByPk(clientId);
+      if (!row) {
+        await this.add({
+          clientId,
+          name: 'Demo application',
+          grantTypes: ['authorization_code', 'refresh_token', 'client_credentials'],
+          redirectUris: [`${issuer}/demo/callback`],
+          postLogoutRedirectUris: [`${issuer}/demo`],
+          firstParty: true,
+        });
+        row = await ClientRecord.findByPk(clientId);
+      }
+      return { clientId, clientSecret: box.open(row!.secretEncrypted!) };
+    },
+
+    async addResourceServer(input: ResourceServerInput): Promise<ResourceServer> {
+      const url = URL.canParse(input.identifier) ? new URL(input.identifier) : undefined;
+      if (!url || url.hash) {
+        throw new Error('resource server identifier must be an absolute URI without a fragment (RFC 8707)');
+      }
+      const row = await ResourceServerRecord.create({
+        identifier: input.identifier,
+        name: input.name ?? input.identifier,
+        scopes: input.scopes ?? [],
+        tokenFormat: input.tokenFormat ?? 'jwt',
+        accessTokenTtl: input.accessTokenTtl ?? null,
+        signingAlg: input.signingAlg ?? null,
+      });
+      return toResourceServer(row);
+    },
+
+    async listResourceServers(): Promise<ResourceServer[]> {
+      return (await ResourceServerRecord.findAll({ order: [['identifier', 'ASC']] })).map(toResourceServer);
+    },
+
+    async findResourceServer(identifier: string): Promise<ResourceServer | undefined> {
+      const row = await ResourceServerRecord.findByPk(identifier);
+      return row ? toResourceServer(row) : undefined;
+    },
+
+    async removeResourceServer(identifier: string): Promise<boolean> {
+      return (await ResourceServerRecord.destroy({ where: { identifier } })) > 0;
+    },
+  };
+}
+
+export type ClientStore = ReturnType<typeof createClientStore>;
+
+/**
+ * oidc-provider's adapter for the `Client` model: read-only, cached. A miss is cached too, so a
+ * flood of unknown client ids cannot turn into a flood of Postgres queries.
+ */
+export function createClientAdapter(store: ClientStore, cacheMs: number): {
+  adapter: Adapter;
+  invalidate(clientId?: string): void;
+} {
+  const MISSING = Symbol('missing');
+  const cache = new LRUCache<string, AdapterPayload | typeof MISSING>({
+    max: 10_000,
+    ttl: Math.max(cacheMs, 1),
+    fetchMethod: async (clientId) => (await store.providerMetadata(clientId)) ?? MISSING,
+  });
+  const readOnly = async (): Promise<never> => {
+    throw new Error('clients are managed with the CLI or the admin console, not by oidc-provider');
+  };
+  const adapter: Adapter = {
+    async find(id) {
+      const hit = cacheMs > 0 ? await cache.fetch(id) : ((await store.providerMetadata(id)) ?? MISSING);
+      return hit === MISSING || hit === undefined ? undefined : hit;
+    },
+    upsert: readOnly,
+    findByUid: readOnly,
+    findByUserCode: readOnly,
+    consume: readOnly,
+    destroy: readOnly,
+    revokeByGrantId: readOnly,
+  };
+  return {
+    adapter,
+    invalidate(clientId) {
+      if (clientId) cache.delete(clientId);
+      else cache.clear();
+    },
+  };
+}
+
+/** Resource server lookups for resource indicators, cached like clients. */
+export function createResourceServerCache(store: ClientStore, cacheMs: number) {
+  const MISSING = Symbol('missing');
+  const cache = new LRUCache<string, ResourceServer | typeof MISSING>({
+    max: 1_000,
+    ttl: Math.max(cacheMs, 1),
+    fetchMethod: async (identifier) => (await store.findResourceServer(identifier)) ?? MISSING,
+  });
+  return {
+    async find(identifier: string): Promise<ResourceServer | undefined> {
+      const hit = cacheMs > 0 ? await cache.fetch(identifier) : await store.findResourceServer(identifier);
+      return hit === MISSING || hit === undefined ? undefined : hit;
+    },
+    invalidate(): void {
+      cache.clear();
+    },
+  };
+}
+
+/** Read CLIENTS_FILE: a JSON array of oidc-provider client metadata. */
+export function readClientsFile(file: string): ClientMetadata[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new Error(`CLIENTS_FILE (${file}): cannot be read as JSON: ${(error as Error).message}`);
+  }
+  if (!Array.isArray(parsed) || parsed.some((c) => typeof c !== 'object' || c === null || !('client_id' in c))) {
+    throw new Error(`CLIENTS_FILE (${file}): must be a JSON array of client metadata objects with client_id`);
+  }
+  return parsed as ClientMetadata[];
+}
+
+function toResourceServer(row: {
+  identifier: string;
+  name: string;
+  scopes: string[];
+  tokenFormat: 'jwt' | 'opaque';
+  accessTokenTtl: number | null;
+  signingAlg: string | null;
+}): ResourceServer {
+  return {
+    identifier: row.identifier,
+    name: row.name,
+    scopes: row.scopes,
+    tokenFormat: row.tokenFormat,
+    accessTokenTtl: row.accessTokenTtl,
+    signingAlg: row.signingAlg,
+  };
+}
+
+function newSecret(): string {
+  return randomBytes(32).toString('base64url'); // 256 bits
+}
+
+function slug(name: string): string {
+  const s = name
+    .normalize('NFKD')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 40);
+  return s || 'client';
+}
+
+function isNativeRedirects(uris: string[] = []): boolean {
+  return uris.length > 0 && uris.every((uri) => !/^https?:/.test(uri) || /^http:\/\/(127\.0\.0\.1|\[::1\]|localhost)/.test(uri));
+}
+
+function withoutSecret(metadata: Record<string, unknown>): Record<string, unknown> {
+  const { client_secret: _secret, ...rest } = metadata;
+  return rest;
+}

@@ -1,0 +1,216 @@
+/**
+ * oidc-provider configuration, built from our Config and a few dependencies, with no I/O of its
+ * own. Every feature, TTL and policy is set here explicitly (oidc-provider prints a notice for any
+ * default left in place); each override names the section of oidc-provider's docs/README behind it.
+ * What flows through: clients from Postgres (adapter `Client`), everything else from Redis or
+ * memory (`adapter`), accounts from Postgres (`findAccount`), keys from Postgres (`jwks`).
+ */
+import type { JWK } from 'jose';
+import {
+  type Adapter,
+  type ClientMetadata,
+  type Configuration,
+  errors,
+  type FindAccount,
+  type KoaContextWithOIDC,
+} from 'oidc-provider';
+import type { Config } from '../config/schema.js';
+import { SCOPE_CLAIMS } from './claims.js';
+import type { ResourceServer } from './clients.js';
+
+export interface ProviderDeps {
+  /** Adapter constructor for every model but `Client`. */
+  adapterFor: (model: string) => Adapter;
+  /** The read-only, cached `Client` adapter. */
+  clientAdapter: Adapter;
+  findAccount: FindAccount;
+  jwks: JWK[];
+  staticClients: ClientMetadata[];
+  findResourceServer: (identifier: string) => Promise<ResourceServer | undefined>;
+  renderError: NonNullable<Configuration['renderError']>;
+  logoutSource: NonNullable<NonNullable<Configuration['features']>['rpInitiatedLogout']>['logoutSource'];
+  postLogoutSuccessSource: NonNullable<
+    NonNullable<Configuration['features']>['rpInitiatedLogout']
+  >['postLogoutSuccessSource'];
+}
+
+export function buildConfiguration(config: Config, deps: ProviderDeps): Configuration {
+  const ttl = config.oidc.ttl;
+  const https = new URL(config.issuer).protocol === 'https:';
+
+  return {
+    adapter: class {
+      constructor(model: string) {
+        // oidc-provider instantiates one adapter per model name.
+        return (model === 'Client' ? deps.clientAdapter : deps.adapterFor(model)) as never;
+      }
+    } as unknown as Configuration['adapter'],
+    clients: deps.staticClients,
+    findAccount: deps.findAccount,
+    jwks: { keys: deps.jwks as never },
+
+    // Claims and scopes (DESIGN.md contract). Unknown scopes are not errors: oidc-provider keeps
+    // only the scopes it knows when it grants, so `user:email` (Grafana) is simply not granted.
+    claims: Object.fromEntries(Object.entries(SCOPE_CLAIMS).map(([scope, claims]) => [scope, [...claims]])),
+    scopes: ['openid', 'offline_access', ...Object.keys(SCOPE_CLAIMS).filter((s) => s !== 'openid')],
+    // Claims go into the ID token only when asked for with the claims parameter (or no access
+    // token is issued); apps needing more in the ID token use `claims` (README, "Integrations").
+    conformIdTokenClaims: true,
+
+    responseTypes: ['code'],
+    // RFC 9700 §2.1.1 / OIDC Core 3.1.2.1: redirect_uri always present and matched exactly.
+    allowOmittingSingleRegisteredRedirectUri: false,
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
+    clientDefaults: {
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: config.oidc.signingAlg,
+    },
+    extraClientMetadata: {
+      // Our own flag: first-party apps skip consent (interaction policy, issue #3).
+      properties: ['first_party'],
+      validator(_ctx, key, value, metadata) {
+        if (key === 'first_party' && value !== undefined && typeof value !== 'boolean') {
+          throw new errors.InvalidClientMetadata('first_party must be a boolean');
+        }
+        void metadata;
+      },
+    },
+    // PKCE: S256 only (oidc-provider 9 accepts nothing else); required for public clients and
+    // recommended for all (RFC 9700 §2.1.1): required whenever the client is public.
+    pkce: {
+      required: (_ctx, client) => client.clientAuthMethod === 'none',
+    },
+    // POST to the authorization endpoint (OIDC Core 3.1.2.1) needs SameSite=None cookies, which
+    // browsers accept only with Secure, so it is on when the issuer is https.
+    enableHttpPostMethods: https,
+    cookies: {
+      keys: [...config.secrets.cookieKeys],
+      long: { httpOnly: true, sameSite: https ? 'none' : 'lax', signed: true },
+      short: { httpOnly: true, sameSite: https ? 'none' : 'lax', signed: true },
+    },
+    routes: {
+      authorization: '/auth',
+      token: '/token',
+      userinfo: '/me',
+      introspection: '/token/introspection',
+      revocation: '/token/revocation',
+      end_session: '/session/end',
+      jwks: '/jwks',
+      pushed_authorization_request: '/request',
+    },
+    interactions: {
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+    },
+    renderError: deps.renderError,
+
+    features: {
+      devInteractions: { enabled: false },
+      claimsParameter: { enabled: true },
+      clientCredentials: { enabled: true },
+      userinfo: { enabled: true },
+      introspection: {
+        enabled: true,
+        // RFC 7662 §4: only an authenticated client may introspect; a public client only its own
+        // tokens. Narrowed to the token's resource server in issue #4.
+        allowedPolicy: async (ctx, client, token) =>
+          !(client.clientAuthMethod === 'none' && token.clientId !== ctx.oidc.client?.clientId),
+      },
+      revocation: {
+        enabled: true,
+        // RFC 7009 §2.1: a client may revoke only tokens issued to it.
+        allowedPolicy: async (_ctx, client, token) => {
+          if (token.clientId === client.clientId) return true;
+          if (client.clientAuthMethod === 'none') return false;
+          throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+        },
+      },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: deps.logoutSource,
+        postLogoutSuccessSource: deps.postLogoutSuccessSource,
+      },
+      backchannelLogout: { enabled: true },
+      // RFC 9126: on and advertised; not required, because Grafana, GitLab and Argo CD don't use it.
+      pushedAuthorizationRequests: {
+        enabled: true,
+        requirePushedAuthorizationRequests: false,
+        allowUnregisteredRedirectUris: false,
+      },
+      // RFC 9449: on and advertised for clients that sender-constrain their tokens.
+      dPoP: { enabled: true, allowReplay: false },
+      resourceIndicators: {
+        enabled: true,
+        // No resource requested → an opaque token for userinfo, as before resource indicators.
+        defaultResource: async (_ctx, _client, oneOf) => oneOf,
+        useGrantedResource: async () => true,
+        getResourceServerInfo: async (_ctx, indicator) => {
+          const server = await deps.findResourceServer(indicator);
+          if (!server) throw new errors.InvalidTarget();
+          return {
+            scope: server.scopes.join(' '),
+            audience: server.identifier,
+            accessTokenTTL: server.accessTokenTtl ?? ttl.accessToken,
+            accessTokenFormat: server.tokenFormat,
+            ...(server.tokenFormat === 'jwt'
+              ? { jwt: { sign: { alg: (server.signingAlg ?? config.oidc.signingAlg) as 'RS256' } } }
+              : {}),
+          };
+        },
+      },
+      registration: { enabled: false },
+      deviceFlow: { enabled: false },
+      ciba: { enabled: false },
+      encryption: { enabled: false },
+      jwtIntrospection: { enabled: false },
+      jwtUserinfo: { enabled: false },
+      requestObjects: { enabled: false },
+      richAuthorizationRequests: { enabled: false },
+    },
+
+    // Refresh tokens: issued with offline_access to clients allowed the grant; rotated on every
+    // use for public clients (RFC 9700 §4.14.2), and for confidential ones once 70% of their life
+    // has passed.
+    issueRefreshToken: async (_ctx, client, code) =>
+      client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
+    rotateRefreshToken: (ctx) => {
+      const { RefreshToken: refreshToken, Client: client } = ctx.oidc.entities;
+      if (!refreshToken || !client) return false;
+      if (client.clientAuthMethod === 'none') return true;
+      if (refreshToken.totalLifetime() >= ttl.refreshToken) return true;
+      return refreshToken.ttlPercentagePassed() >= 70;
+    },
+
+    ttl: {
+      AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? ttl.accessToken,
+      AuthorizationCode: ttl.authorizationCode,
+      ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? ttl.clientCredentials,
+      IdToken: ttl.idToken,
+      RefreshToken: (ctx, token, client) => {
+        // A public client's refresh token lives as long as the session it came from at most.
+        if (client.clientAuthMethod === 'none' && ctx?.oidc.entities.RotatedRefreshToken) {
+          return Math.min(ttl.refreshToken, ctx.oidc.entities.RotatedRefreshToken.remainingTTL);
+        }
+        void token;
+        return ttl.refreshToken;
+      },
+      Interaction: ttl.interaction,
+      Session: ttl.session,
+      Grant: ttl.grant,
+      PushedAuthorizationRequest: ttl.pushedAuthorizationRequest,
+      BackchannelAuthenticationRequest: 600,
+      DeviceCode: 600,
+      PreAuthorizedCode: 600,
+    },
+    clockTolerance: 15,
+    // Error bodies never carry stacks; oidc-provider only shows `error_description` it made itself.
+    discovery: {
+      service_documentation: `${config.issuer}/`,
+      ui_locales_supported: ['zh-CN', 'en'],
+      claims_locales_supported: ['zh-CN', 'en'],
+    },
+  } satisfies Configuration;
+}
+
+export type { KoaContextWithOIDC };

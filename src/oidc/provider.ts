@@ -1,0 +1,137 @@
+/**
+ * Owns the running oidc-provider instance. oidc-provider takes its signing keys once, at
+ * construction; to rotate keys without a restart (and to let every replica pick up a rotation made
+ * elsewhere) the holder checks the key version in Postgres every `keyCacheMs` and swaps in a new
+ * Provider built from the same configuration. All provider state lives in the adapter (Redis), so
+ * a swap loses nothing; requests already in flight finish on the instance they started on.
+ */
+import type Koa from 'koa';
+import mount from 'koa-mount';
+import Provider, { type ClientMetadata, type KoaContextWithOIDC } from 'oidc-provider';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import { buildConfiguration, type ProviderDeps } from './configuration.js';
+import type { KeyStore } from './keys.js';
+
+export interface ProviderHolder {
+  /** The provider serving requests now. */
+  current(): Provider;
+  /** Koa middleware that hands a request to the current provider. */
+  middleware: Koa.Middleware;
+  /** Re-read keys now; rebuilds the provider if they changed. Resolves true when it did. */
+  reloadKeys(): Promise<boolean>;
+  /** Validate client metadata exactly as the provider will. */
+  validateClient(metadata: ClientMetadata): Promise<void>;
+}
+
+export async function createProviderHolder(
+  config: Config,
+  keyStore: KeyStore,
+  deps: Omit<ProviderDeps, 'jwks'>,
+  logger: Logger,
+): Promise<ProviderHolder> {
+  let keyVersion = '';
+  let provider!: Provider;
+  let mounted!: Koa.Middleware;
+  let nextCheck = 0;
+  let checking: Promise<boolean> | undefined;
+
+  async function build(): Promise<void> {
+    const [version, jwks] = await Promise.all([
+      keyStore.version(),
+      keyStore.privateJwks(config.oidc.signingAlg),
+    ]);
+    const next = new Provider(config.issuer, buildConfiguration(config, { ...deps, jwks }));
+    next.proxy = false;
+    next.use(requireClientAuthentication);
+    next.on('server_error', (ctx: KoaContextWithOIDC, error: Error) => {
+      logger.error({ err: error, path: ctx.path }, 'oidc-provider server error');
+    });
+    keyVersion = version;
+    provider = next;
+    mounted = mount(next as unknown as Koa);
+  }
+
+  async function checkKeys(): Promise<boolean> {
+    nextCheck = Date.now() + config.oidc.keyCacheMs;
+    const version = await keyStore.version();
+    if (version === keyVersion) return false;
+    await build();
+    logger.info('signing keys changed: provider reloaded');
+    return true;
+  }
+
+  function reloadKeys(): Promise<boolean> {
+    checking ??= checkKeys().finally(() => {
+      checking = undefined;
+    });
+    return checking;
+  }
+
+  await build();
+  nextCheck = Date.now() + config.oidc.keyCacheMs;
+
+  return {
+    current: () => provider,
+    middleware: (ctx, next) => {
+      if (Date.now() >= nextCheck) {
+        // Never make a request wait for Postgres: the check runs beside it.
+        reloadKeys().catch((error: unknown) => logger.warn({ err: error }, 'key check failed'));
+      }
+      return mounted(ctx, next);
+    },
+    reloadKeys,
+    async validateClient(metadata) {
+      await provider.Client.validate(metadata);
+    },
+  };
+}
+
+/**
+ * RFC 7662 §2.1 and RFC 7009 §2.1 require client authentication at introspection and
+ * revocation; a request that presents none gets `401 invalid_client` (RFC 6749 §5.2), not
+ * oidc-provider's `400 invalid_request`.
+ */
+async function requireClientAuthentication(ctx: Koa.Context, next: Koa.Next): Promise<void> {
+  await next();
+  const oidc = (ctx as unknown as KoaContextWithOIDC).oidc as KoaContextWithOIDC['oidc'] | undefined;
+  if (ctx.status !== 400 || !oidc || (oidc.route !== 'introspection' && oidc.route !== 'revocation')) return;
+  if (ctx.get('authorization')) return;
+  const body = (oidc.body ?? {}) as Record<string, unknown>;
+  if (body.client_id !== undefined || body.client_assertion !== undefined) return;
+  ctx.status = 401;
+  ctx.set('WWW-Authenticate', 'Basic realm="token"');
+  ctx.body = { error: 'invalid_client', error_description: 'client authentication is required' };
+}
+
+/**
+ * A validator for tools that register clients without running the server (the CLI): a throwaway
+ * provider with the real configuration, so metadata is checked exactly as it will be at run time.
+ */
+export async function createClientValidator(
+  config: Config,
+  keyStore: KeyStore,
+): Promise<(metadata: ClientMetadata) => Promise<void>> {
+  const jwks = await keyStore.privateJwks(config.oidc.signingAlg);
+  const unused = async (): Promise<never> => {
+    throw new Error('not available while validating');
+  };
+  const adapter = { find: unused, upsert: unused, findByUid: unused, findByUserCode: unused, consume: unused, destroy: unused, revokeByGrantId: unused };
+  const provider = new Provider(
+    config.issuer,
+    buildConfiguration(config, {
+      adapterFor: () => adapter,
+      clientAdapter: adapter,
+      findAccount: async () => undefined,
+      jwks,
+      staticClients: [],
+      findResourceServer: async () => undefined,
+      renderError: async () => undefined,
+      logoutSource: async () => undefined,
+      postLogoutSuccessSource: async () => undefined,
+    }),
+  );
+  return async (metadata) => {
+    await provider.Client.validate(metadata);
+  };
+}

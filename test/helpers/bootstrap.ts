@@ -1,0 +1,123 @@
+/**
+ * Test wiring on real services: Postgres (DATABASE_URL, default a `dingtalk_oidc_test` database
+ * on 127.0.0.1:5432) and Redis (REDIS_URL's server, database 15). A missing service stops the run
+ * with a message saying what to start; nothing is skipped silently.
+ */
+import { createServer } from 'node:net';
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import { loadConfig, type DeepPartial } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
+import { migrate } from '../../src/db/migrator.js';
+import { createDatabase } from '../../src/db/sequelize.js';
+import { createLogger } from '../../src/log.js';
+import { type RunningServer, startServer } from '../../src/main.js';
+
+export const TEST_DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/dingtalk_oidc_test';
+const REDIS_BASE = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const TEST_REDIS_DB = 15;
+export const TEST_REDIS_URL = `${/^[^:]+:\/\/[^/?#]*/.exec(REDIS_BASE)?.[0] ?? REDIS_BASE}/${TEST_REDIS_DB}`;
+
+let prepared: Promise<void> | undefined;
+
+/** Once per run: make sure both services answer, recreate the schema and migrate. */
+export function prepareServices(): Promise<void> {
+  prepared ??= (async () => {
+    await ensureDatabase();
+    const redis = new Redis(TEST_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    redis.on('error', () => undefined);
+    try {
+      await redis.connect();
+      await redis.ping();
+    } catch (error) {
+      throw new Error(`Redis is not reachable at ${REDIS_BASE}: start it (see README, "Tests") or set REDIS_URL`, {
+        cause: error,
+      });
+    } finally {
+      redis.disconnect();
+    }
+    const db = createDatabase(TEST_DATABASE_URL, { poolMax: 2 });
+    try {
+      await db.sequelize.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public;');
+      await migrate(db.sequelize);
+    } finally {
+      await db.close();
+    }
+  })();
+  return prepared;
+}
+
+async function ensureDatabase(): Promise<void> {
+  const target = new URL(TEST_DATABASE_URL);
+  const name = decodeURIComponent(target.pathname.slice(1));
+  const admin = new URL(TEST_DATABASE_URL);
+  admin.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: admin.toString(), connectionTimeoutMillis: 3000 });
+  try {
+    await client.connect();
+  } catch (error) {
+    throw new Error(
+      `PostgreSQL is not reachable at ${target.host}: start it (see README, "Tests") or set DATABASE_URL`,
+      { cause: error },
+    );
+  }
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (!rowCount) await client.query(`CREATE DATABASE "${name.replaceAll('"', '""')}"`);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Empty every table (the schema stays) and the test Redis database. */
+export async function resetState(): Promise<void> {
+  await prepareServices();
+  const db = createDatabase(TEST_DATABASE_URL, { poolMax: 1 });
+  try {
+    await db.sequelize.query(
+      'TRUNCATE accounts, roles, account_roles, clients, resource_servers, signing_keys, audit_events RESTART IDENTITY CASCADE',
+    );
+  } finally {
+    await db.close();
+  }
+  const redis = new Redis(TEST_REDIS_URL);
+  try {
+    await redis.flushdb();
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** The test configuration: real Postgres and Redis, quiet logs, overrides applied last. */
+export function testConfig(overrides: DeepPartial<Config> = {}): Config {
+  return loadConfig({
+    env: { NODE_ENV: 'test', DATABASE_URL: TEST_DATABASE_URL, REDIS_URL: TEST_REDIS_URL },
+    overrides,
+  });
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+export interface TestServer extends RunningServer {
+  issuer: string;
+  config: Config;
+}
+
+/** Start the whole product on a free loopback port, issuer = its URL. */
+export async function startTestServer(overrides: DeepPartial<Config> = {}, port?: number): Promise<TestServer> {
+  await prepareServices();
+  const listenPort = port ?? (await freePort());
+  const issuer = `http://127.0.0.1:${listenPort}`;
+  const config = testConfig({ ...overrides, port: listenPort, host: '127.0.0.1', issuer });
+  const running = await startServer(config, createLogger(config));
+  return Object.assign(running, { issuer, config });
+}

@@ -1,0 +1,92 @@
+import { expect } from 'chai';
+
+import { createRedisAdapterFactory } from '../../../src/store/redis-adapter.js';
+import { createRedis, parseRedisUrl, type RedisClient } from '../../../src/store/redis.js';
+import { adapterSuite } from '../../helpers/adapter-suite.js';
+
+/** A database of its own, flushed before every test, so a developer's data in db 0 is safe. */
+const TEST_DB = 14;
+const baseUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** The same server, database {@link TEST_DB}. Cluster has only database 0, so it is refused. */
+function testDatabaseUrl(url: string): string {
+  const parsed = parseRedisUrl(url);
+  if (parsed.kind === 'cluster') {
+    throw new Error(`the adapter tests flush database ${TEST_DB}; REDIS_URL must be a single or Sentinel Redis, not a Cluster`);
+  }
+  // Keep scheme, credentials and hosts as written; rebuild only the path.
+  const authority = /^[^:]+:\/\/[^/?#]*/.exec(url)?.[0] ?? url;
+  return parsed.kind === 'single'
+    ? `${authority}/${TEST_DB}`
+    : `${authority}/${encodeURIComponent(parsed.name)}/${TEST_DB}`;
+}
+
+describe('Redis adapter (integration)', function () {
+  let client: RedisClient;
+
+  before(async function () {
+    client = createRedis(testDatabaseUrl(baseUrl), { lazyConnect: true });
+    // Without this listener ioredis logs every failed reconnect as an unhandled error event.
+    client.on('error', () => {});
+    try {
+      await client.connect();
+      await client.ping();
+    } catch (error) {
+      client.disconnect();
+      throw new Error(`Redis is not reachable at ${baseUrl}: start it or set REDIS_URL`, { cause: error });
+    }
+  });
+
+  beforeEach(async function () {
+    await client.flushdb();
+  });
+
+  after(async function () {
+    await client?.quit();
+  });
+
+  adapterSuite('Redis adapter', async () => ({
+    factory: createRedisAdapterFactory(client),
+    cleanup: async () => {},
+  }));
+
+  describe('key layout', function () {
+    it('stores every model as a hash oidc:<Model>:<id> with payload and consumed fields', async function () {
+      const Adapter = createRedisAdapterFactory(client);
+      const pars = new Adapter('PushedAuthorizationRequest');
+      await pars.upsert('par-1', { jti: 'par-1', kind: 'PushedAuthorizationRequest' }, 60);
+      await pars.consume('par-1');
+
+      expect(await client.type('oidc:PushedAuthorizationRequest:par-1')).to.equal('hash');
+      expect(await client.hkeys('oidc:PushedAuthorizationRequest:par-1')).to.have.members(['payload', 'consumed']);
+      const ttl = await client.ttl('oidc:PushedAuthorizationRequest:par-1');
+      expect(ttl).to.be.within(59, 60);
+    });
+
+    it('stores a Client without a TTL', async function () {
+      const Adapter = createRedisAdapterFactory(client);
+      await new Adapter('Client').upsert('rp', { client_id: 'rp' });
+      expect(await client.ttl('oidc:Client:rp')).to.equal(-1);
+    });
+
+    it('indexes a re-upserted token once and keeps the grant set TTL at least its longest member', async function () {
+      const Adapter = createRedisAdapterFactory(client);
+      const refreshTokens = new Adapter('RefreshToken');
+      const accessTokens = new Adapter('AccessToken');
+      for (let i = 0; i < 3; i += 1) {
+        await refreshTokens.upsert('rt-1', { jti: 'rt-1', kind: 'RefreshToken', grantId: 'g-1' }, 3_600);
+      }
+      await accessTokens.upsert('at-1', { jti: 'at-1', kind: 'AccessToken', grantId: 'g-1' }, 60);
+
+      expect(await client.smembers('oidc:grant:g-1')).to.have.members(['oidc:RefreshToken:rt-1', 'oidc:AccessToken:at-1']);
+      expect(await client.ttl('oidc:grant:g-1')).to.be.at.least(await client.ttl('oidc:RefreshToken:rt-1'));
+    });
+
+    it('honours the prefix option', async function () {
+      const Adapter = createRedisAdapterFactory(client, { prefix: 'other:' });
+      await new Adapter('Session').upsert('s-1', { jti: 's-1', kind: 'Session', uid: 'u-1' }, 60);
+      expect(await client.exists('other:Session:s-1', 'other:sessionUid:u-1')).to.equal(2);
+      expect(await client.keys('oidc:*')).to.deep.equal([]);
+    });
+  });
+});
