@@ -77,21 +77,27 @@ export function loadConfig(options: LoadOptions = {}): Config {
     for (const issue of parsed.error.issues) {
       problems.push(`${describePath(issue.path.join('.'))}: ${issue.message}`);
     }
-    throw new ConfigError(problems);
   }
-  problems.push(...checkConsistency(parsed.data));
-  if (problems.length > 0) throw new ConfigError(problems);
+  // Cross-setting and production rules run even when the schema failed, so one run lists all.
+  for (const problem of checkConsistency(raw as DeepPartial<Config>)) {
+    if (!problems.includes(problem)) problems.push(problem);
+  }
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
   return deepFreeze(parsed.data);
 }
 
-/** Rules that span several settings, and production's refusals. */
-export function checkConsistency(config: Config): string[] {
+/**
+ * Rules that span several settings, and production's refusals. Written against a possibly
+ * invalid configuration (every field may be missing or of the wrong type), so they can run beside
+ * the schema's own checks.
+ */
+export function checkConsistency(config: DeepPartial<Config>): string[] {
   const problems: string[] = [];
-  const issuer = new URL(config.issuer);
-  if (config.issuer.endsWith('/') || issuer.search || issuer.hash) {
+  const issuer = typeof config.issuer === 'string' && URL.canParse(config.issuer) ? new URL(config.issuer) : undefined;
+  if (issuer && (config.issuer!.endsWith('/') || issuer.search || issuer.hash)) {
     problems.push('ISSUER: must have no trailing slash, query or fragment');
   }
-  const dt = config.dingtalk;
+  const dt = config.dingtalk ?? {};
   if (Boolean(dt.clientId) !== Boolean(dt.clientSecret)) {
     problems.push('DINGTALK_CLIENT_ID and DINGTALK_CLIENT_SECRET: set both or neither');
   }
@@ -100,10 +106,10 @@ export function checkConsistency(config: Config): string[] {
   }
   if (config.env !== 'production') return problems;
 
-  if (!config.database.url) {
+  if (!config.database?.url) {
     problems.push('DATABASE_URL: required in production (the embedded database is for development)');
   }
-  if (!config.redis.url) {
+  if (!config.redis?.url) {
     problems.push('REDIS_URL: required in production (in-memory stores are for development)');
   }
   if (!dt.clientId) {
@@ -116,15 +122,16 @@ export function checkConsistency(config: Config): string[] {
     ['DINGTALK_API_BASE_URL', dt.apiBaseUrl],
     ['DINGTALK_OAPI_BASE_URL', dt.oapiBaseUrl],
   ] as const) {
-    if (!value.startsWith('https:')) problems.push(`${name}: must be https in production`);
+    if (typeof value === 'string' && !value.startsWith('https:')) problems.push(`${name}: must be https in production`);
   }
-  if (issuer.protocol !== 'https:' && !isLoopback(issuer.hostname)) {
+  if (issuer && issuer.protocol !== 'https:' && !isLoopback(issuer.hostname)) {
     problems.push('ISSUER: must be https in production (http is allowed only for localhost)');
   }
-  if (config.secrets.keyEncryption.includes(INSECURE_DEFAULT_MARK)) {
+  const secrets = config.secrets ?? {};
+  if (typeof secrets.keyEncryption === 'string' && secrets.keyEncryption.includes(INSECURE_DEFAULT_MARK)) {
     problems.push('KEY_ENCRYPTION_SECRET: required in production (32 or more random characters)');
   }
-  if (config.secrets.cookieKeys.some((key) => key.includes(INSECURE_DEFAULT_MARK))) {
+  if (Array.isArray(secrets.cookieKeys) && secrets.cookieKeys.some((key) => String(key).includes(INSECURE_DEFAULT_MARK))) {
     problems.push('COOKIE_SECRETS: required in production (comma list, 32 or more random characters each)');
   }
   if (config.demoClient) problems.push('demoClient: must be false in production');

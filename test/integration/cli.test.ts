@@ -1,0 +1,98 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { expect } from 'chai';
+import { resetState, startTestServer, TEST_DATABASE_URL, TEST_REDIS_URL } from '../helpers/bootstrap.js';
+
+const run = promisify(execFile);
+const BIN = path.resolve(import.meta.dirname, '../../bin/dingtalk-oidc.js');
+
+async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], {
+      env: { PATH: process.env.PATH, NODE_ENV: 'test', DATABASE_URL: TEST_DATABASE_URL, REDIS_URL: TEST_REDIS_URL, ...env },
+      timeout: 30_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+describe('command line', function () {
+  this.timeout(60_000);
+
+  before(async function () {
+    await resetState();
+  });
+
+  it('migrate is idempotent', async function () {
+    const result = await cli(['migrate']);
+    expect(result.code).to.equal(0);
+    expect(result.stdout).to.contain('database is up to date');
+  });
+
+  it('lists every configuration problem and exits with code 2', async function () {
+    const result = await cli(['migrate'], { NODE_ENV: 'production', PORT: 'x', DATABASE_URL: '' });
+    expect(result.code).to.equal(2);
+    expect(result.stderr).to.contain('Configuration is invalid');
+    for (const name of ['PORT', 'DATABASE_URL', 'DINGTALK_CLIENT_ID', 'KEY_ENCRYPTION_SECRET', 'COOKIE_SECRETS']) expect(result.stderr).to.contain(name);
+    expect(result.stderr).to.not.match(/\n\s+at /);
+  });
+
+  it('registers a client whose printed secret works against the running issuer', async function () {
+    const added = await cli(['clients', 'add', '--name', 'Billing job', '--grant', 'client_credentials', '--json']);
+    expect(added.code, added.stderr).to.equal(0);
+    const { client_id: clientId, client_secret: secret } = JSON.parse(added.stdout) as Record<string, string>;
+    expect(secret).to.have.length.of.at.least(43);
+
+    const server = await startTestServer();
+    try {
+      const basic = await fetch(`${server.issuer}/token`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`,
+        },
+        body: 'grant_type=client_credentials',
+      });
+      expect(basic.status).to.equal(200);
+    } finally {
+      await server.close();
+    }
+
+    const listed = await cli(['clients', 'list', '--json']);
+    const clients = JSON.parse(listed.stdout) as { clientId: string; metadata: Record<string, unknown> }[];
+    const mine = clients.find((c) => c.clientId === clientId)!;
+    expect(mine.metadata.grant_types).to.deep.equal(['client_credentials']);
+    expect(listed.stdout).to.not.contain(secret);
+
+    const rotated = await cli(['clients', 'rotate-secret', clientId!, '--json']);
+    expect(JSON.parse(rotated.stdout).client_secret).to.be.a('string').and.not.equal(secret);
+    expect((await cli(['clients', 'remove', clientId!])).code).to.equal(0);
+    expect((await cli(['clients', 'show', clientId!])).code).to.equal(1);
+  });
+
+  it('refuses invalid client metadata with a readable message', async function () {
+    const result = await cli(['clients', 'add', '--name', 'Bad', '--redirect-uri', 'not a url']);
+    expect(result.code).to.equal(1);
+    expect(result.stderr).to.match(/^error: invalid client: .*redirect_uris/m);
+  });
+
+  it('manages resource servers and keys', async function () {
+    expect((await cli(['resource-servers', 'add', 'https://api.example.test', '--scope', 'read write', '--alg', 'ES256'])).code).to.equal(0);
+    const servers = JSON.parse((await cli(['resource-servers', 'list', '--json'])).stdout) as { scopes: string[] }[];
+    expect(servers[0]!.scopes).to.deep.equal(['read', 'write']);
+    expect((await cli(['resource-servers', 'add', 'no-uri'])).stderr).to.contain('absolute URI');
+
+    const before = JSON.parse((await cli(['keys', 'list', '--json'])).stdout) as { kid: string; current: boolean; alg: string }[];
+    const rotated = await cli(['keys', 'rotate', '--alg', 'RS256']);
+    expect(rotated.stdout).to.match(/new current RS256 key: /);
+    const after = JSON.parse((await cli(['keys', 'list', '--json'])).stdout) as { kid: string; current: boolean; alg: string }[];
+    expect(after).to.have.length(before.length + 1);
+    const oldRs = before.find((k) => k.alg === 'RS256')!;
+    expect(after.find((k) => k.kid === oldRs.kid)!.current).to.equal(false);
+    expect((await cli(['keys', 'retire', oldRs.kid])).stdout).to.contain('retired');
+  });
+});
