@@ -1,0 +1,478 @@
+/**
+ * DingTalk client: one method per DingTalk call (shared/dingtalk-api.md), plus the login sequence
+ * built from them (`fetchIdentity`: code → user token → users/me → corp membership → directory
+ * record → department names → `UpstreamIdentity`).
+ *
+ * Why it is shaped so:
+ * - Two API generations with two error conventions (§0) meet here; `send()` turns every outcome into
+ *   either parsed JSON or an `UpstreamError` (errors.ts), and every body is checked by a zod schema
+ *   (schemas.ts), so nothing outside `src/dingtalk/` ever sees an undici error. The low-level methods
+ *   return DingTalk's own shapes; `fetchIdentity*` return ours (identity.ts).
+ * - Every request has a deadline (an AbortSignal, plus undici's own coarse ~1 s header/body timers as
+ *   a backstop). A local timeout is not retried: the user is waiting on a login page.
+ * - Idempotent reads are retried with a short exponential backoff on busy (-1), timeout (15), 5xx and
+ *   throttling; anything that consumes a single-use code is never retried.
+ * - The app token is shared through a `CorpTokenCache`; when DingTalk rejects it (40014, 42001,
+ *   `InvalidAuthentication`) it is invalidated and the call is repeated once with a fresh one.
+ * Knows nothing of Koa or oidc-provider.
+ */
+import { request, type Dispatcher } from 'undici';
+import type { z } from 'zod';
+import { AccountError, UpstreamError } from '../errors/app-error.js';
+import type { CorpTokenCache } from './corp-token-cache.js';
+import { createMemoryDepartmentCache, type DepartmentCache } from './department-cache.js';
+import {
+  dingTalkError,
+  isDingTalkError,
+  mapApiError,
+  mapOapiError,
+  mapOapiHttpError,
+  mapTransportError,
+  type DingTalkErrorDetail,
+  type ErrorContext,
+} from './errors.js';
+import { toUpstreamIdentity, type UpstreamDepartment, type UpstreamIdentity } from './identity.js';
+import {
+  apiErrorSchema,
+  appAccessTokenSchema,
+  contactUserSchema,
+  departmentSchema,
+  freeLoginUserInfoSchema,
+  oapiEnvelopeSchema,
+  userAccessTokenSchema,
+  userByUnionIdSchema,
+  userDetailSchema,
+  type ContactUser,
+  type Department,
+  type FreeLoginUserInfo,
+  type UserAccessTokenResponse,
+  type UserByUnionId,
+  type UserDetail,
+} from './schemas.js';
+
+/** Settings of {@link createDingTalkClient}. Base URLs are the only thing that differs for the emulator. */
+export interface DingTalkClientOptions {
+  /** The app's Client ID (AppKey). */
+  clientId: string;
+  /** The app's Client secret (AppSecret). */
+  clientSecret: string;
+  /**
+   * Only accept members of this organisation. Turns on scope `openid corpid`, the membership check
+   * (`getbyunionid`, 60121 ⇒ `dingtalk.not_in_corp`) and the directory record.
+   */
+  corpId?: string;
+  /** e.g. `https://login.dingtalk.com` */
+  loginBaseUrl: string;
+  /** e.g. `https://api.dingtalk.com` */
+  apiBaseUrl: string;
+  /** e.g. `https://oapi.dingtalk.com` */
+  oapiBaseUrl: string;
+  /** Deadline of one HTTP attempt, connect to last body byte. */
+  timeoutMs: number;
+  /** Extra attempts for idempotent reads. Default 2. */
+  retries?: number;
+  /** First backoff; doubled per attempt, with a little jitter. Default 200 ms. */
+  retryDelayMs?: number;
+  /** Backoff after a throttling answer; DingTalk's QPS window is 1 s (§6.1). Default 1000 ms. */
+  throttleRetryDelayMs?: number;
+  tokenCache: CorpTokenCache;
+  /** Department names; default: in memory, 10 minutes. */
+  departmentCache?: DepartmentCache;
+  /** `language` sent to oapi calls that take one. Default `zh_CN`. */
+  language?: 'zh_CN' | 'en_US';
+  /** undici dispatcher (proxy, connection pool); default: undici's global one. */
+  dispatcher?: Dispatcher;
+}
+
+/** Parameters of the authorize redirect (§1.1). */
+export interface AuthorizationUrlParams {
+  /** Must match a redirect URL registered for the app. */
+  redirectUri: string;
+  /** Echoed back unchanged; bind it to the browser session yourself (§6.2 gotcha 12). */
+  state: string;
+  /** Pre-select the organisation; defaults to the configured `corpId`. */
+  corpId?: string;
+}
+
+/** The DingTalk client. Low-level methods return DingTalk's own shapes; `fetchIdentity*` return ours. */
+export interface DingTalkClient {
+  /** `GET <login>/oauth2/auth?…` — where to send the browser. */
+  authorizationUrl(params: AuthorizationUrlParams): string;
+  /** Code → user access token. Never retried (the code is single-use). */
+  exchangeCode(code: string): Promise<UserAccessTokenResponse>;
+  /** The signed-in user's own profile, with the user access token. */
+  getCurrentUser(userAccessToken: string): Promise<ContactUser>;
+  /** The app access token, from the cache or freshly fetched. */
+  getAppAccessToken(): Promise<string>;
+  /** unionId → userid within the app's organisation; 60121 ⇒ `dingtalk.user_not_found`. */
+  getUseridByUnionid(unionid: string): Promise<UserByUnionId>;
+  /** The directory record of a member; 60121 ⇒ `dingtalk.user_not_found`. */
+  getUser(userid: string): Promise<UserDetail>;
+  /** A department (always fetched; its name is stored in the department cache). */
+  getDepartment(deptId: number): Promise<Department>;
+  /** A department's name, from the cache when possible. */
+  getDepartmentName(deptId: number): Promise<string>;
+  /** In-DingTalk free login (免登) code → userid; single-use code, so never retried. */
+  getUserInfoByFreeLoginCode(code: string): Promise<FreeLoginUserInfo>;
+  /**
+   * The whole web-login sequence: exchange → users/me → (with `corpId`) getbyunionid → user/get →
+   * departments. Throws `AccountError` `dingtalk.not_in_corp` for non-members.
+   */
+  fetchIdentity(code: string): Promise<UpstreamIdentity>;
+  /** Free login: getuserinfo → user/get → departments. */
+  fetchIdentityByFreeLoginCode(code: string): Promise<UpstreamIdentity>;
+}
+
+/** `UpstreamError.operation` of each call. */
+export const OPERATIONS = {
+  exchangeCode: 'dingtalk.exchange_code',
+  usersMe: 'dingtalk.users_me',
+  appToken: 'dingtalk.app_token',
+  getbyunionid: 'dingtalk.getbyunionid',
+  userGet: 'dingtalk.user_get',
+  departmentGet: 'dingtalk.department_get',
+  freeLogin: 'dingtalk.free_login_userinfo',
+} as const;
+
+interface CallSpec extends ErrorContext {
+  host: 'api' | 'oapi';
+  method: 'GET' | 'POST';
+  path: string;
+  query?: Record<string, string>;
+  headers?: Record<string, string>;
+  json?: unknown;
+}
+
+const MAX_LOGGED_BODY = 2000;
+
+/** Builds a client; it holds no connections of its own (undici's pool does). */
+export function createDingTalkClient(options: DingTalkClientOptions): DingTalkClient {
+  const retries = options.retries ?? 2;
+  const retryDelayMs = options.retryDelayMs ?? 200;
+  const throttleRetryDelayMs = options.throttleRetryDelayMs ?? 1000;
+  const language = options.language ?? 'zh_CN';
+  const departmentCache = options.departmentCache ?? createMemoryDepartmentCache();
+  const { tokenCache } = options;
+  // Our own deadline firing is not retried, unlike DingTalk's gateway timeouts (504 / errcode 15).
+  const localTimeouts = new WeakSet<UpstreamError>();
+
+  async function send(spec: CallSpec): Promise<unknown> {
+    const base = spec.host === 'api' ? options.apiBaseUrl : options.oapiBaseUrl;
+    const url = new URL(joinUrl(base, spec.path));
+    for (const [name, value] of Object.entries(spec.query ?? {})) url.searchParams.set(name, value);
+    const headers: Record<string, string> = { accept: 'application/json', ...spec.headers };
+    if (spec.json !== undefined) headers['content-type'] = 'application/json';
+
+    let status: number;
+    let text: string;
+    try {
+      const response = await request(url, {
+        method: spec.method,
+        headers,
+        ...(spec.json === undefined ? {} : { body: JSON.stringify(spec.json) }),
+        signal: AbortSignal.timeout(options.timeoutMs),
+        headersTimeout: options.timeoutMs,
+        bodyTimeout: options.timeoutMs,
+        ...(options.dispatcher === undefined ? {} : { dispatcher: options.dispatcher }),
+      });
+      status = response.statusCode;
+      text = await response.body.text();
+    } catch (error) {
+      const mapped = mapTransportError(error, spec);
+      if (mapped.code === 'dingtalk.timeout') localTimeouts.add(mapped);
+      throw mapped;
+    }
+
+    const parsed = parseJson(text);
+    const raw = parsed === undefined ? text.slice(0, MAX_LOGGED_BODY) : parsed;
+    if (spec.host === 'api') {
+      if (status >= 200 && status < 300) {
+        if (parsed === undefined) throw badResponse(spec, status, raw);
+        return parsed;
+      }
+      const body = apiErrorSchema.safeParse(parsed);
+      throw mapApiError(status, body.success ? body.data : undefined, spec, raw);
+    }
+    // oapi answers errors with HTTP 200 too; any other status came from a gateway in front of it.
+    if (status !== 200) throw mapOapiHttpError(status, raw, spec);
+    const envelope = oapiEnvelopeSchema.safeParse(parsed);
+    if (!envelope.success) throw badResponse(spec, status, raw);
+    if (envelope.data.errcode !== 0) throw mapOapiError(envelope.data, spec, raw);
+    return parsed;
+  }
+
+  function badResponse(spec: CallSpec, httpStatus: number, body: unknown, cause?: unknown): UpstreamError {
+    const detail: DingTalkErrorDetail & { issues?: unknown } = { host: spec.host, httpStatus, body };
+    if (cause !== undefined) detail.issues = cause;
+    return dingTalkError('dingtalk.bad_response', spec.operation, detail);
+  }
+
+  function parse<S extends z.ZodType>(spec: CallSpec, schema: S, value: unknown): z.output<S> {
+    const result = schema.safeParse(value);
+    if (!result.success) throw badResponse(spec, 200, value, result.error.issues);
+    return result.data;
+  }
+
+  async function withRetry<T>(idempotent: boolean, attempt: () => Promise<T>): Promise<T> {
+    for (let n = 0; ; n += 1) {
+      try {
+        return await attempt();
+      } catch (error) {
+        const retry =
+          idempotent && n < retries && error instanceof UpstreamError && error.retryable && !localTimeouts.has(error);
+        if (!retry) throw error;
+        const base = error.code === 'dingtalk.throttled' ? throttleRetryDelayMs : retryDelayMs * 2 ** n;
+        await sleep(base + Math.floor(Math.random() * base * 0.2));
+      }
+    }
+  }
+
+  /** An api.dingtalk.com call; its body is the object itself. */
+  async function callApi<S extends z.ZodType>(spec: CallSpec, schema: S, idempotent: boolean): Promise<z.output<S>> {
+    return withRetry(idempotent, async () => parse(spec, schema, await send(spec)));
+  }
+
+  /** An oapi.dingtalk.com call with the app token; its payload is under `result`. */
+  async function callOapi<S extends z.ZodType>(
+    spec: Omit<CallSpec, 'host' | 'method'>,
+    schema: S,
+    idempotent: boolean,
+  ): Promise<z.output<S>> {
+    const run = (token: string) =>
+      withRetry(idempotent, async () => {
+        const full: CallSpec = { ...spec, host: 'oapi', method: 'POST', query: { access_token: token } };
+        const body = await send(full);
+        return parse(full, schema, (body as { result?: unknown }).result);
+      });
+    const token = await getAppAccessToken();
+    try {
+      return await run(token);
+    } catch (error) {
+      if (!isDingTalkError(error, 'dingtalk.invalid_token')) throw error;
+      // Revoked or expired before our cache noticed (e.g. the secret was reset): one fresh attempt.
+      await tokenCache.invalidate(token);
+      return run(await getAppAccessToken());
+    }
+  }
+
+  async function getAppAccessToken(): Promise<string> {
+    return tokenCache.getOrRefresh(async () => {
+      // POST /v1.0/oauth2/accessToken {appKey, appSecret} → {accessToken, expireIn: 7200}
+      // Doc: ACCESSTOKEN-DOC (open.dingtalk.com/document/development/obtain-the-access-token-of-an-internal-app).
+      // Quirks: within its validity the same token comes back (and is extended), so fetching twice is
+      // harmless, but calling often gets the app throttled; wrong credentials → 400
+      // `invalidClientIdOrSecret`. The token also works as `access_token` of /topapi/* (§2.1, §6.2/14).
+      const result = await callApi(
+        {
+          operation: OPERATIONS.appToken,
+          host: 'api',
+          method: 'POST',
+          path: '/v1.0/oauth2/accessToken',
+          json: { appKey: options.clientId, appSecret: options.clientSecret },
+        },
+        appAccessTokenSchema,
+        true,
+      );
+      return { token: result.accessToken, expiresInSeconds: result.expireIn };
+    });
+  }
+
+  async function getUseridByUnionid(unionid: string): Promise<UserByUnionId> {
+    // POST oapi /topapi/user/getbyunionid?access_token= {unionid} → result {contact_type, userid}
+    // Doc: GETBYUNION (open.dingtalk.com/document/development/query-a-user-by-the-union-id).
+    // Quirks: the body field is lower-case `unionid`; 60121 = not an employee of this organisation
+    // (the membership check, §6.2 gotcha 4); -1 = busy. Needs "成员信息读权限".
+    return callOapi(
+      { operation: OPERATIONS.getbyunionid, path: '/topapi/user/getbyunionid', json: { unionid } },
+      userByUnionIdSchema,
+      true,
+    );
+  }
+
+  async function getUser(userid: string): Promise<UserDetail> {
+    // POST oapi /topapi/v2/user/get?access_token= {userid, language} → result (§2.3)
+    // Doc: HELP-QUD (help.dingtalk.io/open/development/query-user-details).
+    // Quirks: org email, title, departments and admin flags are only here, not in users/me; `mobile`
+    // and `email` need their own permissions; `org_email` only with corporate mail; unknown → 60121.
+    return callOapi(
+      { operation: OPERATIONS.userGet, path: '/topapi/v2/user/get', json: { userid, language } },
+      userDetailSchema,
+      true,
+    );
+  }
+
+  async function getDepartment(deptId: number): Promise<Department> {
+    // POST oapi /topapi/v2/department/get?access_token= {dept_id, language} → result (§2.4)
+    // Doc: ZHAO-DEPT (zhaoyunxing92/dingtalk response/dept_detail.go; official page "获取部门详情").
+    // Quirks: `dept_id` is a number; the root department is 1; unknown → 60003.
+    const department = await callOapi(
+      { operation: OPERATIONS.departmentGet, path: '/topapi/v2/department/get', json: { dept_id: deptId, language } },
+      departmentSchema,
+      true,
+    );
+    await departmentCache.set(department.dept_id, department.name);
+    return department;
+  }
+
+  async function getDepartmentName(deptId: number): Promise<string> {
+    return (await departmentCache.get(deptId)) ?? (await getDepartment(deptId)).name;
+  }
+
+  async function departmentsOf(user: UserDetail): Promise<UpstreamDepartment[]> {
+    const found = await Promise.all(
+      user.dept_id_list.map(async (id): Promise<UpstreamDepartment | undefined> => {
+        try {
+          return { id, name: await getDepartmentName(id) };
+        } catch (error) {
+          // Deleted between user/get and department/get: the membership itself is gone too.
+          if (isDingTalkError(error, 'dingtalk.department_not_found')) return undefined;
+          throw error;
+        }
+      }),
+    );
+    return found.filter((department): department is UpstreamDepartment => department !== undefined);
+  }
+
+  /** 60121 on the membership path means "not a member", an account problem rather than an outage. */
+  async function asMember<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      if (isDingTalkError(error, 'dingtalk.user_not_found')) throw notInCorp(error);
+      throw error;
+    }
+  }
+
+  async function memberDetail(userid: string): Promise<{ user: UserDetail; departments: UpstreamDepartment[] }> {
+    const user = await asMember(() => getUser(userid));
+    return { user, departments: await departmentsOf(user) };
+  }
+
+  return {
+    authorizationUrl({ redirectUri, state, corpId }) {
+      // GET https://login.dingtalk.com/oauth2/auth (§1.1). Doc: D-CRED
+      // (open.dingtalk.com/document/orgapp/obtain-identity-credentials).
+      // Quirks: `prompt=consent` is mandatory (§6.2/2); scopes are space-separated as %20, not '+'
+      // or ','; `corpid` in scope is what makes the token response carry `corpId` (§6.2/5); `corpId`
+      // (not `exclusiveCorpId`) pre-selects the organisation.
+      const selectedCorp = corpId ?? options.corpId;
+      const params: [string, string][] = [
+        ['client_id', options.clientId],
+        ['redirect_uri', redirectUri],
+        ['response_type', 'code'],
+        ['scope', options.corpId === undefined ? 'openid' : 'openid corpid'],
+        ['state', state],
+        ['prompt', 'consent'],
+      ];
+      if (selectedCorp !== undefined) params.push(['corpId', selectedCorp]);
+      const query = params.map(([name, value]) => `${name}=${encodeURIComponent(value)}`).join('&');
+      return `${joinUrl(options.loginBaseUrl, '/oauth2/auth')}?${query}`;
+    },
+
+    exchangeCode,
+    getCurrentUser,
+    getAppAccessToken,
+    getUseridByUnionid,
+    getUser,
+    getDepartment,
+    getDepartmentName,
+    getUserInfoByFreeLoginCode,
+    fetchIdentity,
+    fetchIdentityByFreeLoginCode,
+  };
+
+  async function exchangeCode(code: string): Promise<UserAccessTokenResponse> {
+    // POST https://api.dingtalk.com/v1.0/oauth2/userAccessToken (§1.3). Doc: D-TOKEN
+    // (open.dingtalk.com/document/development/obtain-user-token).
+    // Quirks: JSON only (a form body → 400 `Missingbody`); camelCase `expireIn`; `corpId` only with
+    // scope `openid corpid`; the code is single-use and short-lived, so this is never retried; the
+    // error code for a reused/expired code is undocumented → any unclassified 4xx is invalid_code.
+    return callApi(
+      {
+        operation: OPERATIONS.exchangeCode,
+        consumesCode: true,
+        host: 'api',
+        method: 'POST',
+        path: '/v1.0/oauth2/userAccessToken',
+        json: { clientId: options.clientId, clientSecret: options.clientSecret, code, grantType: 'authorization_code' },
+      },
+      userAccessTokenSchema,
+      false,
+    );
+  }
+
+  async function getCurrentUser(userAccessToken: string): Promise<ContactUser> {
+    // GET https://api.dingtalk.com/v1.0/contact/users/me (§1.4). Doc: HELP-USERINFO
+    // (help.dingtalk.io/open/development/dingtalk-retrieve-user-information).
+    // Quirks: token only in the `x-acs-dingtalk-access-token` header (query/Bearer are ignored);
+    // needs `Contact.User.Read` (else 403 `Forbidden.AccessDenied.AccessTokenPermissionDenied`);
+    // `mobile`/`stateCode` only with `Contact.User.mobile`; `email` is the personal address.
+    return callApi(
+      {
+        operation: OPERATIONS.usersMe,
+        host: 'api',
+        method: 'GET',
+        path: '/v1.0/contact/users/me',
+        headers: { 'x-acs-dingtalk-access-token': userAccessToken },
+      },
+      contactUserSchema,
+      true,
+    );
+  }
+
+  async function getUserInfoByFreeLoginCode(code: string): Promise<FreeLoginUserInfo> {
+    // POST oapi /topapi/v2/user/getuserinfo?access_token= {code} → result {userid, unionid, sys, sys_level…}
+    // Doc: LEGACY-GETUSERINFO successor, "通过免登码获取用户信息" (open.dingtalk.com/document/development/
+    // get-user-userid-through-login-free-code). Quirks: the code comes from the JSAPI
+    // `requestAuthCode` inside the DingTalk client, lives ~5 min and is single-use (reuse → 40078),
+    // so no retry; it needs the corp (app) token, not a user token.
+    return callOapi(
+      { operation: OPERATIONS.freeLogin, path: '/topapi/v2/user/getuserinfo', json: { code } },
+      freeLoginUserInfoSchema,
+      false,
+    );
+  }
+
+  async function fetchIdentity(code: string): Promise<UpstreamIdentity> {
+    const token = await exchangeCode(code);
+    const me = await getCurrentUser(token.accessToken);
+    if (options.corpId === undefined) return toUpstreamIdentity({ me, corpId: token.corpId });
+    // Anyone with a DingTalk account can complete the OAuth dance (§6.2 gotcha 4); membership is
+    // decided by getbyunionid, not by the corpId the user picked on the login page.
+    const link = await asMember(() => getUseridByUnionid(me.unionId));
+    if (link.contact_type === 1) throw notInCorp(); // an external contact, not an employee
+    const { user, departments } = await memberDetail(link.userid);
+    return toUpstreamIdentity({ me, member: user, departments, corpId: options.corpId });
+  }
+
+  async function fetchIdentityByFreeLoginCode(code: string): Promise<UpstreamIdentity> {
+    const info = await getUserInfoByFreeLoginCode(code);
+    const { user, departments } = await memberDetail(info.userid);
+    if (user.unionid === undefined && info.unionid !== undefined) user.unionid = info.unionid;
+    const identity = { member: user, departments };
+    return toUpstreamIdentity(options.corpId === undefined ? identity : { ...identity, corpId: options.corpId });
+  }
+}
+
+function notInCorp(cause?: unknown): AccountError {
+  return new AccountError('dingtalk.not_in_corp', 'The DingTalk account is not a member of the organisation', {
+    cause,
+  });
+}
+
+function joinUrl(base: string, path: string): string {
+  return `${base.replace(/\/+$/, '')}${path}`;
+}
+
+function parseJson(text: string): unknown {
+  if (text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,34 @@
+/**
+ * The DingTalk boundary's public contract. Outside `src/dingtalk/`, use these: the client and its
+ * `fetchIdentity*` (which return our `UpstreamIdentity`), the token and department caches, the event
+ * crypto and the error helpers. DingTalk's own field names stay behind this line.
+ */
+export {
+  createDingTalkClient,
+  OPERATIONS,
+  type AuthorizationUrlParams,
+  type DingTalkClient,
+  type DingTalkClientOptions,
+} from './client.js';
+export {
+  appTokenKey,
+  cacheTtlMs,
+  createMemoryCorpTokenCache,
+  createRedisCorpTokenCache,
+  DEFAULT_SAFETY_MARGIN_MS,
+  type AppTokenGrant,
+  type CorpTokenCache,
+  type MemoryCorpTokenCacheOptions,
+  type RedisCorpTokenCacheOptions,
+} from './corp-token-cache.js';
+export { createMemoryDepartmentCache, type DepartmentCache, type MemoryDepartmentCacheOptions } from './department-cache.js';
+export { isDingTalkError, type DingTalkErrorCode, type DingTalkErrorDetail } from './errors.js';
+export {
+  createEventCrypto,
+  type EncryptedReply,
+  type EventCrypto,
+  type EventCryptoOptions,
+  type SignedEvent,
+} from './event-crypto.js';
+export { toUpstreamIdentity, type UpstreamDepartment, type UpstreamIdentity } from './identity.js';
+export { contactEventSchema, eventRequestBodySchema, type ContactEvent } from './schemas.js';

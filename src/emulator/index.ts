@@ -1,0 +1,6 @@
+/** The DingTalk emulator's public surface: the server, its state and the event pusher. */
+export { createEmulator, type Emulator, type EmulatorOptions, type RunningEmulator } from './emulator.js';
+export { contactEvent, pushEvent, type PushEventOptions, type PushEventResult } from './event-pusher.js';
+export { defaultSeed, parseSeed, type EmulatorSeed, type SeedUser, type SeedUserInput } from './seed.js';
+export { DEFAULT_PERMISSIONS, EmulatorState, type EmulatorCall, type EmulatorFault, type EmulatorUser } from './state.js';
+export { INVALID_AUTH_CODE } from './api-routes.js';
