@@ -11,8 +11,25 @@ import type { Config } from './config/schema.js';
 import { type EmbeddedDatabase, startEmbeddedPostgres } from './db/embedded.js';
 import { migrate, pendingMigrations } from './db/migrator.js';
 import { createDatabase, type Database } from './db/sequelize.js';
+import { randomBytes } from 'node:crypto';
+import mount from 'koa-mount';
+import { createAuditLog } from './accounts/audit.js';
+import { createConsentStore } from './accounts/consents.js';
+import { createProvisioning } from './accounts/provisioning.js';
+import { usesEmulator } from './config/load.js';
+import {
+  createDingTalkClient,
+  createMemoryCorpTokenCache,
+  createRedisCorpTokenCache,
+  type DingTalkClient,
+} from './dingtalk/index.js';
+import { createEmulator, defaultSeed, type Emulator } from './emulator/index.js';
 import { createApp } from './http/app.js';
-import { createPageRenderer } from './http/pages.js';
+import { createDemoRouter } from './demo/routes.js';
+import { createInteractionRouter } from './interactions/routes.js';
+import { createLoadExistingGrant } from './oidc/grants.js';
+import { createMemoryEphemeralStore, createRedisEphemeralStore } from './store/ephemeral.js';
+import { createPageRenderer } from './ui/pages.js';
 import { providerPages } from './http/provider-pages.js';
 import type { Logger } from './log.js';
 import { createFindAccount } from './oidc/claims.js';
@@ -38,6 +55,11 @@ export interface Services {
   keyStore: KeyStore;
   clientStore: ClientStore;
   holder: ProviderHolder;
+  dingtalk: DingTalkClient;
+  /** The development demo client, when `demoClient` is on. */
+  demo?: { clientId: string; clientSecret: string };
+  /** The built-in DingTalk emulator, in development without DingTalk credentials. */
+  emulator?: Emulator;
   app: Koa;
   /** Drop cached clients and resource servers (after a change made in this process). */
   invalidateClients(): void;
@@ -99,6 +121,9 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     const clients = createClientAdapter(clientStore, config.oidc.clientCacheMs);
     const resourceServers = createResourceServerCache(clientStore, config.oidc.clientCacheMs);
     const pages = createPageRenderer();
+    const consents = createConsentStore(db.models);
+    const audit = createAuditLog(db.models, logger);
+    const { dingtalk, emulator } = createDingTalk(config, redis, logger);
 
     const holder = await createProviderHolder(
       config,
@@ -109,16 +134,41 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
         findAccount: createFindAccount(db.models),
         staticClients: fileClients,
         findResourceServer: (identifier) => resourceServers.find(identifier),
+        loadExistingGrant: createLoadExistingGrant(consents),
         ...providerPages(pages),
       },
       logger,
     );
+
+    const interactions = createInteractionRouter({
+      config,
+      holder,
+      pages,
+      dingtalk,
+      provisioning: createProvisioning(db.sequelize, db.models, { emailFallbackDomain: config.login.emailFallbackDomain }),
+      consents,
+      ephemeral: redis ? createRedisEphemeralStore(redis) : createMemoryEphemeralStore(),
+      audit,
+      logger,
+    });
+
+    // Development: a demo client and a tiny relying party at /demo that signs in through the emulator.
+    const demo = config.demoClient ? await clientStore.ensureDemo(config.issuer) : undefined;
+    const demoRouter = demo
+      ? createDemoRouter({ issuer: config.issuer, ...demo, cookieKeys: config.secrets.cookieKeys, pages, logger })
+      : undefined;
 
     const app = createApp({
       config,
       logger,
       holder,
       pages,
+      routes: [
+        interactions.routes() as Koa.Middleware,
+        interactions.allowedMethods() as Koa.Middleware,
+        ...(demoRouter ? [demoRouter.routes() as Koa.Middleware] : []),
+      ],
+      standalone: emulator ? [mount(EMULATOR_PATH, emulator.app)] : [],
       checks: {
         postgres: async () => {
           await db.sequelize.query('SELECT 1');
@@ -135,6 +185,9 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       keyStore,
       clientStore,
       holder,
+      dingtalk,
+      emulator,
+      demo,
       app,
       invalidateClients() {
         clients.invalidate();
@@ -152,6 +205,54 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     await embedded?.stop().catch(() => undefined);
     throw error;
   }
+}
+
+/** Where `npm start` serves the DingTalk emulator when no DingTalk app is configured. */
+export const EMULATOR_PATH = '/dingtalk-emulator';
+
+/**
+ * The DingTalk client on the configured DingTalk, or — in development without credentials — on
+ * the built-in emulator served by this same server under EMULATOR_PATH, so that only the
+ * DINGTALK_* settings tell the two apart.
+ */
+function createDingTalk(config: Config, redis: RedisClient | undefined, logger: Logger): { dingtalk: DingTalkClient; emulator?: Emulator } {
+  let settings = {
+    clientId: config.dingtalk.clientId ?? '',
+    clientSecret: config.dingtalk.clientSecret ?? '',
+    corpId: config.dingtalk.corpId,
+    loginBaseUrl: config.dingtalk.loginBaseUrl,
+    apiBaseUrl: config.dingtalk.apiBaseUrl,
+    oapiBaseUrl: config.dingtalk.oapiBaseUrl,
+  };
+  let emulator: Emulator | undefined;
+  if (usesEmulator(config)) {
+    const base = `${config.issuer}${EMULATOR_PATH}`;
+    const corpId = config.dingtalk.corpId ?? defaultSeed().corp.corpId;
+    settings = {
+      clientId: 'dingtalk-emulator-app',
+      clientSecret: randomBytes(24).toString('base64url'),
+      corpId,
+      loginBaseUrl: base,
+      apiBaseUrl: base,
+      oapiBaseUrl: base,
+    };
+    emulator = createEmulator({
+      clientId: settings.clientId,
+      clientSecret: settings.clientSecret,
+      corpId,
+      publicBaseUrl: base,
+      redirectUris: [`${config.issuer}/dingtalk/callback`],
+    });
+  }
+  const tokenCache = redis
+    ? createRedisCorpTokenCache({
+        redis,
+        clientId: settings.clientId,
+        onError: (error) => logger.warn({ err: error }, 'DingTalk token cache: Redis failed, fetching directly'),
+      })
+    : createMemoryCorpTokenCache();
+  const dingtalk = createDingTalkClient({ ...settings, timeoutMs: config.dingtalk.timeoutMs, tokenCache });
+  return { dingtalk, emulator };
 }
 
 export interface RunningServer {

@@ -63,7 +63,7 @@ try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (error) {
   const logger = createLogger({ logLevel: 'error' });
-  const message = error instanceof Error ? error.message : String(error);
+  const message = error instanceof Error ? error.message : `unexpected failure (${String(error)})`;
   console.error(`error: ${message}`);
   logger.debug({ err: error }, 'command failed');
   process.exitCode = 1;

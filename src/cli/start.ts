@@ -18,11 +18,12 @@ export async function runStart(config: Config): Promise<number> {
       `  Discovery:  ${config.issuer}/.well-known/openid-configuration`,
       `  Database:   ${config.database.url ? 'DATABASE_URL' : `embedded PostgreSQL in ${config.database.embeddedDir}/`}`,
       `  State:      ${config.redis.url ? 'REDIS_URL' : 'in memory (lost on restart)'}`,
-      `  DingTalk:   ${usesEmulator(config) ? 'not configured (set DINGTALK_CLIENT_ID / DINGTALK_CLIENT_SECRET)' : 'configured'}`,
+      `  DingTalk:   ${usesEmulator(config) ? `built-in emulator at ${config.issuer}/dingtalk-emulator (set DINGTALK_CLIENT_ID / DINGTALK_CLIENT_SECRET for the real one)` : 'configured'}`,
     ];
-    if (config.demoClient) {
-      const demo = await services.clientStore.ensureDemo(config.issuer);
+    const demo = services.demo;
+    if (demo) {
       lines.push(
+        `  Demo app:   ${config.issuer}/demo  (sign in through the DingTalk emulator)`,
         '',
         '  Demo client (development only):',
         `    client_id:     ${demo.clientId}`,

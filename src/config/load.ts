@@ -21,6 +21,7 @@ const configDir = (): string =>
   existsSync(CONFIG_DIR) ? CONFIG_DIR : path.resolve(import.meta.dirname, '../../../config');
 
 const NUMERIC_PATHS = new Set(['port', 'database.poolMax', 'dingtalk.timeoutMs']);
+const BOOLEAN_PATHS = new Set(['login.autoRedirect']);
 const ENVS = ['development', 'test', 'production'] as const;
 
 type Json = Record<string, unknown>;
@@ -155,6 +156,7 @@ function fromEnv(configPath: string, value: string): unknown {
       .filter(Boolean);
   }
   if (NUMERIC_PATHS.has(configPath) && /^\d+$/.test(value)) return Number(value);
+  if (BOOLEAN_PATHS.has(configPath) && /^(true|false|1|0)$/i.test(value)) return /^(true|1)$/i.test(value);
   return value;
 }
 

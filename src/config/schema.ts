@@ -56,6 +56,18 @@ export const configSchema = z.object({
     timeoutMs: z.number().int().min(100).max(60_000),
   }),
 
+  login: z.object({
+    /** Skip our login page and go straight to DingTalk (LOGIN_AUTO_REDIRECT). */
+    autoRedirect: z.boolean(),
+    /** DingTalk's JSAPI script for free login inside the DingTalk client. */
+    jsapiUrl: z.url({ protocol: /^https$/ }),
+    /**
+     * Domain for a made-up `email` (`<userid>@<domain>`, never verified) when DingTalk gives none,
+     * so apps that require an email keep working (EMAIL_FALLBACK_DOMAIN).
+     */
+    emailFallbackDomain: z.string().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/i, 'must be a domain name').optional(),
+  }),
+
   /** JSON file with an array of client metadata loaded at start (CLIENTS_FILE). */
   clientsFile: z.string().min(1).optional(),
   /** DingTalk userids / unionIds that always get the `admin` role (ADMIN_DINGTALK_USERIDS). */
@@ -124,6 +136,8 @@ export const ENV_VARS = {
   CLIENTS_FILE: 'clientsFile',
   ADMIN_DINGTALK_USERIDS: 'adminDingtalkUserids',
   KEY_ENCRYPTION_SECRET: 'secrets.keyEncryption',
+  LOGIN_AUTO_REDIRECT: 'login.autoRedirect',
+  EMAIL_FALLBACK_DOMAIN: 'login.emailFallbackDomain',
   COOKIE_SECRETS: 'secrets.cookieKeys',
 } as const satisfies Record<string, string>;
 

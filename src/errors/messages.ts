@@ -18,9 +18,23 @@ const TEXT = {
     loggedOutTitle: '已退出登录',
     loggedOutText: '您已安全退出。可以关闭此页面。',
     loginTitle: '登录',
-    loginPending: '使用钉钉登录的功能正在建设中，暂时无法登录。',
+    loginLead: '使用钉钉账号登录 {app}',
+    loginButton: '使用钉钉登录',
+    loginFreeWaiting: '正在通过钉钉自动登录…',
+    loginFreeFallback: '未能自动登录？请使用下方按钮。',
+    loginHint: '登录即表示您同意向该应用提供您的钉钉身份信息。',
+    cancel: '取消',
+    consentTitle: '授权确认',
+    consentLead: '{app} 请求访问您的以下信息：',
+    consentApprove: '同意',
+    consentDeny: '拒绝',
+    consentRemember: '您的选择会被记住，下次登录该应用时不再询问。',
+    consentResources: '{api}：{scopes}',
+    signedInAs: '当前账号：{name}',
     homeIntro: '此服务是基于钉钉账号的 OpenID Connect 身份提供方。',
     discovery: 'OpenID Connect 配置',
+    homeDemo: '体验演示应用登录',
+    issuerLabel: '颁发者（issuer）：',
   },
   en: {
     productName: 'DingTalk Sign-In',
@@ -38,9 +52,23 @@ const TEXT = {
     loggedOutTitle: 'Signed out',
     loggedOutText: 'You have been signed out. You can close this page.',
     loginTitle: 'Sign in',
-    loginPending: 'Sign-in with DingTalk is not available yet.',
+    loginLead: 'Use your DingTalk account to sign in to {app}',
+    loginButton: 'Sign in with DingTalk',
+    loginFreeWaiting: 'Signing you in through DingTalk…',
+    loginFreeFallback: 'Not signed in automatically? Use the button below.',
+    loginHint: 'Signing in shares your DingTalk identity with this application.',
+    cancel: 'Cancel',
+    consentTitle: 'Allow access',
+    consentLead: '{app} would like to access:',
+    consentApprove: 'Allow',
+    consentDeny: 'Deny',
+    consentRemember: 'Your choice is remembered: this application will not ask again for the same access.',
+    consentResources: '{api}: {scopes}',
+    signedInAs: 'Signed in as {name}',
     homeIntro: 'This service is an OpenID Connect identity provider for DingTalk accounts.',
     discovery: 'OpenID Connect configuration',
+    homeDemo: 'Try the demo application',
+    issuerLabel: 'Issuer:',
   },
 } satisfies Record<Locale, Record<string, string>>;
 
@@ -69,3 +97,83 @@ export function pickLocale(acceptLanguage: string | undefined): Locale {
   }
   return 'zh-CN';
 }
+
+/** What a person reads for an error code; unknown codes get the generic text. */
+const ERRORS: Record<string, Record<Locale, string>> = {
+  'interaction.expired': {
+    'zh-CN': '此登录请求已过期或已完成。请返回应用重新登录。',
+    en: 'This sign-in request has expired or was already completed. Go back to the application and sign in again.',
+  },
+  'login.state_invalid': {
+    'zh-CN': '登录链接已失效（已使用过、已过期或来自另一个浏览器）。请重新登录。',
+    en: 'The sign-in link is no longer valid (already used, expired, or opened in another browser). Please sign in again.',
+  },
+  'dingtalk.denied': {
+    'zh-CN': '您在钉钉中取消了登录授权。',
+    en: 'You cancelled the sign-in in DingTalk.',
+  },
+  'dingtalk.not_in_corp': {
+    'zh-CN': '您的钉钉账号不属于本组织，无法登录此应用。',
+    en: 'Your DingTalk account is not a member of this organisation, so it cannot sign in here.',
+  },
+  'account.disabled': {
+    'zh-CN': '您的账号已被停用。如有疑问，请联系管理员。',
+    en: 'Your account is disabled. Contact your administrator if you think this is a mistake.',
+  },
+  'dingtalk.unavailable': {
+    'zh-CN': '暂时无法连接钉钉，请稍后重试。',
+    en: 'DingTalk cannot be reached right now. Please try again in a moment.',
+  },
+  'dingtalk.invalid_code': {
+    'zh-CN': '钉钉返回的登录码无效或已过期，请重新登录。',
+    en: 'The sign-in code from DingTalk is invalid or has expired. Please sign in again.',
+  },
+  'dingtalk.error': {
+    'zh-CN': '通过钉钉登录失败。请重试；如果问题持续，请联系管理员。',
+    en: 'Signing in with DingTalk failed. Please try again; if it keeps failing, contact your administrator.',
+  },
+  'csrf.invalid': {
+    'zh-CN': '页面已过期，请返回后重试。',
+    en: 'This page has expired. Go back and try again.',
+  },
+  not_found: { 'zh-CN': '页面不存在。', en: 'This page does not exist.' },
+};
+
+export function errorText(locale: Locale, code: string): string {
+  return ERRORS[code]?.[locale] ?? TEXT[locale].errorGeneric;
+}
+
+/** `{name}` placeholders filled with plain text (templates escape the result). */
+export function format(template: string, values: Record<string, string>): string {
+  return template.replace(/\{(\w+)\}/g, (whole, key: string) => values[key] ?? whole);
+}
+
+/** Plain words for each scope on the consent page. */
+export const SCOPE_TEXT: Record<string, Record<Locale, string>> = {
+  openid: { 'zh-CN': '识别您的身份', en: 'Know who you are' },
+  profile: { 'zh-CN': '您的姓名、昵称、头像和用户名', en: 'Your name, nickname, picture and user name' },
+  email: { 'zh-CN': '您的电子邮箱地址', en: 'Your email address' },
+  phone: { 'zh-CN': '您的手机号码', en: 'Your mobile number' },
+  roles: { 'zh-CN': '您的角色和分组', en: 'Your roles and groups' },
+  dingtalk: { 'zh-CN': '您的钉钉账号标识、部门和职位', en: 'Your DingTalk ids, departments and title' },
+  offline_access: { 'zh-CN': '在您离开后继续访问（保持登录）', en: 'Keep access while you are away (stay signed in)' },
+};
+
+/** Plain words for claims asked for one by one (claims parameter). */
+export const CLAIM_TEXT: Record<string, Record<Locale, string>> = {
+  name: { 'zh-CN': '姓名', en: 'name' },
+  nickname: { 'zh-CN': '昵称', en: 'nickname' },
+  picture: { 'zh-CN': '头像', en: 'picture' },
+  preferred_username: { 'zh-CN': '用户名', en: 'user name' },
+  email: { 'zh-CN': '电子邮箱', en: 'email address' },
+  email_verified: { 'zh-CN': '邮箱是否已验证', en: 'whether the email is verified' },
+  phone_number: { 'zh-CN': '手机号码', en: 'mobile number' },
+  phone_number_verified: { 'zh-CN': '手机号是否已验证', en: 'whether the mobile number is verified' },
+  roles: { 'zh-CN': '角色', en: 'roles' },
+  groups: { 'zh-CN': '分组', en: 'groups' },
+  dingtalk_union_id: { 'zh-CN': '钉钉 unionId', en: 'DingTalk unionId' },
+  dingtalk_user_id: { 'zh-CN': '钉钉 userid', en: 'DingTalk userid' },
+  dingtalk_corp_id: { 'zh-CN': '组织 corpId', en: 'organisation corpId' },
+  departments: { 'zh-CN': '部门', en: 'departments' },
+  title: { 'zh-CN': '职位', en: 'title' },
+};

@@ -1,7 +1,7 @@
 /**
  * The Koa app: the one place where middleware order and mounts are visible.
  *
- *   security headers → no-store for personal pages → error page → our routes → oidc-provider
+ *   (emulator) → security headers → error page → CSRF tokens → our routes → oidc-provider
  *
  * oidc-provider is mounted last and sees requests our routes did not answer. Body parsers are
  * never put in front of it (it reads its own bodies). All middleware is added before the app is
@@ -12,9 +12,10 @@ import Koa from 'koa';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { ProviderHolder } from '../oidc/provider.js';
+import { csrfTokens } from '../ui/csrf.js';
 import { errorPage } from './middleware/error-page.js';
 import { securityHeaders } from './middleware/security-headers.js';
-import { createPageRenderer, type PageRenderer, readAsset } from './pages.js';
+import { createPageRenderer, type PageRenderer, readAsset } from '../ui/pages.js';
 
 export interface AppDeps {
   config: Config;
@@ -23,6 +24,10 @@ export interface AppDeps {
   pages?: PageRenderer;
   /** Readiness probe parts (Postgres, Redis); each throws when not ready. */
   checks?: Record<string, () => Promise<void>>;
+  /** Our own routes (interactions, demo), mounted after the security middleware. */
+  routes?: Koa.Middleware[];
+  /** Mounted before everything else: the development DingTalk emulator, which is its own "site". */
+  standalone?: Koa.Middleware[];
 }
 
 export function createApp(deps: AppDeps): Koa {
@@ -37,11 +42,11 @@ export function createApp(deps: AppDeps): Koa {
   router.get('/', (ctx) => {
     const locale = pages.localeOf(ctx.get('accept-language'));
     ctx.type = 'html';
-    ctx.body = pages.render('home', locale, { issuer: config.issuer });
+    ctx.body = pages.render('home', locale, { issuer: config.issuer, demo: config.demoClient });
   });
   router.get('/assets/:file', (ctx) => {
     const file = ctx.params.file ?? '';
-    if (!/^[a-z0-9-]+\.(css|svg|png)$/.test(file)) return;
+    if (!/^[a-z0-9-]+\.(css|js|svg|png)$/.test(file)) return;
     try {
       ctx.body = readAsset(file);
     } catch {
@@ -69,31 +74,12 @@ export function createApp(deps: AppDeps): Koa {
     ctx.body = { status: ready ? 'ok' : 'failing', checks: Object.fromEntries(results) };
   });
 
-  // Placeholder until "Login with DingTalk" lands (issue #3): it shows the interaction exists and
-  // lets the user go back, which answers the application with access_denied. No fake login.
-  router.get('/interaction/:uid', async (ctx) => {
-    const provider = holder.current();
-    const details = await provider.interactionDetails(ctx.req, ctx.res);
-    const locale = pages.localeOf(ctx.get('accept-language'));
-    ctx.type = 'html';
-    ctx.set('Cache-Control', 'no-store');
-    ctx.body = pages.render('interaction', locale, { abortUrl: `/interaction/${details.uid}/abort` });
-  });
-  router.get('/interaction/:uid/abort', async (ctx) => {
-    const provider = holder.current();
-    await provider.interactionDetails(ctx.req, ctx.res);
-    const redirectTo = await provider.interactionResult(
-      ctx.req,
-      ctx.res,
-      { error: 'access_denied', error_description: 'End-User aborted interaction' },
-      { mergeWithLastSubmission: false },
-    );
-    ctx.redirect(redirectTo);
-  });
-
+  for (const middleware of deps.standalone ?? []) app.use(middleware);
   app.use(securityHeaders({ https: new URL(config.issuer).protocol === 'https:' }));
   app.use(errorPage(pages, deps.logger));
+  app.use(csrfTokens());
   app.use(router.routes());
+  for (const middleware of deps.routes ?? []) app.use(middleware);
   app.use(router.allowedMethods());
   app.use(holder.middleware);
   return app;

@@ -1,6 +1,6 @@
 import type { Configuration } from 'oidc-provider';
 import { messages } from '../errors/messages.js';
-import type { PageRenderer } from './pages.js';
+import type { PageRenderer } from '../ui/pages.js';
 
 type Features = NonNullable<Configuration['features']>;
 type Logout = NonNullable<Features['rpInitiatedLogout']>;

@@ -28,6 +28,8 @@ export interface ProviderDeps {
   staticClients: ClientMetadata[];
   findResourceServer: (identifier: string) => Promise<ResourceServer | undefined>;
   renderError: NonNullable<Configuration['renderError']>;
+  /** Session grant, remembered consent, or first-party auto-grant (grants.ts). */
+  loadExistingGrant?: Configuration['loadExistingGrant'];
   logoutSource: NonNullable<NonNullable<Configuration['features']>['rpInitiatedLogout']>['logoutSource'];
   postLogoutSuccessSource: NonNullable<
     NonNullable<Configuration['features']>['rpInitiatedLogout']
@@ -104,6 +106,7 @@ export function buildConfiguration(config: Config, deps: ProviderDeps): Configur
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
     },
     renderError: deps.renderError,
+    ...(deps.loadExistingGrant ? { loadExistingGrant: deps.loadExistingGrant } : {}),
 
     features: {
       devInteractions: { enabled: false },

@@ -1,6 +1,7 @@
 import type { Sequelize } from 'sequelize';
 import { type Account, initAccount } from './account.js';
 import { type AuditEvent, initAuditEvent } from './audit-event.js';
+import { type Consent, initConsent } from './consent.js';
 import { type ClientRecord, initClients, type ResourceServerRecord } from './client.js';
 import { type AccountRole, initRoles, type Role } from './role.js';
 import { initSigningKey, type SigningKey } from './signing-key.js';
@@ -13,6 +14,7 @@ export interface Models {
   ResourceServerRecord: typeof ResourceServerRecord;
   SigningKey: typeof SigningKey;
   AuditEvent: typeof AuditEvent;
+  Consent: typeof Consent;
 }
 
 /**
@@ -25,11 +27,12 @@ export function initModels(sequelize: Sequelize): Models {
   const { ClientRecord, ResourceServerRecord } = initClients(sequelize);
   const SigningKey = initSigningKey(sequelize);
   const AuditEvent = initAuditEvent(sequelize);
+  const Consent = initConsent(sequelize);
   Account.hasMany(AccountRole, { foreignKey: 'accountId', onDelete: 'CASCADE' });
   AccountRole.belongsTo(Account, { foreignKey: 'accountId' });
   Role.hasMany(AccountRole, { foreignKey: 'roleId', onDelete: 'CASCADE' });
   AccountRole.belongsTo(Role, { foreignKey: 'roleId' });
-  return { Account, Role, AccountRole, ClientRecord, ResourceServerRecord, SigningKey, AuditEvent };
+  return { Account, Role, AccountRole, ClientRecord, ResourceServerRecord, SigningKey, AuditEvent, Consent };
 }
 
-export type { Account, AccountRole, AuditEvent, ClientRecord, ResourceServerRecord, Role, SigningKey };
+export type { Account, AccountRole, AuditEvent, ClientRecord, Consent, ResourceServerRecord, Role, SigningKey };

@@ -1,8 +1,8 @@
 import type { Middleware } from 'koa';
 import { AppError } from '../../errors/app-error.js';
-import { messages } from '../../errors/messages.js';
+import { errorText, messages } from '../../errors/messages.js';
 import type { Logger } from '../../log.js';
-import type { PageRenderer } from '../pages.js';
+import type { PageRenderer } from '../../ui/pages.js';
 
 /**
  * The last line of defence for our own routes: an error becomes a readable page (or a JSON
@@ -19,7 +19,7 @@ export function errorPage(pages: PageRenderer, logger: Logger): Middleware {
         ctx.type = 'html';
         ctx.body = pages.render('error', locale, {
           title: messages(locale).errorTitle,
-          message: messages(locale).errorNotFound,
+          message: errorText(locale, 'not_found'),
           code: 'not_found',
         });
       }
@@ -34,12 +34,14 @@ export function errorPage(pages: PageRenderer, logger: Logger): Middleware {
       ctx.status = safeStatus;
       const locale = pages.localeOf(ctx.get('accept-language'));
       const t = messages(locale);
+      const message = known && error.expose ? errorText(locale, code) : t.errorGeneric;
+      ctx.set('Cache-Control', 'no-store');
       if (ctx.accepts('html', 'json') === 'json') {
-        ctx.body = { code, message: safeStatus < 500 ? t.errorGeneric : t.errorTitle };
+        ctx.body = { code, message };
         return;
       }
       ctx.type = 'html';
-      ctx.body = pages.render('error', locale, { title: t.errorTitle, message: t.errorGeneric, code });
+      ctx.body = pages.render('error', locale, { title: t.errorTitle, message, code });
     }
   };
 }
