@@ -44,7 +44,7 @@ import { createKeyStore, type KeyStore } from './oidc/keys.js';
 import { createProviderHolder, type ProviderHolder } from './oidc/provider.js';
 import { createSecretBox } from './oidc/secret-box.js';
 import { createMemoryAdapterFactory } from './store/memory-adapter.js';
-import { createRedis, type RedisClient } from './store/redis.js';
+import { createRedis, parseRedisUrl, type RedisClient } from './store/redis.js';
 import { createRedisAdapterFactory } from './store/redis-adapter.js';
 
 export interface Services {
@@ -86,11 +86,13 @@ export async function openDatabase(config: Config, logger: Logger): Promise<{ db
 }
 
 export async function createServices(config: Config, logger: Logger): Promise<Services> {
+  // A malformed REDIS_URL is a configuration problem: say so before starting anything.
+  if (config.redis.url) parseRedisUrl(config.redis.url);
   const { db, embedded } = await openDatabase(config, logger);
   let redis: RedisClient | undefined;
   try {
     if (config.database.migrateOnStart || !config.database.url) {
-      const applied = await migrate(db.sequelize);
+      const applied = await migrate(db);
       if (applied.length > 0) logger.info({ applied }, 'database migrated');
     } else {
       const pending = await pendingMigrations(db.sequelize);
@@ -108,7 +110,9 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       adapter = createMemoryAdapterFactory();
     }
 
-    const keyStore = createKeyStore(db.sequelize, db.models, createSecretBox(config.secrets.keyEncryption, 'signing-keys'));
+    const keyStore = createKeyStore(db.sequelize, db.models, createSecretBox(config.secrets.keyEncryption, 'signing-keys'), {
+      activationDelayMs: config.oidc.keyActivationDelayMs,
+    });
     const created = await keyStore.ensure();
     if (created.length > 0) logger.info({ kids: created }, 'signing keys created');
 
@@ -267,10 +271,19 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const services = await createServices(config, logger);
   const server = http.createServer(services.app.callback());
   server.keepAliveTimeout = 65_000; // longer than common load balancer idle timeouts
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => resolve());
+    });
+  } catch (error) {
+    await services.close(); // or the embedded PostgreSQL and the pools keep the process alive
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new Error(
+      code === 'EADDRINUSE' ? `port ${config.port} is already in use (PORT)` : `cannot listen on ${config.host}:${config.port}: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
   const { port } = server.address() as AddressInfo;
   let closing: Promise<void> | undefined;
   return {

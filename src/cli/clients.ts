@@ -15,7 +15,9 @@ const HELP = `Usage:
       --backchannel-logout-uri URI  receives logout tokens
       --auth-method METHOD          client_secret_basic (default), client_secret_post, private_key_jwt
       --jwks-uri URI                keys of a private_key_jwt client
-      --scope "a b c"               scopes the client may request (default: any)
+      --scope "a b c"               OpenID scopes the client may request (default: any)
+      --resource URI[=s1,s2]        (repeatable) a resource server the client may get tokens for,
+                                    optionally only these of its scopes
       --id ID                       choose the client_id
       --metadata JSON               further oidc-provider client metadata
   dingtalk-oidc clients list [--json]
@@ -42,6 +44,7 @@ export async function runClients(config: Config, args: string[]): Promise<number
     'auth-method': { type: 'string' },
     'jwks-uri': { type: 'string' },
     scope: { type: 'string' },
+    resource: { type: 'string', multiple: true },
     id: { type: 'string' },
     metadata: { type: 'string' },
     json: { type: 'boolean' },
@@ -88,6 +91,7 @@ export async function runClients(config: Config, args: string[]): Promise<number
           tokenEndpointAuthMethod: values['auth-method'] as ClientInput['tokenEndpointAuthMethod'],
           jwksUri: values['jwks-uri'],
           scope: values.scope,
+          allowedResources: values.resource ? parseResources(values.resource) : undefined,
           metadata,
         };
         const validate = await createClientValidator(config, cli.keyStore);
@@ -146,7 +150,10 @@ export async function runClients(config: Config, args: string[]): Promise<number
           return 1;
         }
         if (values.json) console.log(JSON.stringify({ client_id: clientId, client_secret: secret }));
-        else console.log(`client_secret: ${secret}\nThe old secret no longer works. Store this one now: it is not shown again.`);
+        else
+          console.log(
+            `client_secret: ${secret}\nThe old secret stops working once running servers refresh their client cache (oidc.clientCacheMs). Store this one now: it is not shown again.`,
+          );
         return 0;
       }
       default:
@@ -156,4 +163,16 @@ export async function runClients(config: Config, args: string[]): Promise<number
   } finally {
     await cli.close();
   }
+}
+
+/** `--resource https://api=read,write` → { 'https://api': ['read', 'write'] }. */
+function parseResources(values: string[]): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const value of values) {
+    const match = /^(.+?)(?:=([^=]*))?$/.exec(value)!;
+    const uri = match[1]!;
+    if (!URL.canParse(uri)) throw new Error(`--resource ${value}: not an absolute URI`);
+    out[uri] = (match[2] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  }
+  return out;
 }

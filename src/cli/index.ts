@@ -45,9 +45,8 @@ async function main(argv: string[]): Promise<number> {
     console.error(`unknown command "${command}"\n\n${USAGE}`);
     return 1;
   }
-  let config: Config;
   try {
-    config = loadConfig();
+    return await run(loadConfig(), rest);
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(`Configuration is invalid (${error.problems.length} problem${error.problems.length > 1 ? 's' : ''}):`);
@@ -56,7 +55,6 @@ async function main(argv: string[]): Promise<number> {
     }
     throw error;
   }
-  return run(config, rest);
 }
 
 try {

@@ -5,7 +5,10 @@ import { parseArgs } from 'node:util';
 
 const HELP = `Usage:
   dingtalk-oidc keys list [--json]
-  dingtalk-oidc keys rotate [--alg RS256|ES256]   new current key; older keys stay published
+  dingtalk-oidc keys rotate [--alg RS256|ES256] [--now]
+                                                 new key: published at once, signs after
+                                                 oidc.keyActivationDelayMs (--now: at once, for a
+                                                 compromised key); older keys stay published
   dingtalk-oidc keys retire <kid>                 stop publishing a key (its tokens stop verifying)
 
 Running servers pick up a change within their key cache time (oidc.keyCacheMs).`;
@@ -17,6 +20,7 @@ export async function runKeys(config: Config, args: string[]): Promise<number> {
     strict: true,
     options: {
     alg: { type: 'string' },
+    now: { type: 'boolean' },
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
     },
@@ -37,12 +41,25 @@ export async function runKeys(config: Config, args: string[]): Promise<number> {
       case 'list': {
         const keys = await cli.keyStore.list();
         if (values.json) console.log(JSON.stringify(keys, null, 2));
-        else printTable(keys.map((k) => ({ kid: k.kid, alg: k.alg, status: k.current ? 'current' : k.status, created: k.createdAt })));
+        else
+          printTable(
+            keys.map((k) => ({
+              kid: k.kid,
+              alg: k.alg,
+              status: k.current ? 'current' : k.pending ? 'pending' : k.status,
+              created: k.createdAt,
+              signs_from: k.activatesAt,
+            })),
+          );
         return 0;
       }
       case 'rotate': {
-        const key = await cli.keyStore.rotate(alg);
-        console.log(`new current ${key.alg} key: ${key.kid}`);
+        const key = await cli.keyStore.rotate(alg, { immediate: values.now });
+        console.log(
+          key.current
+            ? `new current ${key.alg} key: ${key.kid}`
+            : `new ${key.alg} key: ${key.kid}, published now, signing from ${key.activatesAt.toISOString()}`,
+        );
         return 0;
       }
       case 'retire': {

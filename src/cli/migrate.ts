@@ -7,7 +7,7 @@ import { openDatabase } from '../main.js';
 export async function runMigrate(config: Config): Promise<number> {
   const { db, embedded } = await openDatabase(config, createLogger({ logLevel: 'warn' }));
   try {
-    const applied = await migrate(db.sequelize);
+    const applied = await migrate(db);
     console.log(applied.length > 0 ? `applied: ${applied.join(', ')}` : 'database is up to date');
     return 0;
   } finally {

@@ -21,7 +21,7 @@ const configDir = (): string =>
   existsSync(CONFIG_DIR) ? CONFIG_DIR : path.resolve(import.meta.dirname, '../../../config');
 
 const NUMERIC_PATHS = new Set(['port', 'database.poolMax', 'dingtalk.timeoutMs']);
-const BOOLEAN_PATHS = new Set(['login.autoRedirect']);
+const BOOLEAN_PATHS = new Set(['login.autoRedirect', 'trustProxy']);
 const ENVS = ['development', 'test', 'production'] as const;
 
 type Json = Record<string, unknown>;
@@ -127,6 +127,11 @@ export function checkConsistency(config: DeepPartial<Config>): string[] {
   }
   if (issuer && issuer.protocol !== 'https:' && !isLoopback(issuer.hostname)) {
     problems.push('ISSUER: must be https in production (http is allowed only for localhost)');
+  }
+  if (issuer?.protocol === 'https:' && config.trustProxy !== true) {
+    // The server speaks plain HTTP: https reaches it through a proxy, which it must trust to know
+    // the request was secure (Secure cookies, https redirects).
+    problems.push('TRUST_PROXY: must be true with an https ISSUER (TLS is terminated by your load balancer or proxy)');
   }
   const secrets = config.secrets ?? {};
   if (typeof secrets.keyEncryption === 'string' && secrets.keyEncryption.includes(INSECURE_DEFAULT_MARK)) {

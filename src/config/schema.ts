@@ -17,6 +17,11 @@ export const configSchema = z.object({
   host: z.string().min(1),
   /** Public issuer URL (ISSUER); default http://localhost:$PORT. No trailing slash, no query. */
   issuer: url,
+  /**
+   * Trust X-Forwarded-Proto/-For/-Host from a load balancer or TLS-terminating proxy (TRUST_PROXY).
+   * Needed for Secure cookies behind TLS; set it only when a proxy always overwrites those headers.
+   */
+  trustProxy: z.boolean(),
   /** pino log level (LOG_LEVEL). */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
 
@@ -103,6 +108,11 @@ export const configSchema = z.object({
     clientCacheMs: z.number().int().min(0).max(3_600_000),
     /** How long the signing keys are cached before re-reading Postgres, in milliseconds. */
     keyCacheMs: z.number().int().min(0).max(3_600_000),
+    /**
+     * How long a rotated key is only published before it signs, in milliseconds; longer than
+     * keyCacheMs, so every replica's /jwks lists a key before any replica signs with it.
+     */
+    keyActivationDelayMs: z.number().int().min(0).max(86_400_000),
   }),
 
   /** Development: create a demo client and print its credentials at start. */
@@ -121,6 +131,7 @@ export const ENV_VARS = {
   HOST: 'host',
   ISSUER: 'issuer',
   LOG_LEVEL: 'logLevel',
+  TRUST_PROXY: 'trustProxy',
   DATABASE_URL: 'database.url',
   DATABASE_POOL_MAX: 'database.poolMax',
   REDIS_URL: 'redis.url',

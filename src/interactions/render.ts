@@ -45,11 +45,15 @@ export function renderLoginError(
 ): void {
   const locale = pages.localeOf(ctx.get('accept-language'));
   const t = messages(locale);
+  // A refusal (not a member, disabled) will not change by trying again with the same account.
+  const refusal = options.status === 403;
   ctx.status = options.status;
   renderPage(ctx, pages, 'error', {
-    title: t.errorTitle,
+    title: refusal ? t.noAccessTitle : t.errorTitle,
     message: errorText(locale, options.code),
     code: options.code,
+    backFirst: refusal,
+    retryLabel: refusal ? t.useAnotherAccount : undefined,
     retryUrl: options.uid ? `/interaction/${options.uid}` : undefined,
     backUrl: options.uid
       ? `/interaction/${options.uid}/abort?error=${options.oauthError ?? 'access_denied'}`

@@ -29,8 +29,10 @@ export interface ClientInput {
   /** `client_secret_basic` (default), `client_secret_post` or `private_key_jwt` (needs jwksUri). */
   tokenEndpointAuthMethod?: 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
   jwksUri?: string;
-  /** Space-separated scopes the client may ask for (default: any). */
+  /** Space-separated OpenID scopes the client may ask for (default: any). */
   scope?: string;
+  /** Resource servers the client may get access tokens for, each with its allowed scopes ([] = all). */
+  allowedResources?: Record<string, string[]>;
   /** Any further oidc-provider client metadata, applied last. */
   metadata?: Record<string, unknown>;
 }
@@ -88,6 +90,7 @@ export function createClientStore(models: Models, box: SecretBox, fileClients: r
     }
     if (input.jwksUri) metadata.jwks_uri = input.jwksUri;
     if (input.scope) metadata.scope = input.scope;
+    if (input.allowedResources) metadata.allowed_resources = input.allowedResources;
     return { ...metadata, ...input.metadata };
   }
 

@@ -70,13 +70,18 @@ export function buildConfiguration(config: Config, deps: ProviderDeps): Configur
       id_token_signed_response_alg: config.oidc.signingAlg,
     },
     extraClientMetadata: {
-      // Our own flag: first-party apps skip consent (interaction policy, issue #3).
-      properties: ['first_party'],
-      validator(_ctx, key, value, metadata) {
+      // Our own metadata: `first_party` apps skip consent; `allowed_resources` lists the resource
+      // servers a client may get tokens for, each with the scopes it may have (empty: all).
+      properties: ['first_party', 'allowed_resources'],
+      validator(_ctx, key, value) {
         if (key === 'first_party' && value !== undefined && typeof value !== 'boolean') {
           throw new errors.InvalidClientMetadata('first_party must be a boolean');
         }
-        void metadata;
+        if (key === 'allowed_resources' && value !== undefined && !isAllowedResources(value)) {
+          throw new errors.InvalidClientMetadata(
+            'allowed_resources must map absolute resource URIs to arrays of scope strings',
+          );
+        }
       },
     },
     // PKCE: S256 only (oidc-provider 9 accepts nothing else); required for public clients and
@@ -148,11 +153,14 @@ export function buildConfiguration(config: Config, deps: ProviderDeps): Configur
         // No resource requested → an opaque token for userinfo, as before resource indicators.
         defaultResource: async (_ctx, _client, oneOf) => oneOf,
         useGrantedResource: async () => true,
-        getResourceServerInfo: async (_ctx, indicator) => {
+        getResourceServerInfo: async (_ctx, indicator, client) => {
           const server = await deps.findResourceServer(indicator);
-          if (!server) throw new errors.InvalidTarget();
+          const allowed = allowedResourcesOf(client)[indicator];
+          // RFC 8707 §2: a resource the client may not use is an invalid_target, like an unknown one.
+          if (!server || !allowed) throw new errors.InvalidTarget();
+          const scopes = allowed.length === 0 ? server.scopes : server.scopes.filter((s) => allowed.includes(s));
           return {
-            scope: server.scopes.join(' '),
+            scope: scopes.join(' '),
             audience: server.identifier,
             accessTokenTTL: server.accessTokenTtl ?? ttl.accessToken,
             accessTokenFormat: server.tokenFormat,
@@ -174,14 +182,14 @@ export function buildConfiguration(config: Config, deps: ProviderDeps): Configur
 
     // Refresh tokens: issued with offline_access to clients allowed the grant; rotated on every
     // use for public clients (RFC 9700 §4.14.2), and for confidential ones once 70% of their life
-    // has passed.
+    // has passed, until the chain is as old as a grant may be (then it just expires).
     issueRefreshToken: async (_ctx, client, code) =>
       client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
     rotateRefreshToken: (ctx) => {
       const { RefreshToken: refreshToken, Client: client } = ctx.oidc.entities;
       if (!refreshToken || !client) return false;
       if (client.clientAuthMethod === 'none') return true;
-      if (refreshToken.totalLifetime() >= ttl.refreshToken) return true;
+      if (refreshToken.totalLifetime() >= ttl.grant) return false;
       return refreshToken.ttlPercentagePassed() >= 70;
     },
 
@@ -207,6 +215,10 @@ export function buildConfiguration(config: Config, deps: ProviderDeps): Configur
       PreAuthorizedCode: 600,
     },
     clockTolerance: 15,
+    // CORS (token, userinfo, … from browsers): only from the origins of a client's own redirect
+    // URIs, so a single-page app can call us and nobody else's page can.
+    clientBasedCORS: (_ctx, origin, client) =>
+      (client.redirectUris ?? []).some((uri) => URL.canParse(uri) && new URL(uri).origin === origin),
     // Error bodies never carry stacks; oidc-provider only shows `error_description` it made itself.
     discovery: {
       service_documentation: `${config.issuer}/`,
@@ -217,3 +229,22 @@ export function buildConfiguration(config: Config, deps: ProviderDeps): Configur
 }
 
 export type { KoaContextWithOIDC };
+
+export type AllowedResources = Record<string, string[]>;
+
+function isAllowedResources(value: unknown): value is AllowedResources {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    Object.entries(value).every(
+      ([uri, scopes]) =>
+        URL.canParse(uri) && Array.isArray(scopes) && scopes.every((scope) => typeof scope === 'string' && /^\S+$/.test(scope)),
+    )
+  );
+}
+
+function allowedResourcesOf(client: unknown): AllowedResources {
+  const value = (client as { allowed_resources?: unknown }).allowed_resources;
+  return isAllowedResources(value) ? value : {};
+}

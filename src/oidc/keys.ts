@@ -11,16 +11,24 @@ export interface KeyInfo {
   alg: string;
   status: 'active' | 'retired';
   createdAt: Date;
+  /** When it starts signing (it is published from creation). */
+  activatesAt: Date;
   retiredAt: Date | null;
   /** The key that signs new tokens of its algorithm. */
   current: boolean;
+  /** Published, not signing yet. */
+  pending: boolean;
 }
 
 export interface KeyStore {
   /** Create a key for every algorithm that has none (first start); safe on several replicas. */
   ensure(algs?: readonly SigningAlg[]): Promise<string[]>;
-  /** Add a new current key for `alg`; the previous ones stay published for verification. */
-  rotate(alg: SigningAlg): Promise<KeyInfo>;
+  /**
+   * Add a key for `alg`. It is published at once and signs after `activationDelayMs` (so every
+   * replica publishes it first), or at once with `immediate` (a compromised key). The previous
+   * keys stay published for verification.
+   */
+  rotate(alg: SigningAlg, options?: { immediate?: boolean }): Promise<KeyInfo>;
   /** Stop publishing a key (tokens signed with it no longer verify). */
   retire(kid: string): Promise<boolean>;
   list(): Promise<KeyInfo[]>;
@@ -32,7 +40,13 @@ export interface KeyStore {
 
 const LOCK_ID = 7_240_118;
 
-export function createKeyStore(sequelize: Sequelize, models: Models, box: SecretBox): KeyStore {
+export function createKeyStore(
+  sequelize: Sequelize,
+  models: Models,
+  box: SecretBox,
+  options: { activationDelayMs?: number } = {},
+): KeyStore {
+  const activationDelayMs = options.activationDelayMs ?? 0;
   const { SigningKey } = models;
 
   async function generate(alg: SigningAlg): Promise<{ kid: string; publicJwk: JWK; sealed: string }> {
@@ -50,33 +64,49 @@ export function createKeyStore(sequelize: Sequelize, models: Models, box: Secret
     };
   }
 
-  async function insert(alg: SigningAlg): Promise<string> {
+  async function insert(alg: SigningAlg, activatesAt: Date | null): Promise<string> {
     const key = await generate(alg);
     await SigningKey.create({
       kid: key.kid,
       alg,
       publicJwk: key.publicJwk as Record<string, unknown>,
       privateJwkEncrypted: key.sealed,
+      activatesAt,
       retiredAt: null,
     });
     return key.kid;
   }
 
-  async function list(): Promise<KeyInfo[]> {
-    const rows = await SigningKey.findAll({ order: [['createdAt', 'DESC'], ['kid', 'ASC']] });
+  type Row = InstanceType<Models['SigningKey']>;
+
+  /** Rows in signing order: activated keys newest first, then pending ones (published only). */
+  function describe(rows: Row[], now = Date.now()): KeyInfo[] {
+    const activation = (row: Row): Date => row.activatesAt ?? row.createdAt;
+    const sorted = [...rows].sort((a, b) => {
+      const pa = activation(a).getTime() > now ? 1 : 0;
+      const pb = activation(b).getTime() > now ? 1 : 0;
+      return pa - pb || activation(b).getTime() - activation(a).getTime() || a.kid.localeCompare(b.kid);
+    });
     const seen = new Set<string>();
-    return rows.map((row) => {
-      const current = row.status === 'active' && !seen.has(row.alg);
+    return sorted.map((row) => {
+      const pending = activation(row).getTime() > now;
+      const current = row.status === 'active' && !pending && !seen.has(row.alg);
       if (current) seen.add(row.alg);
       return {
         kid: row.kid,
         alg: row.alg,
         status: row.status,
         createdAt: row.createdAt,
+        activatesAt: activation(row),
         retiredAt: row.retiredAt,
         current,
+        pending: row.status === 'active' && pending,
       };
     });
+  }
+
+  async function list(): Promise<KeyInfo[]> {
+    return describe(await SigningKey.findAll());
   }
 
   return {
@@ -95,6 +125,7 @@ export function createKeyStore(sequelize: Sequelize, models: Models, box: Secret
               alg,
               publicJwk: key.publicJwk as Record<string, unknown>,
               privateJwkEncrypted: key.sealed,
+              activatesAt: null,
               retiredAt: null,
             },
             { transaction },
@@ -104,8 +135,9 @@ export function createKeyStore(sequelize: Sequelize, models: Models, box: Secret
         return created;
       });
     },
-    async rotate(alg) {
-      const kid = await insert(alg);
+    async rotate(alg, rotateOptions = {}) {
+      const delay = rotateOptions.immediate ? 0 : activationDelayMs;
+      const kid = await insert(alg, delay > 0 ? new Date(Date.now() + delay) : null);
       const info = (await list()).find((key) => key.kid === kid);
       if (!info) throw new Error(`key ${kid} vanished after rotation`);
       return info;
@@ -119,21 +151,19 @@ export function createKeyStore(sequelize: Sequelize, models: Models, box: Secret
     },
     list,
     async privateJwks(preferredAlg) {
-      const rows = await SigningKey.findAll({
-        where: { status: 'active' },
-        order: [['createdAt', 'DESC'], ['kid', 'ASC']],
-      });
-      // oidc-provider signs with the first key that fits an algorithm: newest first per algorithm,
-      // and the preferred algorithm's current key at the very front.
-      const rank = (alg: string): number => (alg === preferredAlg ? 0 : 1);
-      const sorted = [...rows].sort((a, b) => rank(a.alg) - rank(b.alg));
-      return sorted.map((row) => JSON.parse(box.open(row.privateJwkEncrypted)) as JWK);
+      const rows = await SigningKey.findAll({ where: { status: 'active' } });
+      const byKid = new Map(rows.map((row) => [row.kid, row]));
+      // oidc-provider signs with the first key that fits an algorithm: the current keys first (the
+      // preferred algorithm's at the very front), then older ones, then pending ones.
+      const ordered = describe(rows).sort(
+        (a, b) => Number(b.current) - Number(a.current) || Number(a.alg !== preferredAlg) - Number(b.alg !== preferredAlg),
+      );
+      return ordered.map((info) => JSON.parse(box.open(byKid.get(info.kid)!.privateJwkEncrypted)) as JWK);
     },
     async version() {
-      const [rows] = await sequelize.query(
-        "SELECT coalesce(string_agg(kid || ':' || status, ',' ORDER BY kid), '') AS v FROM signing_keys",
-      );
-      return String((rows as { v: string }[])[0]?.v ?? '');
+      // Changes when a key is added or retired, and when a pending key starts signing.
+      const keys = describe(await SigningKey.findAll({ attributes: ['kid', 'alg', 'status', 'createdAt', 'activatesAt', 'retiredAt'] }));
+      return keys.map((k) => `${k.kid}:${k.status}:${k.current ? 'c' : k.pending ? 'p' : ''}`).join(',');
     },
   };
 }

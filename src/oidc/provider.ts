@@ -42,7 +42,7 @@ export async function createProviderHolder(
       keyStore.privateJwks(config.oidc.signingAlg),
     ]);
     const next = new Provider(config.issuer, buildConfiguration(config, { ...deps, jwks }));
-    next.proxy = false;
+    next.proxy = config.trustProxy;
     next.use(requireClientAuthentication);
     next.on('server_error', (ctx: KoaContextWithOIDC, error: Error) => {
       logger.error({ err: error, path: ctx.path }, 'oidc-provider server error');

@@ -7,7 +7,7 @@ import { GRANTABLE_MODELS } from './redis-adapter.js';
 export interface MemoryAdapterOptions {
   /**
    * Most entries kept (records plus their indexes). Beyond it the least recently used are evicted,
-   * even if they have not expired: this store is for development and tests. Default 10 000.
+   * even if they have not expired: this store is for development and tests. Default 100 000 (a few hours of a busy dev loop).
    */
   max?: number;
   /** Seconds added to every TTL, as in the Redis adapter. Default 0. */
@@ -42,7 +42,7 @@ export function createMemoryAdapterFactory(options: MemoryAdapterOptions = {}): 
   const clockTolerance = options.clockTolerance ?? 0;
   // Entries get their own TTL on `set`; the cache itself has none, so TTL-less records (Clients)
   // stay until evicted.
-  const cache = new LRUCache<string, Entry>({ max: options.max ?? 10_000 });
+  const cache = new LRUCache<string, Entry>({ max: options.max ?? 100_000 });
   let lastSweep = Date.now();
 
   const grantKey = (grantId: string): string => `grant:${grantId}`;

@@ -39,7 +39,7 @@ export function prepareServices(): Promise<void> {
     const db = createDatabase(TEST_DATABASE_URL, { poolMax: 2 });
     try {
       await db.sequelize.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public;');
-      await migrate(db.sequelize);
+      await migrate(db);
     } finally {
       await db.close();
     }
@@ -116,7 +116,7 @@ export interface TestServer extends RunningServer {
 export async function startTestServer(overrides: DeepPartial<Config> = {}, port?: number): Promise<TestServer> {
   await prepareServices();
   const listenPort = port ?? (await freePort());
-  const issuer = `http://127.0.0.1:${listenPort}`;
+  const issuer = overrides.issuer ?? `http://127.0.0.1:${listenPort}`;
   const config = testConfig({ ...overrides, port: listenPort, host: '127.0.0.1', issuer });
   const running = await startServer(config, createLogger(config));
   return Object.assign(running, { issuer, config });

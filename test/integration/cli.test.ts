@@ -87,10 +87,12 @@ describe('command line', function () {
     expect((await cli(['resource-servers', 'add', 'no-uri'])).stderr).to.contain('absolute URI');
 
     const before = JSON.parse((await cli(['keys', 'list', '--json'])).stdout) as { kid: string; current: boolean; alg: string }[];
-    const rotated = await cli(['keys', 'rotate', '--alg', 'RS256']);
+    const rotated = await cli(['keys', 'rotate', '--alg', 'RS256', '--now']);
     expect(rotated.stdout).to.match(/new current RS256 key: /);
+    const pending = await cli(['keys', 'rotate', '--alg', 'ES256']);
+    expect(pending.stdout).to.match(/published now, signing from /);
     const after = JSON.parse((await cli(['keys', 'list', '--json'])).stdout) as { kid: string; current: boolean; alg: string }[];
-    expect(after).to.have.length(before.length + 1);
+    expect(after).to.have.length(before.length + 2);
     const oldRs = before.find((k) => k.alg === 'RS256')!;
     expect(after.find((k) => k.kid === oldRs.kid)!.current).to.equal(false);
     expect((await cli(['keys', 'retire', oldRs.kid])).stdout).to.contain('retired');

@@ -32,7 +32,11 @@ describe('issuer on Postgres and Redis', function () {
     await resetState();
     server = await startTestServer();
     const { clientStore } = server.services;
-    service = (await clientStore.add({ name: 'Orders worker', grantTypes: ['client_credentials'] })) as {
+    service = (await clientStore.add({
+      name: 'Orders worker',
+      grantTypes: ['client_credentials'],
+      allowedResources: { [API]: [], [API_ES]: [] },
+    })) as {
       clientId: string;
       clientSecret: string;
     };
@@ -127,6 +131,32 @@ describe('issuer on Postgres and Redis', function () {
       const response = await form(server, '/token', { grant_type: 'client_credentials', resource: 'https://nope.example.test' }, `${service.clientId}:${service.clientSecret}`);
       expect(response.status).to.equal(400);
       expect(((await response.json()) as { error: string }).error).to.equal('invalid_target');
+    });
+
+    it('refuses a resource server the client is not allowed, with invalid_target', async function () {
+      const other = await server.services.clientStore.add({ name: 'Other job', grantTypes: ['client_credentials'] });
+      const response = await form(server, '/token', { grant_type: 'client_credentials', resource: API }, `${other.clientId}:${other.clientSecret}`);
+      expect(response.status).to.equal(400);
+      expect(((await response.json()) as { error: string }).error).to.equal('invalid_target');
+    });
+
+    it('grants only the scopes a client is allowed at a resource server', async function () {
+      const reader = await server.services.clientStore.add({
+        name: 'Reader',
+        grantTypes: ['client_credentials'],
+        allowedResources: { [API]: ['orders:read'] },
+      });
+      const response = await form(
+        server,
+        '/token',
+        { grant_type: 'client_credentials', resource: API, scope: 'orders:read orders:write' },
+        `${reader.clientId}:${reader.clientSecret}`,
+      );
+      const body = (await response.json()) as { access_token: string; scope?: string };
+      expect(body.scope).to.equal('orders:read');
+      const jwks = createRemoteJWKSet(new URL(`${server.issuer}/jwks`));
+      const { payload } = await jwtVerify(body.access_token, jwks, { audience: API });
+      expect(payload.scope).to.equal('orders:read');
     });
 
     it('refuses a wrong secret with 401 invalid_client', async function () {
@@ -301,6 +331,56 @@ describe('issuer on Postgres and Redis', function () {
       expect(location.searchParams.get('error')).to.equal('access_denied');
       expect(location.searchParams.get('state')).to.equal('xyz');
     });
+  });
+
+  describe('behind a TLS-terminating proxy', function () {
+    let tls: TestServer;
+
+    before(async function () {
+      tls = await startTestServer({ issuer: 'https://id.example.test', trustProxy: true });
+    });
+
+    after(async function () {
+      await tls?.close();
+    });
+
+    it('sets Secure, SameSite=None cookies and HSTS when the proxy says https', async function () {
+      const client = await tls.services.clientStore.add({ name: 'App', redirectUris: ['https://app.example.test/cb'] });
+      const local = `http://127.0.0.1:${tls.config.port}`;
+      const response = await fetch(
+        `${local}/auth?${new URLSearchParams({ client_id: client.clientId, response_type: 'code', scope: 'openid', redirect_uri: 'https://app.example.test/cb' })}`,
+        { redirect: 'manual', headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'id.example.test' } },
+      );
+      expect(response.status).to.equal(303);
+      const cookies = response.headers.getSetCookie();
+      expect(cookies).to.not.be.empty;
+      for (const cookie of cookies) expect(cookie.toLowerCase()).to.contain('secure').and.contain('samesite=none').and.contain('httponly');
+      expect(response.headers.get('strict-transport-security')).to.contain('max-age=');
+    });
+
+    it('accepts POST at the authorization endpoint (OIDC Core 3.1.2.1)', async function () {
+      const client = await tls.services.clientStore.add({ name: 'Poster', redirectUris: ['https://app.example.test/cb'] });
+      const response = await fetch(`http://127.0.0.1:${tls.config.port}/auth`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'x-forwarded-proto': 'https', 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ client_id: client.clientId, response_type: 'code', scope: 'openid', redirect_uri: 'https://app.example.test/cb' }),
+      });
+      expect(response.status).to.equal(303);
+      expect(response.headers.get('location')).to.match(/\/interaction\//);
+    });
+  });
+
+  describe('pages the provider renders itself', function () {
+    it('carry our security headers and layout: the error page', async function () {
+      const response = await fetch(`${server.issuer}/auth?client_id=nope&response_type=code&scope=openid&redirect_uri=https://x.example`);
+      expect(response.status).to.equal(400);
+      expect(response.headers.get('content-security-policy')).to.contain("frame-ancestors 'none'");
+      expect(response.headers.get('x-content-type-options')).to.equal('nosniff');
+      const html = await response.text();
+      expect(html).to.contain('lang="zh-CN"').and.contain('invalid_client');
+    });
+
   });
 
   describe('userinfo', function () {

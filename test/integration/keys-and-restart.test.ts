@@ -50,11 +50,11 @@ describe('keys, replicas and restarts', function () {
   it('rotates the signing key: old tokens still verify, new tokens use the new key', async function () {
     a = await startTestServer();
     await a.services.clientStore.addResourceServer({ identifier: API });
-    const client = await a.services.clientStore.add({ name: 'svc', grantTypes: ['client_credentials'] });
+    const client = await a.services.clientStore.add({ name: 'svc', grantTypes: ['client_credentials'], allowedResources: { [API]: [] } });
     const before = await token(a, client, API);
     const oldKid = decodeProtectedHeader(before).kid;
 
-    const rotated = await a.services.keyStore.rotate('RS256');
+    const rotated = await a.services.keyStore.rotate('RS256', { immediate: true });
     expect(await a.services.holder.reloadKeys()).to.equal(true);
 
     const after = await token(a, client, API);
@@ -64,10 +64,27 @@ describe('keys, replicas and restarts', function () {
     await jwtVerify(after, keys, { issuer: a.issuer, audience: API });
   });
 
+  it('publishes a rotated key before it signs with it (two-phase rotation)', async function () {
+    a = await startTestServer({ oidc: { keyActivationDelayMs: 1500 } });
+    await a.services.clientStore.addResourceServer({ identifier: API });
+    const client = await a.services.clientStore.add({ name: 'svc', grantTypes: ['client_credentials'], allowedResources: { [API]: [] } });
+    const oldKid = decodeProtectedHeader(await token(a, client, API)).kid;
+
+    const rotated = await a.services.keyStore.rotate('RS256');
+    expect(rotated.pending).to.equal(true);
+    await a.services.holder.reloadKeys();
+    expect((await jwks(a)).keys.map((k) => k.kid)).to.include(rotated.kid);
+    expect(decodeProtectedHeader(await token(a, client, API)).kid).to.equal(oldKid);
+
+    await new Promise((resolve) => setTimeout(resolve, 1600));
+    expect(await a.services.holder.reloadKeys()).to.equal(true);
+    expect(decodeProtectedHeader(await token(a, client, API)).kid).to.equal(rotated.kid);
+  });
+
   it('stops publishing a retired key', async function () {
     a = await startTestServer();
     const first = (await a.services.keyStore.list()).find((k) => k.alg === 'RS256')!;
-    await a.services.keyStore.rotate('RS256');
+    await a.services.keyStore.rotate('RS256', { immediate: true });
     await a.services.keyStore.retire(first.kid);
     await a.services.holder.reloadKeys();
     const kids = (await jwks(a)).keys.map((k) => k.kid);
@@ -79,7 +96,7 @@ describe('keys, replicas and restarts', function () {
     a = await startTestServer();
     b = await startTestServer({ oidc: { keyCacheMs: 0 } });
     expect(await jwks(b)).to.deep.equal(await jwks(a));
-    const rotated = await a.services.keyStore.rotate('ES256');
+    const rotated = await a.services.keyStore.rotate('ES256', { immediate: true });
     // b was never told: its requests look at the key version in Postgres once the cache time passed.
     let kids: (string | undefined)[] = [];
     for (let i = 0; i < 40 && !kids.includes(rotated.kid); i += 1) {

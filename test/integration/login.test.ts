@@ -88,7 +88,9 @@ describe('login with DingTalk (emulator, real Postgres and Redis)', function () 
       });
       const confirm = await browser.follow(logout.toString(), [world.server.issuer]);
       expect(confirm.status).to.equal(200);
-      expect(confirm.text).to.contain('退出登录');
+      expect(confirm.text).to.contain('退出登录').and.contain('lang="zh-CN"');
+      expect(confirm.headers.get('content-security-policy')).to.contain("frame-ancestors 'none'");
+      expect(confirm.headers.get('cache-control')).to.contain('no-store');
       const form = formOf(confirm.text, '/session/end/confirm');
       const done = await browser.request(new URL(form.action, world.server.issuer).toString(), {
         form: { ...form.fields, logout: 'yes' },
@@ -123,6 +125,29 @@ describe('login with DingTalk (emulator, real Postgres and Redis)', function () 
     expect(info.name).to.equal('刘洋（新）');
     expect(info.title).to.equal('架构师');
     expect(info.email).to.equal(undefined);
+  });
+
+  it('puts requested claims in the ID token through the claims parameter (Argo CD, Grafana)', async function () {
+    const { callback, request } = await loginViaDingTalk(world, new Browser(), rp, USERS.admin, {
+      scope: 'openid profile email roles',
+      claims: JSON.stringify({ id_token: { email: null, groups: { essential: true }, name: null } }),
+    });
+    const claims = (await exchangeCode(rp, callback, request)).claims()!;
+    expect(claims).to.include({ email: 'wangjianguo@yunqi-tech.cn', name: '王建国' });
+    expect(claims.groups).to.be.an('array');
+  });
+
+  it('shows the expired page when the interaction has timed out in Redis', async function () {
+    const request = await authorize(rp);
+    const browser = new Browser();
+    const login = await browser.follow(request.url.toString(), [world.server.issuer]);
+    expect(login.status).to.equal(200);
+    const uid = new URL(login.url).pathname.split('/')[2]!;
+    // What Redis does when the interaction's TTL runs out.
+    expect(await world.server.services.redis!.del(`oidc:Interaction:${uid}`)).to.equal(1);
+    const again = await browser.request(login.url);
+    expect(again.status).to.equal(400);
+    expect(again.text).to.contain('interaction.expired');
   });
 
   it('skips consent for a first-party application', async function () {

@@ -8,8 +8,9 @@ import {
 } from 'sequelize';
 
 /**
- * A token signing key. The newest `active` key of an algorithm signs; every `active` key is
- * published at /jwks so tokens signed before a rotation still verify. `retired` keys are kept
+ * A token signing key. The newest activated `active` key of an algorithm signs; every `active` key
+ * is published at /jwks, so tokens signed before a rotation still verify and a new key is known to
+ * every replica's /jwks before any replica signs with it. `retired` keys are kept
  * for the record and no longer published.
  */
 export class SigningKey extends Model<InferAttributes<SigningKey>, InferCreationAttributes<SigningKey>> {
@@ -19,6 +20,8 @@ export class SigningKey extends Model<InferAttributes<SigningKey>, InferCreation
   declare privateJwkEncrypted: string;
   declare status: CreationOptional<'active' | 'retired'>;
   declare createdAt: CreationOptional<Date>;
+  /** From when it signs; before that it is only published. Null: from creation. */
+  declare activatesAt: Date | null;
   declare retiredAt: Date | null;
 }
 
@@ -32,6 +35,7 @@ export function initSigningKey(sequelize: Sequelize): typeof SigningKey {
       privateJwkEncrypted: { type: DataTypes.TEXT, allowNull: false },
       status: { type: DataTypes.STRING(16), allowNull: false, defaultValue: 'active' },
       createdAt: DataTypes.DATE,
+      activatesAt: { type: DataTypes.DATE, allowNull: true },
       retiredAt: { type: DataTypes.DATE, allowNull: true },
     },
     { sequelize, modelName: 'SigningKey', tableName: 'signing_keys', underscored: true, updatedAt: false },

@@ -12,6 +12,7 @@ const PRODUCTION = {
   DINGTALK_CLIENT_SECRET: 'secret',
   KEY_ENCRYPTION_SECRET: STRONG,
   COOKIE_SECRETS: `${'a'.repeat(32)},${'b'.repeat(32)}`,
+  TRUST_PROXY: 'true',
 };
 
 function problemsOf(env: NodeJS.ProcessEnv): string[] {
@@ -105,7 +106,7 @@ describe('config', function () {
     });
 
     it('refuses the embedded defaults, the emulator and the development secrets, naming each', function () {
-      const problems = problemsOf({ NODE_ENV: 'production', ISSUER: 'https://id.example.com' });
+      const problems = problemsOf({ NODE_ENV: 'production', ISSUER: 'https://id.example.com', TRUST_PROXY: '1' });
       const names = problems.map((p) => p.split(':')[0]);
       expect(names).to.include.members([
         'DATABASE_URL',
@@ -123,6 +124,12 @@ describe('config', function () {
       ]);
       expect(problemsOf({ ...PRODUCTION, ISSUER: 'http://localhost:3000' })).to.deep.equal([]);
       expect(problemsOf({ ...PRODUCTION, ISSUER: 'http://127.0.0.1:3000' })).to.deep.equal([]);
+    });
+
+    it('wants TRUST_PROXY with an https issuer, since TLS ends at a proxy', function () {
+      expect(problemsOf({ ...PRODUCTION, TRUST_PROXY: '' })).to.deep.equal([
+        'TRUST_PROXY: must be true with an https ISSUER (TLS is terminated by your load balancer or proxy)',
+      ]);
     });
 
     it('refuses DingTalk base URLs that are not https (an emulator)', function () {
