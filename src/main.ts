@@ -13,6 +13,7 @@ import { migrate, pendingMigrations } from './db/migrator.js';
 import { createDatabase, type Database } from './db/sequelize.js';
 import { randomBytes } from 'node:crypto';
 import mount from 'koa-mount';
+import { createAccessCheck } from './accounts/access.js';
 import { createAuditLog } from './accounts/audit.js';
 import { createConsentStore } from './accounts/consents.js';
 import { createProvisioning } from './accounts/provisioning.js';
@@ -32,7 +33,8 @@ import { createMemoryEphemeralStore, createRedisEphemeralStore } from './store/e
 import { createPageRenderer } from './ui/pages.js';
 import { providerPages } from './http/provider-pages.js';
 import type { Logger } from './log.js';
-import { createFindAccount } from './oidc/claims.js';
+import { createFindAccount, createIsActiveAccount } from './oidc/claims.js';
+import { attachProviderEvents } from './oidc/events.js';
 import {
   type ClientStore,
   createClientAdapter,
@@ -128,6 +130,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     const consents = createConsentStore(db.models);
     const audit = createAuditLog(db.models, logger);
     const { dingtalk, emulator } = createDingTalk(config, redis, logger);
+    const mayUse = createAccessCheck(db.models);
 
     const holder = await createProviderHolder(
       config,
@@ -139,9 +142,12 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
         staticClients: fileClients,
         findResourceServer: (identifier) => resourceServers.find(identifier),
         loadExistingGrant: createLoadExistingGrant(consents),
+        mayUse,
+        isActiveAccount: createIsActiveAccount(db.models),
         ...providerPages(pages),
       },
       logger,
+      (provider) => attachProviderEvents(provider, { audit, logger }),
     );
 
     const interactions = createInteractionRouter({
@@ -154,6 +160,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       ephemeral: redis ? createRedisEphemeralStore(redis) : createMemoryEphemeralStore(),
       audit,
       logger,
+      mayUse,
     });
 
     // Development: a demo client and a tiny relying party at /demo that signs in through the emulator.

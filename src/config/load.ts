@@ -21,7 +21,7 @@ const configDir = (): string =>
   existsSync(CONFIG_DIR) ? CONFIG_DIR : path.resolve(import.meta.dirname, '../../../config');
 
 const NUMERIC_PATHS = new Set(['port', 'database.poolMax', 'dingtalk.timeoutMs']);
-const BOOLEAN_PATHS = new Set(['login.autoRedirect', 'trustProxy']);
+const BOOLEAN_PATHS = new Set(['login.autoRedirect', 'trustProxy', 'oidc.logoutRevokesOfflineGrants']);
 const ENVS = ['development', 'test', 'production'] as const;
 
 type Json = Record<string, unknown>;

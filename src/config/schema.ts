@@ -102,6 +102,11 @@ export const configSchema = z.object({
       pushedAuthorizationRequest: seconds,
       backchannelLogoutToken: seconds.optional(),
     }),
+    /**
+     * Logging out (RP-initiated) also revokes offline grants (refresh tokens asked for with
+     * offline_access), which oidc-provider otherwise keeps (LOGOUT_REVOKES_OFFLINE_GRANTS).
+     */
+    logoutRevokesOfflineGrants: z.boolean(),
     /** Signing algorithm of new keys and of ID tokens by default. */
     signingAlg: z.enum(['RS256', 'ES256']),
     /** How long a client read from Postgres is cached in each process, in milliseconds. */
@@ -148,6 +153,7 @@ export const ENV_VARS = {
   ADMIN_DINGTALK_USERIDS: 'adminDingtalkUserids',
   KEY_ENCRYPTION_SECRET: 'secrets.keyEncryption',
   LOGIN_AUTO_REDIRECT: 'login.autoRedirect',
+  LOGOUT_REVOKES_OFFLINE_GRANTS: 'oidc.logoutRevokesOfflineGrants',
   EMAIL_FALLBACK_DOMAIN: 'login.emailFallbackDomain',
   COOKIE_SECRETS: 'secrets.cookieKeys',
 } as const satisfies Record<string, string>;

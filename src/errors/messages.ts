@@ -120,6 +120,10 @@ const ERRORS: Record<string, Record<Locale, string>> = {
     'zh-CN': '您的钉钉账号不属于本组织，无法登录此应用。',
     en: 'Your DingTalk account is not a member of this organisation, so it cannot sign in here.',
   },
+  'access.denied': {
+    'zh-CN': '您没有使用此应用的权限。如需访问，请联系管理员。',
+    en: 'You do not have access to this application. Ask your administrator if you need it.',
+  },
   'account.disabled': {
     'zh-CN': '您的账号已被停用。如有疑问，请联系管理员。',
     en: 'Your account is disabled. Contact your administrator if you think this is a mistake.',

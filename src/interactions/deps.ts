@@ -1,3 +1,4 @@
+import type { AccessCheck } from '../accounts/access.js';
 import type { AuditLog } from '../accounts/audit.js';
 import type { ConsentStore } from '../accounts/consents.js';
 import type { Provisioning } from '../accounts/provisioning.js';
@@ -18,6 +19,8 @@ export interface InteractionDeps {
   ephemeral: EphemeralStore;
   audit: AuditLog;
   logger: Logger;
+  /** The client's access policy (who may use the application). */
+  mayUse: AccessCheck;
 }
 
 /** Lifetime of a DingTalk `state`: the time a person may spend on DingTalk's login page. */

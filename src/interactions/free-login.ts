@@ -22,7 +22,7 @@ export async function freeLogin(deps: InteractionDeps, ctx: Context): Promise<vo
   try {
     const identity = await deps.dingtalk.fetchIdentityByFreeLoginCode(code);
     const account = await deps.provisioning.signIn(identity);
-    await finishLogin(deps, ctx, account.id, String(interaction.params.client_id), 'dingtalk_free_login');
+    await finishLogin(deps, ctx, account.id, String(interaction.params.client_id), 'dingtalk_free_login', interaction.uid);
   } catch (error) {
     const reason = failureCode(error);
     deps.logger.info({ err: error, reason }, 'dingtalk free login failed');

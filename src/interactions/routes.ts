@@ -49,6 +49,10 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     const clientName = client?.clientName ?? String(interaction.params.client_id);
     switch (interaction.prompt.name) {
       case 'login':
+        // Signed in already, but this application's access policy does not admit the person.
+        if (interaction.prompt.reasons.includes('access_policy')) {
+          return renderLoginError(ctx, deps.pages, { code: 'access.denied', status: 403, uid: interaction.uid });
+        }
         return showLogin(deps, ctx, interaction.uid, clientName);
       case 'consent':
         return showConsent(deps, ctx, interaction, clientName);

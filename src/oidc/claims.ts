@@ -12,8 +12,16 @@ export const SCOPE_CLAIMS = {
   dingtalk: ['dingtalk_union_id', 'dingtalk_user_id', 'dingtalk_corp_id', 'departments', 'title'],
 } as const;
 
+/** What a client may set about the claims it receives (client metadata). */
+export interface ClaimOptions {
+  /** `groups` also lists the departments as paths ("研发中心/平台组"); default: roles only. */
+  departmentGroups?: boolean;
+}
+
 /** Every claim a token or userinfo can carry for an account, before scope filtering. */
-export function accountClaims(account: Account, roles: string[]): Record<string, unknown> {
+export function accountClaims(account: Account, roles: string[], options: ClaimOptions = {}): Record<string, unknown> {
+  const departments = account.departments as { id: number; name: string; path?: string }[];
+  const groups = options.departmentGroups ? [...roles, ...departments.map((d) => d.path ?? d.name)] : roles;
   return {
     sub: account.id,
     name: account.name,
@@ -27,31 +35,57 @@ export function accountClaims(account: Account, roles: string[]): Record<string,
     phone_number: account.mobile ?? undefined,
     phone_number_verified: account.mobile ? true : undefined,
     roles,
-    groups: roles,
+    groups: [...new Set(groups)],
     dingtalk_union_id: account.unionId,
     dingtalk_user_id: account.userId ?? undefined,
     dingtalk_corp_id: account.corpId ?? undefined,
-    departments: account.departments.map((d) => d.name),
+    departments: departments.map((d) => d.name),
     title: account.title ?? undefined,
   };
+}
+
+/** Claims every ID token has anyway; `sub` is the only account claim among them. */
+const ID_TOKEN_ALWAYS = new Set(['sub']);
+
+/**
+ * The ID token carries `sub`, the claims requested for it with the claims parameter, and those its
+ * client is configured for (`id_token_claims`: true for all granted, or a list); everything else
+ * stays in userinfo (OIDC Core 5.4).
+ */
+export function idTokenClaimNames(client: unknown, requested: Record<string, unknown> | undefined): Set<string> | 'all' {
+  const configured = (client as { id_token_claims?: unknown } | undefined)?.id_token_claims;
+  if (configured === true) return 'all';
+  return new Set([...ID_TOKEN_ALWAYS, ...Object.keys(requested ?? {}), ...(Array.isArray(configured) ? (configured as string[]) : [])]);
 }
 
 /** oidc-provider's findAccount: only active accounts exist for it. */
 export function createFindAccount(models: Models): FindAccount {
   const { Account, AccountRole, Role } = models;
-  return async (_ctx, sub): Promise<OidcAccount | undefined> => {
+  return async (ctx, sub): Promise<OidcAccount | undefined> => {
     const account = await Account.findByPk(sub, {
       include: [{ model: AccountRole, include: [{ model: Role, attributes: ['name'] }] }],
     });
     if (!account || account.status !== 'active') return undefined;
     const links = (account as unknown as { AccountRoles?: { Role?: { name: string } }[] }).AccountRoles ?? [];
     const roles = [...new Set(links.map((link) => link.Role?.name).filter((n): n is string => Boolean(n)))].sort();
-    const claims = accountClaims(account, roles);
+    const client = ctx?.oidc?.client as { groups_include_departments?: unknown } | undefined;
+    const claims = accountClaims(account, roles, { departmentGroups: client?.groups_include_departments === true });
     return {
       accountId: account.id,
-      async claims(_use: string, _scope: string, _claims: { [key: string]: null | ClaimsParameterMember }) {
-        return claims as { sub: string };
+      async claims(use: string, _scope: string, requested: { [key: string]: null | ClaimsParameterMember }) {
+        if (use !== 'id_token') return claims as { sub: string };
+        const names = idTokenClaimNames(client, requested);
+        if (names === 'all') return claims as { sub: string };
+        return Object.fromEntries(Object.entries(claims).filter(([name]) => names.has(name))) as { sub: string };
       },
     };
+  };
+}
+
+/** Introspection's check: is the account still active? (A disabled account's tokens are inactive.) */
+export function createIsActiveAccount(models: Models): (accountId: string) => Promise<boolean> {
+  return async (accountId) => {
+    const account = await models.Account.findByPk(accountId, { attributes: ['status'] });
+    return account?.status === 'active';
   };
 }

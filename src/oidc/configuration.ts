@@ -12,8 +12,10 @@ import {
   type Configuration,
   errors,
   type FindAccount,
+  interactionPolicy,
   type KoaContextWithOIDC,
 } from 'oidc-provider';
+import { isAccessPolicy } from '../accounts/access.js';
 import type { Config } from '../config/schema.js';
 import { SCOPE_CLAIMS } from './claims.js';
 import type { ResourceServer } from './clients.js';
@@ -30,6 +32,10 @@ export interface ProviderDeps {
   renderError: NonNullable<Configuration['renderError']>;
   /** Session grant, remembered consent, or first-party auto-grant (grants.ts). */
   loadExistingGrant?: Configuration['loadExistingGrant'];
+  /** Whether an account may use a client (its `access_policy`); absent: everyone may. */
+  mayUse?: (accountId: string, client: unknown) => Promise<boolean>;
+  /** Whether an account is active (introspection answers `active: false` for others). */
+  isActiveAccount?: (accountId: string) => Promise<boolean>;
   logoutSource: NonNullable<NonNullable<Configuration['features']>['rpInitiatedLogout']>['logoutSource'];
   postLogoutSuccessSource: NonNullable<
     NonNullable<Configuration['features']>['rpInitiatedLogout']
@@ -55,9 +61,11 @@ export function buildConfiguration(config: Config, deps: ProviderDeps): Configur
     // only the scopes it knows when it grants, so `user:email` (Grafana) is simply not granted.
     claims: Object.fromEntries(Object.entries(SCOPE_CLAIMS).map(([scope, claims]) => [scope, [...claims]])),
     scopes: ['openid', 'offline_access', ...Object.keys(SCOPE_CLAIMS).filter((s) => s !== 'openid')],
-    // Claims go into the ID token only when asked for with the claims parameter (or no access
-    // token is issued); apps needing more in the ID token use `claims` (README, "Integrations").
-    conformIdTokenClaims: true,
+    // ID token claims: oidc-provider may put every granted scope's claims there (non-conform mode);
+    // findAccount (claims.ts) then keeps only `sub`, the claims asked for with the claims
+    // parameter, and those a client is configured for (`id_token_claims`), so each client gets
+    // exactly what it needs (Grafana and Argo CD read roles from the ID token).
+    conformIdTokenClaims: false,
 
     responseTypes: ['code'],
     // RFC 9700 §2.1.1 / OIDC Core 3.1.2.1: redirect_uri always present and matched exactly.
@@ -72,8 +80,31 @@ export function buildConfiguration(config: Config, deps: ProviderDeps): Configur
     extraClientMetadata: {
       // Our own metadata: `first_party` apps skip consent; `allowed_resources` lists the resource
       // servers a client may get tokens for, each with the scopes it may have (empty: all).
-      properties: ['first_party', 'allowed_resources'],
+      // `access_policy` limits who may sign in to it; `id_token_claims` (true or claim names) puts
+      // claims into its ID token; `introspect_resources` lists resource servers whose tokens it may
+      // introspect ('*': all).
+      properties: [
+        'first_party',
+        'allowed_resources',
+        'access_policy',
+        'id_token_claims',
+        'introspect_resources',
+        'groups_include_departments',
+      ],
       validator(_ctx, key, value) {
+        if (value === undefined) return;
+        if (key === 'access_policy' && !isAccessPolicy(value)) {
+          throw new errors.InvalidClientMetadata('access_policy must be { roles?: string[], departments?: number[] }');
+        }
+        if (key === 'id_token_claims' && value !== true && !isStringList(value)) {
+          throw new errors.InvalidClientMetadata('id_token_claims must be true or an array of claim names');
+        }
+        if (key === 'groups_include_departments' && typeof value !== 'boolean') {
+          throw new errors.InvalidClientMetadata('groups_include_departments must be a boolean');
+        }
+        if (key === 'introspect_resources' && !isStringList(value)) {
+          throw new errors.InvalidClientMetadata('introspect_resources must be an array of resource URIs or "*"');
+        }
         if (key === 'first_party' && value !== undefined && typeof value !== 'boolean') {
           throw new errors.InvalidClientMetadata('first_party must be a boolean');
         }
@@ -109,6 +140,7 @@ export function buildConfiguration(config: Config, deps: ProviderDeps): Configur
     },
     interactions: {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+      policy: interactionPolicyWith(deps.mayUse),
     },
     renderError: deps.renderError,
     ...(deps.loadExistingGrant ? { loadExistingGrant: deps.loadExistingGrant } : {}),
@@ -120,10 +152,21 @@ export function buildConfiguration(config: Config, deps: ProviderDeps): Configur
       userinfo: { enabled: true },
       introspection: {
         enabled: true,
-        // RFC 7662 §4: only an authenticated client may introspect; a public client only its own
-        // tokens. Narrowed to the token's resource server in issue #4.
-        allowedPolicy: async (ctx, client, token) =>
-          !(client.clientAuthMethod === 'none' && token.clientId !== ctx.oidc.client?.clientId),
+        // RFC 7662 §2.1/§4: a client may introspect its own tokens, and a resource server the tokens
+        // issued for it (`introspect_resources`); anything else answers `active: false`. A token of
+        // a disabled account is inactive at once.
+        allowedPolicy: async (_ctx, client, token) => {
+          const own = token.clientId === client.clientId;
+          if (!own) {
+            if (client.clientAuthMethod === 'none') return false;
+            const allowed = (client as unknown as { introspect_resources?: string[] }).introspect_resources ?? [];
+            const audience = (token as unknown as { aud?: string }).aud;
+            if (!allowed.includes('*') && !(audience && allowed.includes(audience))) return false;
+          }
+          const accountId = 'accountId' in token ? token.accountId : undefined;
+          if (accountId && deps.isActiveAccount && !(await deps.isActiveAccount(accountId))) return false;
+          return true;
+        },
       },
       revocation: {
         enabled: true,
@@ -215,6 +258,11 @@ export function buildConfiguration(config: Config, deps: ProviderDeps): Configur
       PreAuthorizedCode: 600,
     },
     clockTolerance: 15,
+    // Outgoing requests (back-channel logout tokens, client jwks_uri): a 2.5 s deadline per attempt
+    // (oidc-provider's own), retried twice on network errors and 5xx. Its SSRF guard (refusing private
+    // addresses) is dropped on purpose: clients here are registered by administrators, and the
+    // company's own apps usually live on private networks.
+    fetch: fetchWithRetries,
     // CORS (token, userinfo, … from browsers): only from the origins of a client's own redirect
     // URIs, so a single-page app can call us and nobody else's page can.
     clientBasedCORS: (_ctx, origin, client) =>
@@ -231,6 +279,45 @@ export function buildConfiguration(config: Config, deps: ProviderDeps): Configur
 export type { KoaContextWithOIDC };
 
 export type AllowedResources = Record<string, string[]>;
+
+async function fetchWithRetries(url: string | URL | Request, init: RequestInit = {}): Promise<Response> {
+  const { dispatcher: _ssrfGuard, signal: _single, ...rest } = init as RequestInit & { dispatcher?: unknown };
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 3; attempt += 1) {
+    if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** (attempt - 1)));
+    try {
+      const response = await fetch(url, { ...rest, signal: AbortSignal.timeout(2_500) });
+      if (response.status < 500 || attempt === 2) return response;
+      lastError = new Error(`HTTP ${response.status}`);
+    } catch (error) {
+      lastError = error;
+    }
+  }
+  throw lastError;
+}
+
+function isStringList(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((item) => typeof item === 'string' && item.length > 0);
+}
+
+/**
+ * oidc-provider's default prompts, plus a login check (docs: "interactions.policy"): a signed-in
+ * person whom the client's access policy does not admit is sent to the interaction, where our
+ * page says so; with prompt=none the application gets `access_denied`.
+ */
+function interactionPolicyWith(mayUse: ProviderDeps['mayUse']) {
+  const policy = interactionPolicy.base();
+  if (!mayUse) return policy;
+  const { Check } = interactionPolicy;
+  policy.get('login')!.checks.push(
+    new Check('access_policy', 'the End-User may not use this client', 'access_denied', async (ctx) => {
+      const accountId = ctx.oidc.session?.accountId;
+      if (!accountId || !ctx.oidc.client) return Check.NO_NEED_TO_PROMPT;
+      return (await mayUse(accountId, ctx.oidc.client)) ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
+    }),
+  );
+  return policy;
+}
 
 function isAllowedResources(value: unknown): value is AllowedResources {
   return (

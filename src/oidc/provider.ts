@@ -29,6 +29,8 @@ export async function createProviderHolder(
   keyStore: KeyStore,
   deps: Omit<ProviderDeps, 'jwks'>,
   logger: Logger,
+  /** Called with every provider built (event listeners: audit, logs). */
+  onProvider?: (provider: Provider) => void,
 ): Promise<ProviderHolder> {
   let keyVersion = '';
   let provider!: Provider;
@@ -44,9 +46,11 @@ export async function createProviderHolder(
     const next = new Provider(config.issuer, buildConfiguration(config, { ...deps, jwks }));
     next.proxy = config.trustProxy;
     next.use(requireClientAuthentication);
+    if (config.oidc.logoutRevokesOfflineGrants) next.use(revokeOfflineGrantsOnLogout);
     next.on('server_error', (ctx: KoaContextWithOIDC, error: Error) => {
       logger.error({ err: error, path: ctx.path }, 'oidc-provider server error');
     });
+    onProvider?.(next);
     keyVersion = version;
     provider = next;
     mounted = mount(next as unknown as Koa);
@@ -134,4 +138,24 @@ export async function createClientValidator(
   return async (metadata) => {
     await provider.Client.validate(metadata);
   };
+}
+
+/**
+ * After a full logout (the person confirmed), also revoke the grants oidc-provider keeps across
+ * logout (offline_access), when LOGOUT_REVOKES_OFFLINE_GRANTS is set.
+ */
+async function revokeOfflineGrantsOnLogout(ctx: Koa.Context, next: Koa.Next): Promise<void> {
+  await next();
+  const oidc = (ctx as unknown as KoaContextWithOIDC).oidc as KoaContextWithOIDC['oidc'] | undefined;
+  if (!oidc || oidc.route !== 'end_session_confirm' || ctx.status !== 303 || !oidc.params?.logout) return;
+  const authorizations = (oidc.session as { authorizations?: Record<string, { grantId?: string; persistsLogout?: boolean }> } | undefined)
+    ?.authorizations;
+  for (const { grantId, persistsLogout } of Object.values(authorizations ?? {})) {
+    if (!grantId || !persistsLogout) continue;
+    const grant = await oidc.provider.Grant.find(grantId);
+    // Our adapters index every token of a grant, so one call removes them all (redis-adapter.ts).
+    await oidc.provider.RefreshToken.adapter.revokeByGrantId(grantId);
+    await grant?.destroy();
+    oidc.provider.emit('grant.revoked', ctx, grantId);
+  }
 }

@@ -15,7 +15,8 @@ import { type RunningServer, startServer } from '../../src/main.js';
 
 export const TEST_DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/dingtalk_oidc_test';
 const REDIS_BASE = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-export const TEST_REDIS_DB = 15;
+/** TEST_REDIS_DB lets parallel runs (several developers on one machine) keep apart. */
+export const TEST_REDIS_DB = Number(process.env.TEST_REDIS_DB ?? 15);
 export const TEST_REDIS_URL = `${/^[^:]+:\/\/[^/?#]*/.exec(REDIS_BASE)?.[0] ?? REDIS_BASE}/${TEST_REDIS_DB}`;
 
 let prepared: Promise<void> | undefined;

@@ -70,7 +70,15 @@ export interface RelyingParty {
 
 export async function registerRelyingParty(
   world: LoginWorld,
-  options: { name?: string; firstParty?: boolean; public?: boolean; backchannelLogoutUri?: string } = {},
+  options: {
+    name?: string;
+    firstParty?: boolean;
+    public?: boolean;
+    backchannelLogoutUri?: string;
+    allowedResources?: Record<string, string[]>;
+    /** Further client metadata (access_policy, id_token_claims, …). */
+    metadata?: Record<string, unknown>;
+  } = {},
 ): Promise<RelyingParty> {
   const redirectUri = 'https://rp.example.test/callback';
   const created = await world.server.services.clientStore.add({
@@ -80,6 +88,8 @@ export async function registerRelyingParty(
     firstParty: options.firstParty,
     public: options.public,
     backchannelLogoutUri: options.backchannelLogoutUri,
+    allowedResources: options.allowedResources,
+    metadata: options.metadata,
   });
   const auth = created.clientSecret ? oidc.ClientSecretBasic(created.clientSecret) : oidc.None();
   const config = await oidc.discovery(new URL(world.server.issuer), created.clientId, created.clientSecret, auth, {

@@ -95,6 +95,7 @@ describe('command line', function () {
     expect(after).to.have.length(before.length + 2);
     const oldRs = before.find((k) => k.alg === 'RS256')!;
     expect(after.find((k) => k.kid === oldRs.kid)!.current).to.equal(false);
-    expect((await cli(['keys', 'retire', oldRs.kid])).stdout).to.contain('retired');
+    const retired = await cli(['keys', 'retire', oldRs.kid]);
+    expect(retired.stdout, `${retired.code}: ${retired.stderr}`).to.contain('retired');
   });
 });
