@@ -223,11 +223,14 @@ export function buildConfiguration(config: Config, deps: ProviderDeps): Configur
       richAuthorizationRequests: { enabled: false },
     },
 
-    // Refresh tokens: issued with offline_access to clients allowed the grant; rotated on every
+    // Refresh tokens: rotated on every
     // use for public clients (RFC 9700 §4.14.2), and for confidential ones once 70% of their life
     // has passed, until the chain is as old as a grant may be (then it just expires).
-    issueRefreshToken: async (_ctx, client, code) =>
-      client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
+    // A client allowed the refresh_token grant always gets one: with offline_access (asked with
+    // prompt=consent, OIDC Core 11) it outlives the session; without, it dies with the session
+    // (expiresWithSession), which is what apps like Grafana's use_refresh_token need.
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    expiresWithSession: async (_ctx, code) => !code.scopes.has('offline_access'),
     rotateRefreshToken: (ctx) => {
       const { RefreshToken: refreshToken, Client: client } = ctx.oidc.entities;
       if (!refreshToken || !client) return false;
