@@ -19,7 +19,12 @@ export function pickLanguage(acceptLanguage: string | undefined): PageLanguage {
 const TEXT = {
   'zh-CN': {
     title: '钉钉登录（模拟器）',
-    heading: '选择要登录的钉钉帐号',
+    heading: '选择要登录的钉钉账号',
+    badge: '钉钉模拟器 · 仅用于开发和测试',
+    colon: '：',
+    open: '（',
+    close: '）',
+    separator: '、',
     app: '应用',
     organisation: '组织',
     deny: '拒绝',
@@ -30,11 +35,16 @@ const TEXT = {
     boss: '老板',
     errorTitle: '钉钉登录请求有误',
     errorLead: '无法继续登录：',
-    consentNote: '授权后，该应用将获得你的钉钉个人信息（昵称、头像等）。',
+    consentNote: '授权后，该应用将获得您的钉钉个人信息（昵称、头像等）。',
   },
   en: {
     title: 'DingTalk login (emulator)',
     heading: 'Choose the DingTalk account to sign in with',
+    badge: 'DingTalk emulator · for development and tests only',
+    colon: ': ',
+    open: ' (',
+    close: ')',
+    separator: ', ',
     app: 'Application',
     organisation: 'Organisation',
     deny: 'Deny',
@@ -72,9 +82,11 @@ function layout(lang: PageLanguage, title: string, body: string): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)}</title>
 <style>
-body{font-family:-apple-system,"PingFang SC","Microsoft YaHei",sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;color:#171a1d}
-h1{font-size:1.3rem}button{display:block;width:100%;margin:.4rem 0;padding:.6rem;font-size:1rem;text-align:left;cursor:pointer}
-.deny{text-align:center;background:#fff;border:1px solid #c00;color:#c00}.meta{color:#5c6166;font-size:.9rem}.tag{color:#8a6d00}
+body{font-family:-apple-system,"PingFang SC","Noto Sans CJK SC","Microsoft YaHei",sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;color:#171a1d;background:#f2f3f5}
+h1{font-size:1.3rem;margin:.5rem 0}.badge{display:inline-block;background:#fff3cd;color:#6b4e00;border-radius:4px;padding:.15rem .5rem;font-size:.8rem}
+button{display:block;width:100%;margin:.5rem 0;padding:.75rem 1rem;font:inherit;font-size:1rem;text-align:left;cursor:pointer;background:#fff;border:1px solid #c9cdd4;border-radius:8px;color:#171a1d}
+button:hover,button:focus-visible{border-color:#0f6fff;outline:none;box-shadow:0 0 0 3px rgba(15,111,255,.2)}
+.deny{text-align:center;border-color:#c00;color:#b00000;margin-top:1rem}.meta{color:#51565d;font-size:.9rem}.tag{color:#7a5c00}
 </style>
 </head>
 <body>
@@ -115,14 +127,15 @@ export function renderPicker(params: {
       const detail = [user.title, departments.join('、')].filter((part) => part !== undefined && part !== '').join(' · ');
       return `<button type="submit" name="unionId" value="${escapeHtml(user.unionid)}">${escapeHtml(user.name)}${
         detail === '' ? '' : ` <span class="meta">${escapeHtml(detail)}</span>`
-      }${tags.length === 0 ? '' : ` <span class="tag">(${escapeHtml(tags.join(', '))})</span>`}</button>`;
+      }${tags.length === 0 ? '' : ` <span class="tag">${t.open}${escapeHtml(tags.join(t.separator))}${t.close}</span>`}</button>`;
     })
     .join('\n');
   return layout(
     params.lang,
     t.title,
-    `<h1>${t.heading}</h1>
-<p class="meta">${t.app}: ${escapeHtml(params.appName)} · ${t.organisation}: ${escapeHtml(params.corpName)}</p>
+    `<p class="badge">${t.badge}</p>
+<h1>${t.heading}</h1>
+<p class="meta">${t.app}${t.colon}${escapeHtml(params.appName)} · ${t.organisation}${t.colon}${escapeHtml(params.corpName)}</p>
 <form method="post" action="${escapeHtml(params.action)}">
 ${hidden}
 ${buttons}
