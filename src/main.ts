@@ -17,6 +17,7 @@ import { createAccessCheck } from './accounts/access.js';
 import { createAuditLog } from './accounts/audit.js';
 import { createConsentStore } from './accounts/consents.js';
 import { createProvisioning } from './accounts/provisioning.js';
+import { createRoleService, type RoleService } from './accounts/roles.js';
 import { usesEmulator } from './config/load.js';
 import {
   createDingTalkClient,
@@ -58,6 +59,7 @@ export interface Services {
   clientStore: ClientStore;
   holder: ProviderHolder;
   dingtalk: DingTalkClient;
+  roles: RoleService;
   /** The development demo client, when `demoClient` is on. */
   demo?: { clientId: string; clientSecret: string };
   /** The built-in DingTalk emulator, in development without DingTalk credentials. */
@@ -129,6 +131,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     const pages = createPageRenderer();
     const consents = createConsentStore(db.models);
     const audit = createAuditLog(db.models, logger);
+    const roles = createRoleService(db.sequelize, db.models, { adminDingtalkUserids: config.adminDingtalkUserids });
     const { dingtalk, emulator } = createDingTalk(config, redis, logger);
     const mayUse = createAccessCheck(db.models);
 
@@ -144,6 +147,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
         loadExistingGrant: createLoadExistingGrant(consents),
         mayUse,
         isActiveAccount: createIsActiveAccount(db.models),
+        rolesOf: (accountId) => roles.rolesOf(accountId),
         ...providerPages(pages),
       },
       logger,
@@ -155,7 +159,11 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       holder,
       pages,
       dingtalk,
-      provisioning: createProvisioning(db.sequelize, db.models, { emailFallbackDomain: config.login.emailFallbackDomain }),
+      provisioning: createProvisioning(db.sequelize, db.models, {
+        emailFallbackDomain: config.login.emailFallbackDomain,
+        roles,
+        audit,
+      }),
       consents,
       ephemeral: redis ? createRedisEphemeralStore(redis) : createMemoryEphemeralStore(),
       audit,
@@ -197,6 +205,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       clientStore,
       holder,
       dingtalk,
+      roles,
       emulator,
       demo,
       app,

@@ -3,6 +3,8 @@ import type { UpstreamIdentity } from '../dingtalk/identity.js';
 import type { Account } from '../db/models/account.js';
 import type { Models } from '../db/models/index.js';
 import { AccountError } from '../errors/app-error.js';
+import type { AuditLog } from './audit.js';
+import type { RoleChange, RoleService } from './roles.js';
 
 export interface ProvisioningOptions {
   /**
@@ -10,12 +12,17 @@ export interface ProvisioningOptions {
    * email keep working; such an address is never marked verified.
    */
   emailFallbackDomain?: string;
+  /** Re-evaluates the account's role rules at every sign-in, in the sign-in's transaction. */
+  roles?: RoleService;
+  /** Where role changes found at sign-in are recorded (`account.roles_changed`). */
+  audit?: AuditLog;
 }
 
 /**
  * DingTalk identity → local account. The account is found by unionId (stable across the
  * developer's apps, §6.2 gotcha 3) and refreshed from DingTalk at every login; its id (`sub`)
- * never changes. A disabled account is refused.
+ * never changes. A disabled account is refused. With a role service, the account's role rules are
+ * re-evaluated in the same transaction.
  */
 export function createProvisioning(sequelize: Sequelize, models: Models, options: ProvisioningOptions = {}) {
   const { Account } = models;
@@ -43,6 +50,7 @@ export function createProvisioning(sequelize: Sequelize, models: Models, options
       departments: identity.departments,
       isAdmin: identity.isAdmin,
       isBoss: identity.isBoss,
+      dingtalkRoles: identity.roleNames,
     };
   }
 
@@ -52,7 +60,7 @@ export function createProvisioning(sequelize: Sequelize, models: Models, options
     },
     /** Create or refresh the account of a DingTalk user who just signed in; throws if disabled. */
     async signIn(identity: UpstreamIdentity): Promise<Account> {
-      return sequelize.transaction(async (transaction) => {
+      const { account, change } = await sequelize.transaction(async (transaction) => {
         const profile = { ...profileOf(identity), lastLoginAt: new Date() };
         const existing = await Account.findOne({
           where: { unionId: identity.unionId },
@@ -62,9 +70,20 @@ export function createProvisioning(sequelize: Sequelize, models: Models, options
         if (existing?.status === 'disabled') {
           throw new AccountError('account.disabled', 'the account is disabled');
         }
-        if (existing) return existing.update(profile, { transaction });
-        return Account.create(profile, { transaction });
+        const account = existing ? await existing.update(profile, { transaction }) : await Account.create(profile, { transaction });
+        // Same transaction: the roles a login's tokens carry always match the record just stored.
+        const change: RoleChange | undefined = await options.roles?.reevaluate(account, { transaction });
+        return { account, change };
       });
+      if (change && change.added.length + change.removed.length > 0) {
+        await options.audit?.record({
+          type: 'account.roles_changed',
+          actor: 'login',
+          accountId: account.id,
+          details: { added: change.added, removed: change.removed },
+        });
+      }
+      return account;
     },
   };
 }

@@ -6,10 +6,12 @@ import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { ConfigError } from '../errors/app-error.js';
 import { createLogger } from '../log.js';
+import { runAccounts } from './accounts.js';
 import { runClients } from './clients.js';
 import { runKeys } from './keys.js';
 import { runMigrate } from './migrate.js';
 import { runResourceServers } from './resource-servers.js';
+import { runRoles } from './roles.js';
 import { runStart } from './start.js';
 
 const USAGE = `Usage: dingtalk-oidc <command> [options]
@@ -20,6 +22,8 @@ Commands:
   clients add|list|show|remove|rotate-secret   manage OIDC clients (see 'clients --help')
   resource-servers add|list|remove             manage APIs that receive access tokens
   keys list|rotate|retire                      manage token signing keys
+  roles list|add|remove|assign|unassign|rules  manage roles and role rules (see 'roles --help')
+  accounts show                                an account's profile, departments and roles
 
 Configuration comes from config/*.json and the environment; see README.md.`;
 
@@ -39,6 +43,8 @@ async function main(argv: string[]): Promise<number> {
     clients: runClients,
     'resource-servers': runResourceServers,
     keys: runKeys,
+    roles: runRoles,
+    accounts: runAccounts,
   };
   const run = commands[command];
   if (!run) {

@@ -1,7 +1,7 @@
 /**
  * DingTalk client: one method per DingTalk call (shared/dingtalk-api.md), plus the login sequence
  * built from them (`fetchIdentity`: code → user token → users/me → corp membership → directory
- * record → department names → `UpstreamIdentity`).
+ * record → departments with their names and ancestry → `UpstreamIdentity`).
  *
  * Why it is shaped so:
  * - Two API generations with two error conventions (§0) meet here; `send()` turns every outcome into
@@ -121,6 +121,11 @@ export interface DingTalkClient {
   fetchIdentity(code: string): Promise<UpstreamIdentity>;
   /** Free login: getuserinfo → user/get → departments. */
   fetchIdentityByFreeLoginCode(code: string): Promise<UpstreamIdentity>;
+  /**
+   * A member's directory record as an identity, for re-syncing an account without a login (events,
+   * `accounts sync`): user/get → departments with ancestry. Unknown ⇒ `dingtalk.user_not_found`.
+   */
+  fetchIdentityByUserid(userid: string): Promise<UpstreamIdentity>;
 }
 
 /** `UpstreamError.operation` of each call. */
@@ -310,7 +315,7 @@ export function createDingTalkClient(options: DingTalkClientOptions): DingTalkCl
       departmentSchema,
       true,
     );
-    await departmentCache.set(department.dept_id, department.name);
+    await departmentCache.set(department.dept_id, department.name, parentOf(department));
     return department;
   }
 
@@ -318,16 +323,50 @@ export function createDingTalkClient(options: DingTalkClientOptions): DingTalkCl
     return (await departmentCache.get(deptId)) ?? (await getDepartment(deptId)).name;
   }
 
+  /**
+   * The user's departments with their ancestry, walking `parent_id` up to the root. Names and parents
+   * come from the department cache when it has them; otherwise one department/get per department,
+   * each asked once per walk (shared ancestors) and at most MAX_DEPARTMENT_DEPTH levels up.
+   */
   async function departmentsOf(user: UserDetail): Promise<UpstreamDepartment[]> {
+    const nodes = new Map<number, Promise<{ name: string; parentId: number | null } | undefined>>();
+    const node = (id: number) => {
+      let pending = nodes.get(id);
+      if (pending === undefined) {
+        pending = (async () => {
+          const cached = await departmentCache.lookup(id);
+          if (cached !== undefined && cached.parentId !== undefined) return { name: cached.name, parentId: cached.parentId };
+          try {
+            const department = await getDepartment(id);
+            return { name: department.name, parentId: parentOf(department) };
+          } catch (error) {
+            // Deleted between user/get and department/get: the membership itself is gone too.
+            if (isDingTalkError(error, 'dingtalk.department_not_found')) return undefined;
+            throw error;
+          }
+        })();
+        nodes.set(id, pending);
+      }
+      return pending;
+    };
+
     const found = await Promise.all(
       user.dept_id_list.map(async (id): Promise<UpstreamDepartment | undefined> => {
-        try {
-          return { id, name: await getDepartmentName(id) };
-        } catch (error) {
-          // Deleted between user/get and department/get: the membership itself is gone too.
-          if (isDingTalkError(error, 'dingtalk.department_not_found')) return undefined;
-          throw error;
+        const own = await node(id);
+        if (own === undefined) return undefined;
+        const ancestors: number[] = [];
+        const names: string[] = [];
+        let parentId = own.parentId;
+        while (parentId !== null && ancestors.length < MAX_DEPARTMENT_DEPTH && parentId !== id && !ancestors.includes(parentId)) {
+          ancestors.unshift(parentId);
+          // The root's name is the organisation's: known without a call, and left out of paths.
+          if (parentId === ROOT_DEPARTMENT_ID) break;
+          const parent = await node(parentId);
+          if (parent === undefined) break; // a parent deleted mid-walk: keep what is known
+          names.unshift(parent.name);
+          parentId = parent.parentId;
         }
+        return { id, name: own.name, ancestors, path: [...names, own.name].join('/') };
       }),
     );
     return found.filter((department): department is UpstreamDepartment => department !== undefined);
@@ -379,6 +418,7 @@ export function createDingTalkClient(options: DingTalkClientOptions): DingTalkCl
     getUserInfoByFreeLoginCode,
     fetchIdentity,
     fetchIdentityByFreeLoginCode,
+    fetchIdentityByUserid,
   };
 
   async function exchangeCode(code: string): Promise<UserAccessTokenResponse> {
@@ -445,6 +485,12 @@ export function createDingTalkClient(options: DingTalkClientOptions): DingTalkCl
     return toUpstreamIdentity({ me, member: user, departments, corpId: options.corpId });
   }
 
+  async function fetchIdentityByUserid(userid: string): Promise<UpstreamIdentity> {
+    const user = await getUser(userid);
+    const identity = { member: user, departments: await departmentsOf(user) };
+    return toUpstreamIdentity(options.corpId === undefined ? identity : { ...identity, corpId: options.corpId });
+  }
+
   async function fetchIdentityByFreeLoginCode(code: string): Promise<UpstreamIdentity> {
     const info = await getUserInfoByFreeLoginCode(code);
     const { user, departments } = await memberDetail(info.userid);
@@ -452,6 +498,20 @@ export function createDingTalkClient(options: DingTalkClientOptions): DingTalkCl
     const identity = { member: user, departments };
     return toUpstreamIdentity(options.corpId === undefined ? identity : { ...identity, corpId: options.corpId });
   }
+}
+
+/** DingTalk's root department: the organisation itself (§2.4). */
+const ROOT_DEPARTMENT_ID = 1;
+/** How far up the ancestry walk goes; deeper trees are cut (and a cycle never loops). */
+const MAX_DEPARTMENT_DEPTH = 32;
+
+/** `parent_id` in our terms: `null` for the root (which has none, or 0, or itself). */
+function parentOf(department: Department): number | null {
+  const parent = department.parent_id;
+  if (department.dept_id === ROOT_DEPARTMENT_ID || parent === undefined || parent <= 0 || parent === department.dept_id) {
+    return null;
+  }
+  return parent;
 }
 
 function notInCorp(cause?: unknown): AccountError {

@@ -1,9 +1,16 @@
 import type { ContactUser, UserDetail } from './schemas.js';
 
-/** A department the user belongs to, with its display name. */
+/** A department the user belongs to, with its display name and its place in the tree. */
 export interface UpstreamDepartment {
   id: number;
   name: string;
+  /**
+   * The departments above it, root first, parent last (`[]` for the root itself): what a role rule
+   * "this department and its sub-departments" matches against.
+   */
+  ancestors: number[];
+  /** Names from the top-level department down to this one, `/`-separated (the root's own name for the root). */
+  path: string;
 }
 
 /**
@@ -45,7 +52,7 @@ export interface IdentitySources {
   me?: ContactUser;
   /** `/topapi/v2/user/get` — present when the membership was checked. */
   member?: UserDetail;
-  /** Names for `member.dept_id_list`, in that order. */
+  /** Names and ancestry for `member.dept_id_list`, in that order. */
   departments?: UpstreamDepartment[];
   corpId?: string;
 }

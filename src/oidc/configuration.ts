@@ -36,6 +36,8 @@ export interface ProviderDeps {
   mayUse?: (accountId: string, client: unknown) => Promise<boolean>;
   /** Whether an account is active (introspection answers `active: false` for others). */
   isActiveAccount?: (accountId: string) => Promise<boolean>;
+  /** The account's role names, for access tokens issued to resource servers. */
+  rolesOf?: (accountId: string) => Promise<string[]>;
   logoutSource: NonNullable<NonNullable<Configuration['features']>['rpInitiatedLogout']>['logoutSource'];
   postLogoutSuccessSource: NonNullable<
     NonNullable<Configuration['features']>['rpInitiatedLogout']
@@ -226,6 +228,13 @@ export function buildConfiguration(config: Config, deps: ProviderDeps): Configur
     // Refresh tokens: rotated on every
     // use for public clients (RFC 9700 §4.14.2), and for confidential ones once 70% of their life
     // has passed, until the chain is as old as a grant may be (then it just expires).
+    // Access tokens for a resource server carry the person's roles (JWT `roles` claim, and in
+    // introspection answers), so an API can authorise without calling us (RFC 9068 §2.2.3.1).
+    extraTokenClaims: async (_ctx, token) => {
+      const accountId = 'accountId' in token ? token.accountId : undefined;
+      if (!accountId || !deps.rolesOf || !token.resourceServer) return undefined;
+      return { roles: await deps.rolesOf(accountId) };
+    },
     // A client allowed the refresh_token grant always gets one: with offline_access (asked with
     // prompt=consent, OIDC Core 11) it outlives the session; without, it dies with the session
     // (expiresWithSession), which is what apps like Grafana's use_refresh_token need.

@@ -82,7 +82,7 @@ const LANGUAGES: Language[] = [
     text: {
       loginTitle: '登录',
       loginButton: '使用钉钉登录',
-      pickerTitle: '选择要登录的钉钉帐号',
+      pickerTitle: '选择要登录的钉钉账号',
       consentTitle: '授权确认',
       allow: '同意',
       logoutTitle: '退出登录',

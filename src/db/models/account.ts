@@ -9,6 +9,17 @@ import {
 
 export type AccountStatus = 'active' | 'disabled';
 
+/**
+ * A department of the account, as of its last DingTalk refresh. `ancestors` (root first) and `path`
+ * are absent on records stored before they were fetched; the next login fills them in.
+ */
+export interface AccountDepartment {
+  id: number;
+  name: string;
+  ancestors?: number[];
+  path?: string;
+}
+
 /** A person who signed in with DingTalk. `id` is the OIDC `sub`: stable and never reused. */
 export class Account extends Model<InferAttributes<Account>, InferCreationAttributes<Account>> {
   declare id: CreationOptional<string>;
@@ -23,9 +34,11 @@ export class Account extends Model<InferAttributes<Account>, InferCreationAttrib
   declare mobile: string | null;
   declare title: string | null;
   declare jobNumber: string | null;
-  declare departments: CreationOptional<{ id: number; name: string }[]>;
+  declare departments: CreationOptional<AccountDepartment[]>;
   declare isAdmin: CreationOptional<boolean>;
   declare isBoss: CreationOptional<boolean>;
+  /** DingTalk role names (user/get `role_list`), for `dingtalk_role` rules. */
+  declare dingtalkRoles: CreationOptional<string[]>;
   declare status: CreationOptional<AccountStatus>;
   declare statusReason: string | null;
   declare lastLoginAt: Date | null;
@@ -52,6 +65,7 @@ export function initAccount(sequelize: Sequelize): typeof Account {
       departments: { type: DataTypes.JSONB, allowNull: false, defaultValue: [] },
       isAdmin: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: false },
       isBoss: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: false },
+      dingtalkRoles: { type: DataTypes.JSONB, allowNull: false, defaultValue: [] },
       status: { type: DataTypes.STRING(16), allowNull: false, defaultValue: 'active' },
       statusReason: { type: DataTypes.STRING(256), allowNull: true },
       lastLoginAt: { type: DataTypes.DATE, allowNull: true },

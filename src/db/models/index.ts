@@ -4,12 +4,14 @@ import { type AuditEvent, initAuditEvent } from './audit-event.js';
 import { type Consent, initConsent } from './consent.js';
 import { type ClientRecord, initClients, type ResourceServerRecord } from './client.js';
 import { type AccountRole, initRoles, type Role } from './role.js';
+import { initRoleRule, type RoleRule } from './role-rule.js';
 import { initSigningKey, type SigningKey } from './signing-key.js';
 
 export interface Models {
   Account: typeof Account;
   Role: typeof Role;
   AccountRole: typeof AccountRole;
+  RoleRule: typeof RoleRule;
   ClientRecord: typeof ClientRecord;
   ResourceServerRecord: typeof ResourceServerRecord;
   SigningKey: typeof SigningKey;
@@ -24,6 +26,7 @@ export interface Models {
 export function initModels(sequelize: Sequelize): Models {
   const Account = initAccount(sequelize);
   const { Role, AccountRole } = initRoles(sequelize);
+  const RoleRule = initRoleRule(sequelize);
   const { ClientRecord, ResourceServerRecord } = initClients(sequelize);
   const SigningKey = initSigningKey(sequelize);
   const AuditEvent = initAuditEvent(sequelize);
@@ -32,7 +35,9 @@ export function initModels(sequelize: Sequelize): Models {
   AccountRole.belongsTo(Account, { foreignKey: 'accountId' });
   Role.hasMany(AccountRole, { foreignKey: 'roleId', onDelete: 'CASCADE' });
   AccountRole.belongsTo(Role, { foreignKey: 'roleId' });
-  return { Account, Role, AccountRole, ClientRecord, ResourceServerRecord, SigningKey, AuditEvent, Consent };
+  Role.hasMany(RoleRule, { foreignKey: 'roleId', onDelete: 'CASCADE' });
+  RoleRule.belongsTo(Role, { foreignKey: 'roleId' });
+  return { Account, Role, AccountRole, RoleRule, ClientRecord, ResourceServerRecord, SigningKey, AuditEvent, Consent };
 }
 
-export type { Account, AccountRole, AuditEvent, ClientRecord, Consent, ResourceServerRecord, Role, SigningKey };
+export type { Account, AccountRole, AuditEvent, ClientRecord, Consent, ResourceServerRecord, Role, RoleRule, SigningKey };

@@ -18,8 +18,12 @@ export class Role extends Model<InferAttributes<Role>, InferCreationAttributes<R
   declare updatedAt: CreationOptional<Date>;
 }
 
-/** Where an account's role comes from: set by hand, or derived from a rule (re-evaluated). */
-export type AccountRoleSource = 'manual' | 'rule';
+/**
+ * Where an account's role comes from: set by hand, derived from a rule (`ruleId` says which), or
+ * from the configuration (`admin` for ADMIN_DINGTALK_USERIDS, no rule). Only `manual` survives
+ * re-evaluation untouched; the other two are recomputed.
+ */
+export type AccountRoleSource = 'manual' | 'rule' | 'config';
 
 export class AccountRole extends Model<
   InferAttributes<AccountRole>,

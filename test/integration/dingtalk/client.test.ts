@@ -64,7 +64,7 @@ describe('dingtalk client against the emulator', () => {
         mobile: '+8613800000003',
         title: '高级后端工程师',
         jobNumber: 'A0103',
-        departments: [{ id: 101, name: '平台组' }],
+        departments: [{ id: 101, name: '平台组', ancestors: [1, 100], path: '研发中心/平台组' }],
         isAdmin: false,
         isBoss: false,
         active: true,
@@ -73,7 +73,7 @@ describe('dingtalk client against the emulator', () => {
       expect(identity.openId).to.be.a('string');
     });
 
-    it('walks exchange → users/me → app token → getbyunionid → user/get → departments, in that order', async () => {
+    it('walks exchange → users/me → app token → getbyunionid → user/get → departments → their parents, in that order', async () => {
       const code = await authCodeFor(client, PEOPLE.frontend.unionid);
       state.resetCalls();
       await client.fetchIdentity(code);
@@ -85,7 +85,22 @@ describe('dingtalk client against the emulator', () => {
         `POST ${USER_GET}`,
         `POST ${DEPT_GET}`,
         `POST ${DEPT_GET}`,
+        // 102 and 201 sit under 100 and 200, which sit under the root (1, known without a call).
+        `POST ${DEPT_GET}`,
+        `POST ${DEPT_GET}`,
       ]);
+    });
+
+    it('serves the department ancestry of later logins from the department cache', async () => {
+      await client.fetchIdentity(await authCodeFor(client, PEOPLE.frontend.unionid));
+      const code = await authCodeFor(client, PEOPLE.frontend.unionid);
+      state.resetCalls();
+      const identity = await client.fetchIdentity(code);
+      expect(identity.departments).to.deep.equal([
+        { id: 102, name: '前端组', ancestors: [1, 100], path: '研发中心/前端组' },
+        { id: 201, name: '品牌组', ancestors: [1, 200], path: '市场部/品牌组' },
+      ]);
+      expect(state.countCalls(DEPT_GET)).to.equal(0);
     });
 
     it('maps the admin, the boss, several departments and a person without email', async () => {
@@ -93,7 +108,7 @@ describe('dingtalk client against the emulator', () => {
       expect(admin).to.deep.include({ isAdmin: true, isBoss: false, nickname: '建国', name: '王建国', roleNames: ['主管理员', '研发'] });
       expect(admin.avatarUrl).to.match(/^https:\/\//);
       const boss = await client.fetchIdentity(await authCodeFor(client, PEOPLE.boss.unionid));
-      expect(boss).to.deep.include({ isBoss: true, departments: [{ id: 1, name: '杭州云栖科技有限公司' }] });
+      expect(boss).to.deep.include({ isBoss: true, departments: [{ id: 1, name: '杭州云栖科技有限公司', ancestors: [], path: '杭州云栖科技有限公司' }] });
       const frontend = await client.fetchIdentity(await authCodeFor(client, PEOPLE.frontend.unionid));
       expect(frontend.departments.map((d) => d.name)).to.deep.equal(['前端组', '品牌组']);
       expect(frontend).to.include({ email: 'zhangwei@example.com', emailVerified: false });
@@ -135,7 +150,7 @@ describe('dingtalk client against the emulator', () => {
     it('skips a department deleted between user/get and department/get', async () => {
       state.removeDepartment(201);
       const identity = await client.fetchIdentity(await authCodeFor(client, PEOPLE.frontend.unionid));
-      expect(identity.departments).to.deep.equal([{ id: 102, name: '前端组' }]);
+      expect(identity.departments).to.deep.equal([{ id: 102, name: '前端组', ancestors: [1, 100], path: '研发中心/前端组' }]);
     });
   });
 
@@ -306,7 +321,17 @@ describe('dingtalk client against the emulator', () => {
 
     it('fetchIdentityByFreeLoginCode builds the identity from the directory', async () => {
       const identity = await client.fetchIdentityByFreeLoginCode(state.issueFreeLoginCode(PEOPLE.platform.userid));
-      expect(identity).to.deep.include({ unionId: PEOPLE.platform.unionid, userId: PEOPLE.platform.userid, corpId: CORP_ID, departments: [{ id: 101, name: '平台组' }] });
+      expect(identity).to.deep.include({ unionId: PEOPLE.platform.unionid, userId: PEOPLE.platform.userid, corpId: CORP_ID, departments: [{ id: 101, name: '平台组', ancestors: [1, 100], path: '研发中心/平台组' }] });
+    });
+
+    it('fetchIdentityByUserid builds the identity of a member from the directory, for re-syncs', async () => {
+      const identity = await client.fetchIdentityByUserid(PEOPLE.frontend.userid);
+      expect(identity).to.deep.include({ unionId: PEOPLE.frontend.unionid, userId: PEOPLE.frontend.userid, corpId: CORP_ID });
+      expect(identity.departments.map((d) => [d.id, d.ancestors, d.path])).to.deep.equal([
+        [102, [1, 100], '研发中心/前端组'],
+        [201, [1, 200], '市场部/品牌组'],
+      ]);
+      await upstreamRejection(client.fetchIdentityByUserid(PEOPLE.left.userid), 'dingtalk.user_not_found');
     });
 
     it('never retries the free-login exchange', async () => {

@@ -11,7 +11,7 @@ describe('dingtalk/identity', () => {
     const identity = toUpstreamIdentity({
       me,
       member,
-      departments: [{ id: 101, name: '平台组' }],
+      departments: [{ id: 101, name: '平台组', ancestors: [1, 100], path: '研发中心/平台组' }],
       corpId: 'ding5f8a2c4e71b3d902',
     });
     expect(identity).to.deep.equal({
@@ -26,7 +26,7 @@ describe('dingtalk/identity', () => {
       mobile: '+8613800000003',
       title: '高级后端工程师',
       jobNumber: 'A0103',
-      departments: [{ id: 101, name: '平台组' }],
+      departments: [{ id: 101, name: '平台组', ancestors: [1, 100], path: '研发中心/平台组' }],
       isAdmin: false,
       isBoss: false,
       active: true,
