@@ -6,7 +6,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
-import type { AdapterConstructor } from 'oidc-provider';
 import type { Config } from './config/schema.js';
 import { type EmbeddedDatabase, startEmbeddedPostgres } from './db/embedded.js';
 import { migrate, pendingMigrations } from './db/migrator.js';
@@ -15,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import mount from 'koa-mount';
 import { createAccessCheck } from './accounts/access.js';
 import { createAuditLog } from './accounts/audit.js';
+import { createDeprovisioning, type Deprovisioning } from './accounts/deprovisioning.js';
 import { createConsentStore } from './accounts/consents.js';
 import { createProvisioning } from './accounts/provisioning.js';
 import { createRoleService, type RoleService } from './accounts/roles.js';
@@ -27,10 +27,14 @@ import {
 } from './dingtalk/index.js';
 import { createEmulator, defaultSeed, type Emulator } from './emulator/index.js';
 import { createApp } from './http/app.js';
-import { createDemoRouter } from './demo/routes.js';
+import { createDingTalkEventsRouter } from './http/dingtalk-events.js';
+import { migrationsCurrent } from './http/health.js';
+import { createMetrics, type Metrics, observeDingTalkCall, observeLogins, observeRedis, observeSequelize } from './metrics.js';
 import { createInteractionRouter } from './interactions/routes.js';
 import { createLoadExistingGrant } from './oidc/grants.js';
+import type { AccountIndex, IndexedAdapterConstructor } from './store/account-index.js';
 import { createMemoryEphemeralStore, createRedisEphemeralStore } from './store/ephemeral.js';
+import { createMemoryMarkerStore, createRedisMarkerStore } from './store/markers.js';
 import { createPageRenderer } from './ui/pages.js';
 import { providerPages } from './http/provider-pages.js';
 import type { Logger } from './log.js';
@@ -60,6 +64,11 @@ export interface Services {
   holder: ProviderHolder;
   dingtalk: DingTalkClient;
   roles: RoleService;
+  /** Revoke, disable, enable, sync from DingTalk, DingTalk events (accounts/deprovisioning.ts). */
+  deprovisioning: Deprovisioning;
+  accountIndex: AccountIndex;
+  /** The Prometheus registry /metrics serves, and the named metrics. */
+  metrics: Metrics;
   /** The development demo client, when `demoClient` is on. */
   demo?: { clientId: string; clientSecret: string };
   /** The built-in DingTalk emulator, in development without DingTalk credentials. */
@@ -94,6 +103,8 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
   if (config.redis.url) parseRedisUrl(config.redis.url);
   const { db, embedded } = await openDatabase(config, logger);
   let redis: RedisClient | undefined;
+  const metrics = createMetrics();
+  observeSequelize(db.sequelize, metrics);
   try {
     if (config.database.migrateOnStart || !config.database.url) {
       const applied = await migrate(db);
@@ -105,9 +116,10 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       }
     }
 
-    let adapter: AdapterConstructor;
+    let adapter: IndexedAdapterConstructor;
     if (config.redis.url) {
       redis = createRedis(config.redis.url);
+      observeRedis(redis, metrics, logger);
       await redis.ping();
       adapter = createRedisAdapterFactory(redis, { clockTolerance: 15 });
     } else {
@@ -130,10 +142,33 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     const resourceServers = createResourceServerCache(clientStore, config.oidc.clientCacheMs);
     const pages = createPageRenderer();
     const consents = createConsentStore(db.models);
-    const audit = createAuditLog(db.models, logger);
+    const audit = observeLogins(createAuditLog(db.models, logger), metrics);
     const roles = createRoleService(db.sequelize, db.models, { adminDingtalkUserids: config.adminDingtalkUserids });
-    const { dingtalk, emulator } = createDingTalk(config, redis, logger);
+    const { dingtalk, emulator, dingtalkClientId, corpId } = createDingTalk(config, redis, logger, metrics);
     const mayUse = createAccessCheck(db.models);
+    let holderRef: ProviderHolder | undefined;
+    const deprovisioning = createDeprovisioning({
+      models: db.models,
+      provider: () => holderRef!.current(),
+      accountIndex: adapter.accountIndex,
+      dingtalk,
+      audit,
+      logger,
+      ...(corpId === undefined ? {} : { corpId }),
+      markers: redis ? createRedisMarkerStore(redis) : createMemoryMarkerStore(),
+      afterSync: async (account) => {
+        const change = await roles.reevaluate(account);
+        if (change.added.length + change.removed.length > 0) {
+          await audit.record({
+            type: 'account.roles_changed',
+            actor: 'dingtalk:sync',
+            accountId: account.id,
+            details: { added: change.added, removed: change.removed },
+          });
+        }
+      },
+    });
+    const findAccount = createFindAccount(db.models);
 
     const holder = await createProviderHolder(
       config,
@@ -141,7 +176,12 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       {
         adapterFor: (model) => new adapter(model),
         clientAdapter: clients.adapter,
-        findAccount: createFindAccount(db.models),
+        // A refresh is also a membership re-check: someone who left cannot refresh (cached a few minutes).
+        findAccount: async (ctx, sub, token) => {
+          const account = await findAccount(ctx, sub, token);
+          if (!account || token?.kind !== 'RefreshToken' || ctx.oidc?.route !== 'token') return account;
+          return (await deprovisioning.checkMembershipOnRefresh(sub)) ? account : undefined;
+        },
         staticClients: fileClients,
         findResourceServer: (identifier) => resourceServers.find(identifier),
         loadExistingGrant: createLoadExistingGrant(consents),
@@ -153,6 +193,17 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       logger,
       (provider) => attachProviderEvents(provider, { audit, logger }),
     );
+    holderRef = holder;
+    const dingtalkEvents =
+      config.dingtalk.eventToken && config.dingtalk.eventAesKey
+        ? createDingTalkEventsRouter({
+            token: config.dingtalk.eventToken,
+            aesKey: config.dingtalk.eventAesKey,
+            ownerKey: dingtalkClientId,
+            handleEvent: (event) => deprovisioning.handleEvent(event),
+            logger,
+          })
+        : undefined;
 
     const interactions = createInteractionRouter({
       config,
@@ -172,9 +223,10 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     });
 
     // Development: a demo client and a tiny relying party at /demo that signs in through the emulator.
+    // Imported only then: it needs openid-client, a dev dependency that the production image lacks.
     const demo = config.demoClient ? await clientStore.ensureDemo(config.issuer) : undefined;
     const demoRouter = demo
-      ? createDemoRouter({ issuer: config.issuer, ...demo, cookieKeys: config.secrets.cookieKeys, pages, logger })
+      ? (await import('./demo/routes.js')).createDemoRouter({ issuer: config.issuer, ...demo, cookieKeys: config.secrets.cookieKeys, pages, logger })
       : undefined;
 
     const app = createApp({
@@ -182,7 +234,10 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       logger,
       holder,
       pages,
+      metrics,
+      redis,
       routes: [
+        ...(dingtalkEvents ? [dingtalkEvents.routes() as Koa.Middleware] : []),
         interactions.routes() as Koa.Middleware,
         interactions.allowedMethods() as Koa.Middleware,
         ...(demoRouter ? [demoRouter.routes() as Koa.Middleware] : []),
@@ -193,6 +248,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
           await db.sequelize.query('SELECT 1');
         },
         ...(redis ? { redis: async () => void (await redis!.ping()) } : {}),
+        migrations: migrationsCurrent(db.sequelize),
       },
     });
 
@@ -206,6 +262,9 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       holder,
       dingtalk,
       roles,
+      deprovisioning,
+      accountIndex: adapter.accountIndex,
+      metrics,
       emulator,
       demo,
       app,
@@ -235,7 +294,12 @@ export const EMULATOR_PATH = '/dingtalk-emulator';
  * the built-in emulator served by this same server under EMULATOR_PATH, so that only the
  * DINGTALK_* settings tell the two apart.
  */
-function createDingTalk(config: Config, redis: RedisClient | undefined, logger: Logger): { dingtalk: DingTalkClient; emulator?: Emulator } {
+function createDingTalk(
+  config: Config,
+  redis: RedisClient | undefined,
+  logger: Logger,
+  metrics: Metrics,
+): { dingtalk: DingTalkClient; emulator?: Emulator; dingtalkClientId: string; corpId?: string } {
   let settings = {
     clientId: config.dingtalk.clientId ?? '',
     clientSecret: config.dingtalk.clientSecret ?? '',
@@ -271,8 +335,18 @@ function createDingTalk(config: Config, redis: RedisClient | undefined, logger: 
         onError: (error) => logger.warn({ err: error }, 'DingTalk token cache: Redis failed, fetching directly'),
       })
     : createMemoryCorpTokenCache();
-  const dingtalk = createDingTalkClient({ ...settings, timeoutMs: config.dingtalk.timeoutMs, tokenCache });
-  return { dingtalk, emulator };
+  const dingtalk = createDingTalkClient({
+    ...settings,
+    timeoutMs: config.dingtalk.timeoutMs,
+    tokenCache,
+    onCall: observeDingTalkCall(metrics, logger),
+  });
+  return {
+    dingtalk,
+    emulator,
+    dingtalkClientId: settings.clientId,
+    ...(settings.corpId === undefined ? {} : { corpId: settings.corpId }),
+  };
 }
 
 export interface RunningServer {

@@ -6,6 +6,7 @@ import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { ConfigError } from '../errors/app-error.js';
 import { createLogger } from '../log.js';
+import { ACCOUNT_ADMIN_ACTIONS, runAccountAdmin } from './account-admin.js';
 import { runAccounts } from './accounts.js';
 import { runClients } from './clients.js';
 import { runKeys } from './keys.js';
@@ -23,7 +24,8 @@ Commands:
   resource-servers add|list|remove             manage APIs that receive access tokens
   keys list|rotate|retire                      manage token signing keys
   roles list|add|remove|assign|unassign|rules  manage roles and role rules (see 'roles --help')
-  accounts show                                an account's profile, departments and roles
+  accounts show|revoke|disable|enable|sync     an account's profile and roles; end its sessions and
+                                               grants, disable, enable, re-read from DingTalk
 
 Configuration comes from config/*.json and the environment; see README.md.`;
 
@@ -44,7 +46,8 @@ async function main(argv: string[]): Promise<number> {
     'resource-servers': runResourceServers,
     keys: runKeys,
     roles: runRoles,
-    accounts: runAccounts,
+    accounts: (config, args) =>
+      ACCOUNT_ADMIN_ACTIONS.has(args[0] ?? '') ? runAccountAdmin(config, args) : runAccounts(config, args),
   };
   const run = commands[command];
   if (!run) {

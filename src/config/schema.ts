@@ -7,6 +7,12 @@ import { z } from 'zod';
 
 const seconds = z.number().int().positive();
 const url = z.url({ protocol: /^https?$/ });
+/** One rate limit: at most `points` in `durationSeconds`; then refused for `blockSeconds` (default: the window's rest). */
+const limit = z.object({
+  points: z.number().int().positive(),
+  durationSeconds: seconds,
+  blockSeconds: z.number().int().min(0).optional(),
+});
 
 export const configSchema = z.object({
   /** `production` turns on the strict checks (NODE_ENV). */
@@ -122,6 +128,42 @@ export const configSchema = z.object({
 
   /** Development: create a demo client and print its credentials at start. */
   demoClient: z.boolean(),
+
+  /**
+   * Abuse limits (http/middleware/rate-limit.ts). They aim at failures and floods, not at busy
+   * services: successful token and introspection calls only meet the generous `tokenFlood`.
+   * Counters live in Redis (shared by replicas), in memory without REDIS_URL or while Redis is down.
+   */
+  rateLimits: z.object({
+    /** Off only for tests of other features, or behind a gateway that already limits. */
+    enabled: z.boolean(),
+    /** Every POST to /token, /token/introspection, /token/revocation, /request per IP, counted in each process. */
+    tokenFlood: limit,
+    /** Failed client authentications and invalid grants at those endpoints, per IP. */
+    tokenFailuresPerIp: limit,
+    /** The same failures per client id, from all addresses (a distributed guess at one client's secret). */
+    tokenFailuresPerClient: limit,
+    /** The same failures per client id and IP: the tight one, which cannot lock a client out elsewhere. */
+    tokenFailuresPerClientIp: limit,
+    /** Browser routes per IP: /auth, /interaction/…, /session/end. */
+    browser: limit,
+    /** GET /dingtalk/callback per IP. */
+    dingtalkCallback: limit,
+    /** POST /dingtalk/events per IP (DingTalk's servers). */
+    dingtalkEvents: limit,
+    /** The admin console's login per IP. */
+    adminLogin: limit,
+  }),
+
+  metrics: z.object({
+    /** Serve /metrics and measure requests. */
+    enabled: z.boolean(),
+    /** When set, /metrics requires `Authorization: Bearer <token>` (METRICS_TOKEN); ≥ 16 characters. */
+    token: z.string().min(16).optional(),
+  }),
+
+  /** Header carrying the request id: a valid incoming one is kept, otherwise one is made; always echoed. */
+  requestIdHeader: z.string().regex(/^[A-Za-z][A-Za-z0-9-]*$/, 'must be an HTTP header name'),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -156,6 +198,7 @@ export const ENV_VARS = {
   LOGOUT_REVOKES_OFFLINE_GRANTS: 'oidc.logoutRevokesOfflineGrants',
   EMAIL_FALLBACK_DOMAIN: 'login.emailFallbackDomain',
   COOKIE_SECRETS: 'secrets.cookieKeys',
+  METRICS_TOKEN: 'metrics.token',
 } as const satisfies Record<string, string>;
 
 export type EnvVarName = keyof typeof ENV_VARS;

@@ -2,6 +2,7 @@ import path from 'node:path';
 import pg from 'pg';
 import type { Sequelize } from 'sequelize';
 import { SequelizeStorage, Umzug } from 'umzug';
+import { createDatabase } from './sequelize.js';
 import type { MigrationContext } from '../../migrations/types.js';
 
 // migrations/ sits beside src/ both in the source tree and in dist/.
@@ -37,13 +38,16 @@ const LOCK_ID = 7_240_117; // any constant shared by every replica of this produ
 export async function migrate(database: { url: string; sequelize: Sequelize }): Promise<string[]> {
   const lock = new pg.Client({ connectionString: database.url, statement_timeout: 0, connectionTimeoutMillis: 5_000 });
   await lock.connect();
+  // Migrations run on connections of their own without the request deadlines.
+  const own = createDatabase(database.url, { poolMax: 2, timeouts: false });
   try {
     await lock.query('SELECT pg_advisory_lock($1)', [LOCK_ID]);
-    const applied = await createMigrator(database.sequelize).up();
+    const applied = await createMigrator(own.sequelize).up();
     return applied.map((m) => m.name);
   } finally {
     await lock.query('SELECT pg_advisory_unlock($1)', [LOCK_ID]).catch(() => undefined);
     await lock.end();
+    await own.close();
   }
 }
 

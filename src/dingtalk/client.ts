@@ -82,6 +82,11 @@ export interface DingTalkClientOptions {
   language?: 'zh_CN' | 'en_US';
   /** undici dispatcher (proxy, connection pool); default: undici's global one. */
   dispatcher?: Dispatcher;
+  /**
+   * Told after every HTTP attempt (metrics, logs): the operation, how long it took, and our error
+   * code when it failed. Never changes the call; an exception thrown by it is ignored.
+   */
+  onCall?: (call: { operation: string; durationMs: number; error?: string }) => void;
 }
 
 /** Parameters of the authorize redirect (§1.1). */
@@ -162,6 +167,25 @@ export function createDingTalkClient(options: DingTalkClientOptions): DingTalkCl
   const localTimeouts = new WeakSet<UpstreamError>();
 
   async function send(spec: CallSpec): Promise<unknown> {
+    const { onCall } = options;
+    if (!onCall) return sendOnce(spec);
+    const started = performance.now();
+    let error: string | undefined;
+    try {
+      return await sendOnce(spec);
+    } catch (failure) {
+      error = failure instanceof UpstreamError ? failure.code : 'dingtalk.error';
+      throw failure;
+    } finally {
+      try {
+        onCall({ operation: spec.operation, durationMs: performance.now() - started, ...(error ? { error } : {}) });
+      } catch {
+        // a reporting hook never breaks a call
+      }
+    }
+  }
+
+  async function sendOnce(spec: CallSpec): Promise<unknown> {
     const base = spec.host === 'api' ? options.apiBaseUrl : options.oapiBaseUrl;
     const url = new URL(joinUrl(base, spec.path));
     for (const [name, value] of Object.entries(spec.query ?? {})) url.searchParams.set(name, value);

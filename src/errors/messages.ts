@@ -132,6 +132,10 @@ const ERRORS: Record<string, Record<Locale, string>> = {
     'zh-CN': '暂时无法连接钉钉，请稍后重试。',
     en: 'DingTalk cannot be reached right now. Please try again in a moment.',
   },
+  'service.unavailable': {
+    'zh-CN': '登录服务暂时不可用，请稍后重试。',
+    en: 'Sign-in is temporarily unavailable. Please try again in a moment.',
+  },
   'dingtalk.invalid_code': {
     'zh-CN': '钉钉返回的登录码无效或已过期，请重新登录。',
     en: 'The sign-in code from DingTalk is invalid or has expired. Please sign in again.',

@@ -1,42 +1,67 @@
 /**
  * The Koa app: the one place where middleware order and mounts are visible.
  *
- *   (emulator) → security headers → error page → CSRF tokens → our routes → oidc-provider
+ *   request id (+ access log, metrics) → (emulator) → security headers (CSP nonce) → no-store
+ *   → error page → rate limits → CSRF tokens → our routes → oidc-provider
  *
- * oidc-provider is mounted last and sees requests our routes did not answer. Body parsers are
- * never put in front of it (it reads its own bodies). All middleware is added before the app is
- * turned into a request handler: koa-compose copies the list at that moment.
+ * - The request id comes first, so every later log line (ours, oidc-provider listeners', the
+ *   DingTalk client's) carries it; its access line and metrics measure everything after it.
+ * - Rate limits sit after the security headers and the error page (a 429 page gets its CSP) and in
+ *   front of everything that costs: CSRF, our routes, oidc-provider.
+ * - oidc-provider is mounted last and sees requests our routes did not answer. Body parsers are
+ *   never put in front of it (it reads its own bodies; the rate limits read only headers before it).
+ *
+ * All middleware is added before the app is turned into a request handler: koa-compose copies the
+ * list at that moment.
  */
 import Router from '@koa/router';
 import Koa from 'koa';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
+import { createMetrics, type Metrics } from '../metrics.js';
 import type { ProviderHolder } from '../oidc/provider.js';
+import type { RedisClient } from '../store/redis.js';
 import { csrfTokens } from '../ui/csrf.js';
-import { errorPage } from './middleware/error-page.js';
-import { securityHeaders } from './middleware/security-headers.js';
 import { createPageRenderer, type PageRenderer, readAsset } from '../ui/pages.js';
+import { liveness, type ReadinessCheck, readiness } from './health.js';
+import { errorPage } from './middleware/error-page.js';
+import { httpObserver, metricsEndpoint } from './middleware/metrics.js';
+import { noCache } from './middleware/no-cache.js';
+import { createRateLimits } from './middleware/rate-limit.js';
+import { requestId } from './middleware/request-id.js';
+import { securityHeaders } from './middleware/security-headers.js';
 
 export interface AppDeps {
   config: Config;
   logger: Logger;
   holder: ProviderHolder;
   pages?: PageRenderer;
-  /** Readiness probe parts (Postgres, Redis); each throws when not ready. */
-  checks?: Record<string, () => Promise<void>>;
+  /** Readiness probe parts (Postgres, Redis, migrations); each throws when not ready. */
+  checks?: Record<string, ReadinessCheck>;
   /** Our own routes (interactions, demo), mounted after the security middleware. */
   routes?: Koa.Middleware[];
   /** Mounted before everything else: the development DingTalk emulator, which is its own "site". */
   standalone?: Koa.Middleware[];
+  /** The registry /metrics serves (shared with the DingTalk client, audit log, …); default: a new one. */
+  metrics?: Metrics;
+  /** Rate-limit counters shared by replicas; absent → in memory. */
+  redis?: RedisClient;
 }
 
+/** oidc-provider endpoints where clients authenticate (configuration.ts `routes`). */
+const TOKEN_ENDPOINTS = ['/token', '/token/introspection', '/token/revocation', '/request'];
+
 export function createApp(deps: AppDeps): Koa {
-  const { config, holder } = deps;
+  const { config, holder, logger } = deps;
   const pages = deps.pages ?? createPageRenderer();
-  const app = new Koa({ proxy: config.trustProxy });
+  const metrics = deps.metrics ?? createMetrics();
+  // Behind a proxy, the client address is the last X-Forwarded-For entry (the one our proxy added):
+  // earlier entries are whatever the client sent, and per-IP limits must not trust them.
+  const app = new Koa({ proxy: config.trustProxy, maxIpsCount: 1 });
   app.silent = true; // errors are logged by errorPage and oidc-provider's server_error listener
   // koa-mount runs oidc-provider on this app's context, so its signed cookies use these keys.
   app.keys = [...config.secrets.cookieKeys];
+  const limits = createRateLimits({ settings: config.rateLimits, redis: deps.redis, pages, logger, metrics });
 
   const router = new Router();
   router.get('/', (ctx) => {
@@ -58,28 +83,26 @@ export function createApp(deps: AppDeps): Koa {
   router.get('/favicon.ico', (ctx) => {
     ctx.redirect('/assets/favicon.svg');
   });
-  router.get('/healthz', (ctx) => {
-    ctx.body = { status: 'ok' };
-  });
-  router.get('/readyz', async (ctx) => {
-    const results = await Promise.all(
-      Object.entries(deps.checks ?? {}).map(async ([name, check]) => {
-        try {
-          await check();
-          return [name, 'ok'] as const;
-        } catch {
-          return [name, 'failing'] as const;
-        }
-      }),
-    );
-    const ready = results.every(([, state]) => state === 'ok');
-    ctx.status = ready ? 200 : 503;
-    ctx.body = { status: ready ? 'ok' : 'failing', checks: Object.fromEntries(results) };
-  });
+  router.get('/healthz', liveness);
+  router.get('/readyz', readiness(deps.checks ?? {}, logger));
+  if (config.metrics.enabled) router.get('/metrics', metricsEndpoint(metrics, config.metrics.token));
 
+  app.use(
+    requestId({
+      header: config.requestIdHeader,
+      logger,
+      ...(config.metrics.enabled ? { observe: httpObserver(metrics) } : {}),
+    }),
+  );
   for (const middleware of deps.standalone ?? []) app.use(middleware);
   app.use(securityHeaders({ https: new URL(config.issuer).protocol === 'https:' }));
-  app.use(errorPage(pages, deps.logger));
+  app.use(noCache(['/interaction', '/dingtalk', '/demo', '/admin']));
+  app.use(errorPage(pages, logger));
+  app.use(limits.tokenEndpoints(TOKEN_ENDPOINTS));
+  app.use(limits.perIp('browser', ['/auth', '/interaction', '/session/end']));
+  app.use(limits.perIp('dingtalkCallback', ['/dingtalk/callback']));
+  app.use(limits.perIp('dingtalkEvents', ['/dingtalk/events']));
+  app.use(limits.perIp('adminLogin', ['/admin/login']));
   app.use(csrfTokens());
   app.use(router.routes());
   for (const middleware of deps.routes ?? []) app.use(middleware);

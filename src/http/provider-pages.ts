@@ -2,6 +2,13 @@ import type { Configuration } from 'oidc-provider';
 import { messages } from '../errors/messages.js';
 import type { PageRenderer } from '../ui/pages.js';
 
+declare module 'koa' {
+  interface DefaultState {
+    /** The OAuth error code of an error page oidc-provider asked us to render. */
+    oauthError?: string;
+  }
+}
+
 type Features = NonNullable<Configuration['features']>;
 type Logout = NonNullable<Features['rpInitiatedLogout']>;
 
@@ -13,6 +20,8 @@ export function providerPages(pages: PageRenderer): {
 } {
   return {
     renderError(ctx, out) {
+      // The OAuth error code, for the rate limits (an HTML answer hides it from them otherwise).
+      ctx.state.oauthError = typeof out.error === 'string' ? out.error : undefined;
       const locale = pages.localeOf(ctx.get('accept-language'));
       const t = messages(locale);
       ctx.type = 'html';

@@ -41,16 +41,23 @@ export async function dingTalkCallback(deps: InteractionDeps, ctx: Context): Pro
   } catch (error) {
     const reason = failureCode(error);
     deps.logger.info({ err: error, reason }, 'dingtalk login failed');
-    await deps.audit.record({
+    // Not awaited: when PostgreSQL is the problem, the page must not wait for the audit write too.
+    void deps.audit.record({
       type: 'login.failed',
       ip: ctx.ip,
       details: { reason, unionId: identity?.unionId, userId: identity?.userId },
     });
     renderLoginError(ctx, deps.pages, {
       code: reason,
-      status: reason === 'server_error' ? 500 : reason.startsWith('dingtalk.unavailable') ? 503 : 403,
+      status: statusFor(reason),
       uid,
       oauthError: oauthErrorFor(error),
     });
   }
+}
+
+/** 503 for what may work in a moment, 500 for a bug, 403 for a refusal. */
+export function statusFor(reason: string): number {
+  if (reason === 'dingtalk.unavailable' || reason === 'service.unavailable') return 503;
+  return reason === 'server_error' ? 500 : 403;
 }

@@ -2,6 +2,7 @@ import type { Context } from 'koa';
 import { verifyCsrf } from '../ui/csrf.js';
 import { finishLogin } from './complete.js';
 import type { InteractionDeps } from './deps.js';
+import { statusFor } from './callback.js';
 import { failureCode, oauthErrorFor, renderLoginError } from './render.js';
 
 /**
@@ -26,10 +27,10 @@ export async function freeLogin(deps: InteractionDeps, ctx: Context): Promise<vo
   } catch (error) {
     const reason = failureCode(error);
     deps.logger.info({ err: error, reason }, 'dingtalk free login failed');
-    await deps.audit.record({ type: 'login.failed', ip: ctx.ip, details: { reason, method: 'dingtalk_free_login' } });
+    void deps.audit.record({ type: 'login.failed', ip: ctx.ip, details: { reason, method: 'dingtalk_free_login' } });
     renderLoginError(ctx, deps.pages, {
       code: reason,
-      status: reason === 'dingtalk.unavailable' ? 503 : 403,
+      status: statusFor(reason),
       uid: interaction.uid,
       oauthError: oauthErrorFor(error),
     });

@@ -1,6 +1,7 @@
 import type { Context } from 'koa';
 import { AccountError, AppError, UpstreamError } from '../errors/app-error.js';
 import { errorText, messages } from '../errors/messages.js';
+import { isStoreUnavailable } from '../store/unavailable.js';
 import type { PageRenderer } from '../ui/pages.js';
 
 export function noStore(ctx: Context): void {
@@ -17,7 +18,7 @@ export function renderPage(ctx: Context, pages: PageRenderer, view: string, data
 
 /** The OAuth error the application receives when the person goes back from this failure. */
 export function oauthErrorFor(error: unknown): 'access_denied' | 'temporarily_unavailable' {
-  return error instanceof UpstreamError ? 'temporarily_unavailable' : 'access_denied';
+  return error instanceof UpstreamError || isStoreUnavailable(error) ? 'temporarily_unavailable' : 'access_denied';
 }
 
 /** The user-facing code of a login failure: stable, with text in messages.ts. */
@@ -31,6 +32,7 @@ export function failureCode(error: unknown): string {
     return 'dingtalk.error';
   }
   if (error instanceof AppError && error.expose) return error.code;
+  if (isStoreUnavailable(error)) return 'service.unavailable';
   return 'server_error';
 }
 

@@ -228,6 +228,9 @@ export function createClientAdapter(store: ClientStore, cacheMs: number): {
     max: 10_000,
     ttl: Math.max(cacheMs, 1),
     fetchMethod: async (clientId) => (await store.providerMetadata(clientId)) ?? MISSING,
+    // PostgreSQL down: keep serving the client as last read rather than refusing every service.
+    allowStaleOnFetchRejection: true,
+    noDeleteOnFetchRejection: true,
   });
   const readOnly = async (): Promise<never> => {
     throw new Error('clients are managed with the CLI or the admin console, not by oidc-provider');
@@ -260,6 +263,8 @@ export function createResourceServerCache(store: ClientStore, cacheMs: number) {
     max: 1_000,
     ttl: Math.max(cacheMs, 1),
     fetchMethod: async (identifier) => (await store.findResourceServer(identifier)) ?? MISSING,
+    allowStaleOnFetchRejection: true,
+    noDeleteOnFetchRejection: true,
   });
   return {
     async find(identifier: string): Promise<ResourceServer | undefined> {

@@ -19,6 +19,7 @@ import { isAccessPolicy } from '../accounts/access.js';
 import type { Config } from '../config/schema.js';
 import { SCOPE_CLAIMS } from './claims.js';
 import type { ResourceServer } from './clients.js';
+import { unavailableAware, withUnavailableErrors } from './unavailable.js';
 
 export interface ProviderDeps {
   /** Adapter constructor for every model but `Client`. */
@@ -52,11 +53,12 @@ export function buildConfiguration(config: Config, deps: ProviderDeps): Configur
     adapter: class {
       constructor(model: string) {
         // oidc-provider instantiates one adapter per model name.
-        return (model === 'Client' ? deps.clientAdapter : deps.adapterFor(model)) as never;
+        // Storage outages become 503 temporarily_unavailable instead of server_error.
+        return withUnavailableErrors(model === 'Client' ? deps.clientAdapter : deps.adapterFor(model)) as never;
       }
     } as unknown as Configuration['adapter'],
     clients: deps.staticClients,
-    findAccount: deps.findAccount,
+    findAccount: unavailableAware(deps.findAccount) as FindAccount,
     jwks: { keys: deps.jwks as never },
 
     // Claims and scopes (DESIGN.md contract). Unknown scopes are not errors: oidc-provider keeps
@@ -145,7 +147,7 @@ export function buildConfiguration(config: Config, deps: ProviderDeps): Configur
       policy: interactionPolicyWith(deps.mayUse),
     },
     renderError: deps.renderError,
-    ...(deps.loadExistingGrant ? { loadExistingGrant: deps.loadExistingGrant } : {}),
+    ...(deps.loadExistingGrant ? { loadExistingGrant: unavailableAware(deps.loadExistingGrant) } : {}),
 
     features: {
       devInteractions: { enabled: false },

@@ -46,6 +46,11 @@ export async function createProviderHolder(
     const next = new Provider(config.issuer, buildConfiguration(config, { ...deps, jwks }));
     next.proxy = config.trustProxy;
     next.use(requireClientAuthentication);
+    next.use(async (ctx, nextMiddleware) => {
+      await nextMiddleware();
+      // StoreUnavailableError answers 503 itself and never reaches the server_error event.
+      if (ctx.status === 503) logger.warn({ path: ctx.path }, 'storage unavailable: answered 503 temporarily_unavailable');
+    });
     if (config.oidc.logoutRevokesOfflineGrants) next.use(revokeOfflineGrantsOnLogout);
     next.on('server_error', (ctx: KoaContextWithOIDC, error: Error) => {
       logger.error({ err: error, path: ctx.path }, 'oidc-provider server error');

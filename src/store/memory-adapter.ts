@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
-import type { Adapter, AdapterConstructor, AdapterPayload } from 'oidc-provider';
+import type { Adapter, AdapterPayload } from 'oidc-provider';
 
+import { type AccountIndex, type IndexedAdapterConstructor, indexedAccountOf } from './account-index.js';
 import { GRANTABLE_MODELS } from './redis-adapter.js';
 
 /** Options of {@link createMemoryAdapterFactory}. */
@@ -21,8 +22,11 @@ export interface MemoryAdapterOptions {
 type Entry =
   | { type: 'record'; payload: string; consumed?: number }
   | { type: 'index'; id: string }
-  /** Record key → its expiry in epoch ms (`Infinity` for none). */
-  | { type: 'grant'; members: Map<string, number> };
+  /**
+   * A grant's tokens (record keys) or an account's Sessions or Grants (ids): member → its expiry in
+   * epoch ms (`Infinity` for none).
+   */
+  | { type: 'set'; members: Map<string, number> };
 
 type RecordEntry = Extract<Entry, { type: 'record' }>;
 
@@ -32,13 +36,14 @@ const SWEEP_INTERVAL_MS = 60_000;
 /**
  * Creates an in-memory oidc-provider storage adapter class with the same contract and key layout
  * as {@link createRedisAdapterFactory}: every model can be consumed, Sessions are indexed by
- * `uid`, DeviceCodes by `userCode`, grantable tokens by grant. Each call gets its own store, so
- * tests (and several providers in one process) do not share state.
+ * `uid`, DeviceCodes by `userCode`, grantable tokens by grant, Sessions and Grants by account (read
+ * through the constructor's `accountIndex`). Each call gets its own store, so tests (and several
+ * providers in one process) do not share state.
  *
  * For development and tests only: nothing survives a restart or is shared between processes.
  * Configure the provider with `adapter: createMemoryAdapterFactory()`.
  */
-export function createMemoryAdapterFactory(options: MemoryAdapterOptions = {}): AdapterConstructor {
+export function createMemoryAdapterFactory(options: MemoryAdapterOptions = {}): IndexedAdapterConstructor {
   const clockTolerance = options.clockTolerance ?? 0;
   // Entries get their own TTL on `set`; the cache itself has none, so TTL-less records (Clients)
   // stay until evicted.
@@ -48,6 +53,7 @@ export function createMemoryAdapterFactory(options: MemoryAdapterOptions = {}): 
   const grantKey = (grantId: string): string => `grant:${grantId}`;
   const sessionUidKey = (uid: string): string => `sessionUid:${uid}`;
   const userCodeKey = (userCode: string): string => `userCode:${userCode}`;
+  const accountKey = (accountId: string, model: string): string => `account:${accountId}:${model}`;
 
   /** `undefined` for no expiry, else the TTL in ms (<= 0 when already expired). */
   function ttlMs(expiresIn: number | undefined): number | undefined {
@@ -76,30 +82,57 @@ export function createMemoryAdapterFactory(options: MemoryAdapterOptions = {}): 
     return entry?.type === 'index' ? entry.id : undefined;
   }
 
-  function getGrantMembers(grantId: string): Map<string, number> {
-    const entry = cache.get(grantKey(grantId));
-    return entry?.type === 'grant' ? entry.members : new Map();
+  function getSetMembers(key: string): Map<string, number> {
+    const entry = cache.get(key);
+    return entry?.type === 'set' ? entry.members : new Map();
   }
 
-  /** Stores the grant index with the TTL of its longest-lived member, dropping expired members. */
-  function setGrantMembers(grantId: string, members: Map<string, number>): void {
+  /** Stores a set index with the TTL of its longest-lived member, dropping expired members. */
+  function setSetMembers(key: string, members: Map<string, number>): void {
     const now = Date.now();
-    for (const [key, expiresAt] of members) {
-      if (expiresAt <= now) members.delete(key);
+    for (const [member, expiresAt] of members) {
+      if (expiresAt <= now) members.delete(member);
     }
     if (members.size === 0) {
-      cache.delete(grantKey(grantId));
+      cache.delete(key);
       return;
     }
     const expiresAt = Math.max(...members.values());
-    put(grantKey(grantId), { type: 'grant', members }, Number.isFinite(expiresAt) ? expiresAt - now : undefined);
+    put(key, { type: 'set', members }, Number.isFinite(expiresAt) ? expiresAt - now : undefined);
   }
+
+  function removeSetMember(key: string, member: string): void {
+    const members = getSetMembers(key);
+    if (members.delete(member)) setSetMembers(key, members);
+  }
+
+  /** Live ids of `model` records of the account: the record still exists and is still theirs. */
+  function listAccount(accountId: string, model: string): string[] {
+    const key = accountKey(accountId, model);
+    const members = getSetMembers(key);
+    const live: string[] = [];
+    for (const id of [...members.keys()]) {
+      const record = getRecord(`${model}:${id}`);
+      if (record && indexedAccountOf(model, JSON.parse(record.payload) as AdapterPayload) === accountId) live.push(id);
+      else members.delete(id);
+    }
+    setSetMembers(key, members);
+    return live.sort();
+  }
+
+  const accountIndex: AccountIndex = {
+    sessionIds: async (accountId) => listAccount(accountId, 'Session'),
+    grantIds: async (accountId) => listAccount(accountId, 'Grant'),
+  };
 
   function deleteIndexIfOwned(key: string, id: string): void {
     if (getIndex(key) === id) cache.delete(key);
   }
 
   return class MemoryAdapter implements Adapter {
+    /** Sessions and Grants of one person, as the Redis adapter's `accountIndex`. */
+    static readonly accountIndex: AccountIndex = accountIndex;
+
     readonly model: string;
 
     constructor(model: string) {
@@ -115,9 +148,10 @@ export function createMemoryAdapterFactory(options: MemoryAdapterOptions = {}): 
       if (this.model === 'Session' && payload.uid) deleteIndexIfOwned(sessionUidKey(payload.uid), id);
       if (payload.userCode) deleteIndexIfOwned(userCodeKey(payload.userCode), id);
       if (GRANTABLE_MODELS.has(this.model) && payload.grantId) {
-        const members = getGrantMembers(payload.grantId);
-        if (members.delete(this.key(id))) setGrantMembers(payload.grantId, members);
+        removeSetMember(grantKey(payload.grantId), this.key(id));
       }
+      const accountId = indexedAccountOf(this.model, payload);
+      if (accountId !== undefined) removeSetMember(accountKey(accountId, this.model), id);
     }
 
     async find(id: string): Promise<AdapterPayload | undefined> {
@@ -157,10 +191,17 @@ export function createMemoryAdapterFactory(options: MemoryAdapterOptions = {}): 
       if (payload.userCode) {
         put(userCodeKey(payload.userCode), { type: 'index', id }, ttl);
       }
+      const expiresAt = ttl === undefined ? Infinity : Date.now() + ttl;
       if (GRANTABLE_MODELS.has(this.model) && payload.grantId) {
-        const members = getGrantMembers(payload.grantId);
-        members.set(key, ttl === undefined ? Infinity : Date.now() + ttl);
-        setGrantMembers(payload.grantId, members);
+        const members = getSetMembers(grantKey(payload.grantId));
+        members.set(key, expiresAt);
+        setSetMembers(grantKey(payload.grantId), members);
+      }
+      const accountId = indexedAccountOf(this.model, payload);
+      if (accountId !== undefined) {
+        const members = getSetMembers(accountKey(accountId, this.model));
+        members.set(id, expiresAt);
+        setSetMembers(accountKey(accountId, this.model), members);
       }
     }
 
@@ -177,7 +218,7 @@ export function createMemoryAdapterFactory(options: MemoryAdapterOptions = {}): 
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
-      const members = getGrantMembers(grantId);
+      const members = getSetMembers(grantKey(grantId));
       for (const key of members.keys()) {
         const record = getRecord(key);
         cache.delete(key);

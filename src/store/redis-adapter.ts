@@ -1,6 +1,7 @@
 import type { ChainableCommander } from 'ioredis';
-import type { Adapter, AdapterConstructor, AdapterPayload } from 'oidc-provider';
+import type { Adapter, AdapterPayload } from 'oidc-provider';
 
+import { type AccountIndex, type IndexedAdapterConstructor, indexedAccountOf } from './account-index.js';
 import type { RedisClient } from './redis.js';
 
 /** Options of {@link createRedisAdapterFactory}. */
@@ -69,6 +70,58 @@ function parsePayload(json: string): AdapterPayload {
 }
 
 /**
+ * Adds `member` to the set `key` and makes the set live at least as long as the member: `NX` gives
+ * a new set this TTL, `GT` only ever lengthens an existing one (needs Redis >= 7.0). One key, so
+ * this MULTI is fine on Cluster.
+ */
+async function addToIndexSet(client: RedisClient, key: string, member: string, ttl: number | undefined): Promise<unknown> {
+  const index = client.multi().sadd(key, member);
+  if (ttl === undefined) {
+    index.persist(key);
+  } else {
+    index.expire(key, ttl, 'NX').expire(key, ttl, 'GT');
+  }
+  return exec(index);
+}
+
+/**
+ * The account index over a Redis store written by {@link createRedisAdapterFactory} (same client,
+ * same prefix): `<prefix>account:<accountId>:<Model>` is a set of record ids. Listing reads each
+ * record (one HGET per id, in parallel: the records live in different Cluster slots) and drops the
+ * ids whose record is gone or now belongs to someone else, so the set does not grow with expired
+ * sessions of a person who keeps signing in.
+ */
+export function createRedisAccountIndex(client: RedisClient, options: Pick<RedisAdapterOptions, 'prefix'> = {}): AccountIndex {
+  const prefix = options.prefix ?? 'oidc:';
+
+  async function list(accountId: string, model: string): Promise<string[]> {
+    const indexKey = accountKey(prefix, accountId, model);
+    const ids = await client.smembers(indexKey);
+    if (ids.length === 0) return [];
+    const payloads = await Promise.all(ids.map((id) => client.hget(`${prefix}${model}:${id}`, 'payload')));
+    const live: string[] = [];
+    const stale: string[] = [];
+    ids.forEach((id, i) => {
+      const payload = payloads[i];
+      if (payload != null && indexedAccountOf(model, parsePayload(payload)) === accountId) live.push(id);
+      else stale.push(id);
+    });
+    // Safe against a concurrent upsert: the adapter adds an id to the set only once its record is written.
+    if (stale.length > 0) await client.srem(indexKey, ...stale);
+    return live.sort();
+  }
+
+  return {
+    sessionIds: (accountId) => list(accountId, 'Session'),
+    grantIds: (accountId) => list(accountId, 'Grant'),
+  };
+}
+
+function accountKey(prefix: string, accountId: string, model: string): string {
+  return `${prefix}account:${accountId}:${model}`;
+}
+
+/**
  * Creates an oidc-provider storage adapter class backed by Redis (single, Sentinel or Cluster).
  * Configure the provider with `adapter: createRedisAdapterFactory(client)`: oidc-provider 9
  * accepts a constructor (it calls `new Adapter(modelName)` once per model) or a plain factory
@@ -81,6 +134,9 @@ function parsePayload(json: string): AdapterPayload {
  * - `oidc:sessionUid:<uid>` and `oidc:userCode:<code>`: the id, with the record's TTL.
  * - `oidc:grant:<grantId>`: a set of the record keys of every grantable token of that grant, whose
  *   TTL is raised to the longest member's (`EXPIRE NX` then `EXPIRE GT`: needs Redis >= 7.0).
+ * - `oidc:account:<accountId>:Session` and `…:Grant`: sets of the ids of a person's Sessions and
+ *   Grants, with the same TTL rule; read through the constructor's `accountIndex`
+ *   ({@link createRedisAccountIndex}).
  *
  * Cluster: every MULTI and Lua script touches a single key; records and indexes that live in
  * different slots are written by independent commands issued in parallel. A token is looked up by
@@ -89,9 +145,10 @@ function parsePayload(json: string): AdapterPayload {
 export function createRedisAdapterFactory(
   client: RedisClient,
   options: RedisAdapterOptions = {},
-): AdapterConstructor {
+): IndexedAdapterConstructor {
   const prefix = options.prefix ?? 'oidc:';
   const clockTolerance = options.clockTolerance ?? 0;
+  const accountIndex = createRedisAccountIndex(client, { prefix });
 
   const grantKey = (grantId: string): string => `${prefix}grant:${grantId}`;
   const sessionUidKey = (uid: string): string => `${prefix}sessionUid:${uid}`;
@@ -106,6 +163,9 @@ export function createRedisAdapterFactory(
   }
 
   return class RedisAdapter implements Adapter {
+    /** Sessions and Grants of one person: see {@link createRedisAccountIndex}. */
+    static readonly accountIndex: AccountIndex = accountIndex;
+
     readonly model: string;
 
     constructor(model: string) {
@@ -153,7 +213,8 @@ export function createRedisAdapterFactory(
       // memory adapter does. One key, so this MULTI is fine on Cluster.
       const record = client.multi().del(key).hset(key, 'payload', JSON.stringify(payload));
       if (ttl !== undefined) record.expire(key, ttl);
-      const writes: Promise<unknown>[] = [exec(record)];
+      const recordWritten = exec(record);
+      const writes: Promise<unknown>[] = [recordWritten];
 
       if (this.model === 'Session' && payload.uid) {
         writes.push(setIndex(sessionUidKey(payload.uid), id, ttl));
@@ -162,18 +223,16 @@ export function createRedisAdapterFactory(
         writes.push(setIndex(userCodeKey(payload.userCode), id, ttl));
       }
       if (GRANTABLE_MODELS.has(this.model) && payload.grantId) {
-        const indexKey = grantKey(payload.grantId);
-        // SADD: re-upserting a token does not duplicate it in the index.
-        const index = client.multi().sadd(indexKey, key);
-        if (ttl === undefined) {
-          index.persist(indexKey);
-        } else {
-          // NX gives a new set this member's TTL; GT only ever lengthens an existing one. (A set
-          // made persistent by a TTL-less member would get a TTL back from NX, but oidc-provider
-          // gives every grantable model a ttl.)
-          index.expire(indexKey, ttl, 'NX').expire(indexKey, ttl, 'GT');
-        }
-        writes.push(exec(index));
+        // SADD: re-upserting a token does not duplicate it in the index. (A set made persistent by
+        // a TTL-less member would get a TTL back from NX, but oidc-provider gives every grantable
+        // model a ttl.)
+        writes.push(addToIndexSet(client, grantKey(payload.grantId), key, ttl));
+      }
+      const accountId = indexedAccountOf(this.model, payload);
+      if (accountId !== undefined) {
+        // After the record, not beside it: the index may then drop any id whose record it cannot
+        // find without racing this write. Sessions and Grants are saved far less often than tokens.
+        writes.push(recordWritten.then(() => addToIndexSet(client, accountKey(prefix, accountId, this.model), id, ttl)));
       }
 
       await Promise.all(writes);
@@ -189,8 +248,11 @@ export function createRedisAdapterFactory(
       const [payload] = await exec(client.multi().hget(key, 'payload').del(key));
       if (typeof payload !== 'string') return;
 
-      const { uid, userCode, grantId } = parsePayload(payload);
+      const parsed = parsePayload(payload);
+      const { uid, userCode, grantId } = parsed;
+      const accountId = indexedAccountOf(this.model, parsed);
       const cleanups: Promise<unknown>[] = [];
+      if (accountId !== undefined) cleanups.push(client.srem(accountKey(prefix, accountId, this.model), id));
       if (this.model === 'Session' && uid) cleanups.push(deleteIndex(sessionUidKey(uid), id));
       if (userCode) cleanups.push(deleteIndex(userCodeKey(userCode), id));
       if (GRANTABLE_MODELS.has(this.model) && grantId) cleanups.push(client.srem(grantKey(grantId), key));

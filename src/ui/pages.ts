@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import ejs from 'ejs';
 import { type Locale, messages, pickLocale } from '../errors/messages.js';
+import { currentRequest } from '../log.js';
 
 // views/ sits beside src/ in the source tree; the build copies nothing, so dist/ looks two levels up.
 const VIEWS_DIR = [path.resolve(import.meta.dirname, '../../views'), path.resolve(import.meta.dirname, '../../../views')].find(
@@ -16,7 +17,10 @@ const VIEWS_DIR = [path.resolve(import.meta.dirname, '../../views'), path.resolv
 )!;
 
 export interface PageRenderer {
-  /** Render `views/<name>.ejs` inside the layout; every value is escaped by the templates. */
+  /**
+   * Render `views/<name>.ejs` inside the layout; every value is escaped by the templates. Both get
+   * `cspNonce`, the nonce of the response being served, for their `<script nonce="…">` tags.
+   */
   render(name: string, locale: Locale, data: Record<string, unknown>): string;
   localeOf(acceptLanguage: string | undefined): Locale;
 }
@@ -35,8 +39,10 @@ export function createPageRenderer(): PageRenderer {
   return {
     render(name, locale, data) {
       const t = messages(locale);
-      const body = template(name)({ t, locale, ...data }) as string;
-      return template('layout')({ t, locale, body, title: data.title ?? t.productName }) as string;
+      // The response's CSP nonce (http/middleware/security-headers.ts), for `<script nonce>`.
+      const cspNonce = currentRequest()?.cspNonce ?? '';
+      const body = template(name)({ t, locale, cspNonce, ...data }) as string;
+      return template('layout')({ t, locale, cspNonce, body, title: data.title ?? t.productName }) as string;
     },
     localeOf: pickLocale,
   };

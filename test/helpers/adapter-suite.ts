@@ -4,12 +4,14 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { expect } from 'chai';
-import Provider, { type Adapter, type AdapterConstructor, type AdapterPayload } from 'oidc-provider';
+import Provider, { type Adapter, type AdapterPayload } from 'oidc-provider';
+
+import type { IndexedAdapterConstructor } from '../../src/store/account-index.js';
 
 /** What a test file hands to {@link adapterSuite}: a fresh, empty adapter store. */
 export interface AdapterFixture {
-  /** The value for oidc-provider's `adapter` option. */
-  factory: AdapterConstructor;
+  /** The value for oidc-provider's `adapter` option, with its account index. */
+  factory: IndexedAdapterConstructor;
   /** Called after each test. */
   cleanup(): Promise<void>;
 }
@@ -216,6 +218,80 @@ export function adapterSuite(name: string, makeFactory: () => Promise<AdapterFix
       await accessTokens.revokeByGrantId('g-b');
       expect(await refreshTokens.find('rt-a')).to.equal(undefined);
       expect(await refreshTokens.find('rt-b')).to.equal(undefined);
+    });
+
+    describe('account index', function () {
+      const session = (id: string, accountId?: string, ttl = 60): [string, AdapterPayload, number] => [
+        id,
+        { jti: id, kind: 'Session', uid: `uid-${id}`, ...(accountId ? { accountId } : {}), exp: nowSeconds() + ttl },
+        ttl,
+      ];
+      const grant = (id: string, accountId: string, ttl = 60): [string, AdapterPayload, number] => [
+        id,
+        { jti: id, kind: 'Grant', accountId, clientId: 'rp', iat: nowSeconds(), exp: nowSeconds() + ttl },
+        ttl,
+      ];
+
+      it('lists the Sessions and Grants of an account, and nobody else\'s', async function () {
+        await adapter('Session').upsert(...session('s-a1', 'acc-a'));
+        await adapter('Session').upsert(...session('s-a2', 'acc-a'));
+        await adapter('Session').upsert(...session('s-b1', 'acc-b'));
+        await adapter('Grant').upsert(...grant('g-a1', 'acc-a'));
+        await adapter('Grant').upsert(...grant('g-b1', 'acc-b'));
+        // Re-saving (oidc-provider does it on every authorization) does not duplicate an entry.
+        await adapter('Grant').upsert(...grant('g-a1', 'acc-a'));
+
+        const index = fixture.factory.accountIndex;
+        expect(await index.sessionIds('acc-a')).to.deep.equal(['s-a1', 's-a2']);
+        expect(await index.grantIds('acc-a')).to.deep.equal(['g-a1']);
+        expect(await index.sessionIds('acc-b')).to.deep.equal(['s-b1']);
+        expect(await index.grantIds('acc-b')).to.deep.equal(['g-b1']);
+        expect(await index.sessionIds('acc-unknown')).to.deep.equal([]);
+        expect(await index.grantIds('acc-unknown')).to.deep.equal([]);
+      });
+
+      it('indexes only Sessions and Grants that name an account', async function () {
+        await adapter('Session').upsert(...session('s-anonymous'));
+        await adapter('AccessToken').upsert('at-1', payloadFor('AccessToken', 'at-1', { accountId: 'acc-a', grantId: 'g-1' }), 60);
+        await adapter('Interaction').upsert('i-1', { jti: 'i-1', kind: 'Interaction', accountId: 'acc-a' } as AdapterPayload, 60);
+        expect(await fixture.factory.accountIndex.sessionIds('acc-a')).to.deep.equal([]);
+        expect(await fixture.factory.accountIndex.grantIds('acc-a')).to.deep.equal([]);
+      });
+
+      it('forgets a destroyed Session or Grant, and a Session whose id oidc-provider reset', async function () {
+        await adapter('Session').upsert(...session('s-old', 'acc-a'));
+        await adapter('Grant').upsert(...grant('g-1', 'acc-a'));
+        await adapter('Grant').upsert(...grant('g-2', 'acc-a'));
+
+        await adapter('Session').destroy('s-old');
+        await adapter('Session').upsert(...session('s-new', 'acc-a'));
+        await adapter('Grant').destroy('g-1');
+
+        expect(await fixture.factory.accountIndex.sessionIds('acc-a')).to.deep.equal(['s-new']);
+        expect(await fixture.factory.accountIndex.grantIds('acc-a')).to.deep.equal(['g-2']);
+      });
+
+      it('moves a Session re-saved for another account', async function () {
+        await adapter('Session').upsert(...session('s-1', 'acc-a'));
+        await adapter('Session').upsert(...session('s-1', 'acc-b'));
+        expect(await fixture.factory.accountIndex.sessionIds('acc-a')).to.deep.equal([]);
+        expect(await fixture.factory.accountIndex.sessionIds('acc-b')).to.deep.equal(['s-1']);
+      });
+
+      it('drops expired records and keeps the index as long as its longest-lived record', async function () {
+        // Long then short: the index must not shrink to the last record's TTL.
+        await adapter('Session').upsert(...session('s-long', 'acc-a', 3));
+        await adapter('Session').upsert(...session('s-short', 'acc-a', 1));
+        // Short then long: the index must be lengthened.
+        await adapter('Grant').upsert(...grant('g-short', 'acc-a', 1));
+        await adapter('Grant').upsert(...grant('g-long', 'acc-a', 3));
+        expect(await fixture.factory.accountIndex.sessionIds('acc-a')).to.deep.equal(['s-long', 's-short']);
+
+        await sleep(PAST_ONE_SECOND_MS);
+
+        expect(await fixture.factory.accountIndex.sessionIds('acc-a')).to.deep.equal(['s-long']);
+        expect(await fixture.factory.accountIndex.grantIds('acc-a')).to.deep.equal(['g-long']);
+      });
     });
 
     describe('inside a real oidc-provider', function () {

@@ -1,27 +1,98 @@
-import helmet from 'koa-helmet';
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import helmet from 'helmet';
 import type { Middleware } from 'koa';
+import { currentRequest } from '../../log.js';
+
+declare module 'koa' {
+  interface DefaultState {
+    /** This response's CSP nonce; templates get it as `cspNonce` (ui/pages.ts). */
+    cspNonce?: string;
+  }
+}
 
 /**
- * koa-helmet on every response, the provider's pages included (they are served through the same
- * app). `form-action` is left out on purpose: a consent or logout form is answered by a redirect
- * to the relying party, and Chromium applies form-action to that redirect too.
+ * The Content-Security-Policy with a fresh nonce per response, split around the nonce so that each
+ * request only joins three strings. `script-src` comes first among the script directives and starts
+ * with `'self'`: the login page adds DingTalk's JSAPI origin right after it (interactions/login.ts),
+ * and oidc-provider appends the sha256 of its own inline scripts (form_post) to `script-src`
+ * (lib/helpers/script_src_sha.js). `form-action` is left out on purpose: a consent or logout form is
+ * answered by a redirect to the relying party, and Chromium applies form-action to that redirect too.
+ */
+export function contentSecurityPolicy(options: { https: boolean }): { before: string; after: string } {
+  const head = [
+    "default-src 'self'",
+    "base-uri 'self'",
+    "font-src 'self' https: data:",
+    "frame-ancestors 'none'",
+    "img-src 'self' data: https:",
+    "object-src 'none'",
+  ];
+  const tail = ["script-src-attr 'none'", "style-src 'self'", ...(options.https ? ['upgrade-insecure-requests'] : [])];
+  return { before: `${head.join(';')};script-src 'self' 'nonce-`, after: `';${tail.join(';')}` };
+}
+
+/**
+ * helmet's headers on every response, the provider's pages included (they are served through the
+ * same app), plus our own CSP with a per-request nonce; HSTS only when the issuer is https.
+ *
+ * helmet's headers do not depend on the request, so they are computed once, by running helmet on
+ * a recording response, and each request only sets them; the nonce comes from a pool of random
+ * bytes refilled 256 nonces at a time. This runs on every token and introspection call.
  */
 export function securityHeaders(options: { https: boolean }): Middleware {
-  return helmet({
-    contentSecurityPolicy: {
-      useDefaults: true,
-      directives: {
-        'default-src': ["'self'"],
-        'script-src': ["'self'"],
-        'style-src': ["'self'"],
-        'img-src': ["'self'", 'data:', 'https:'],
-        'frame-ancestors': ["'none'"],
-        'form-action': null,
-        'upgrade-insecure-requests': options.https ? [] : null,
-      },
+  const { before, after } = contentSecurityPolicy(options);
+  const headers = staticHeaders(
+    helmet({
+      contentSecurityPolicy: false,
+      strictTransportSecurity: options.https ? { maxAge: 31_536_000, includeSubDomains: true } : false,
+      referrerPolicy: { policy: 'no-referrer' },
+      crossOriginEmbedderPolicy: false,
+      // The same as frame-ancestors 'none', for browsers without CSP level 2.
+      xFrameOptions: { action: 'deny' },
+    }),
+  );
+  return (ctx, next) => {
+    const nonce = nextNonce();
+    ctx.state.cspNonce = nonce;
+    const request = currentRequest();
+    if (request) request.cspNonce = nonce;
+    ctx.set('Content-Security-Policy', before + nonce + after);
+    for (const [name, value] of headers) ctx.set(name, value);
+    return next();
+  };
+}
+
+/** The headers a request-independent Node middleware sets, recorded once. */
+function staticHeaders(middleware: (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void): [string, string][] {
+  const recorded = new Map<string, string>();
+  const res = {
+    setHeader(name: string, value: string | number | readonly string[]) {
+      recorded.set(name, String(value));
+      return res;
     },
-    strictTransportSecurity: options.https ? { maxAge: 31_536_000, includeSubDomains: true } : false,
-    referrerPolicy: { policy: 'no-referrer' },
-    crossOriginEmbedderPolicy: false,
+    removeHeader(name: string) {
+      recorded.delete(name);
+    },
+  };
+  let failure: unknown;
+  middleware({ headers: {} } as IncomingMessage, res as unknown as ServerResponse, (error) => {
+    failure = error;
   });
+  if (failure) throw failure;
+  return [...recorded];
+}
+
+const NONCE_BYTES = 16; // 128 bits (CSP3 §7.1: at least 128 bits)
+let pool = Buffer.alloc(0);
+let offset = 0;
+
+function nextNonce(): string {
+  if (offset + NONCE_BYTES > pool.length) {
+    pool = randomBytes(NONCE_BYTES * 256);
+    offset = 0;
+  }
+  const nonce = pool.toString('base64', offset, offset + NONCE_BYTES);
+  offset += NONCE_BYTES;
+  return nonce;
 }

@@ -82,6 +82,33 @@ describe('Redis adapter (integration)', function () {
       expect(await client.ttl('oidc:grant:g-1')).to.be.at.least(await client.ttl('oidc:RefreshToken:rt-1'));
     });
 
+    it('indexes Sessions and Grants in a set of ids per account and model, living as long as its longest record', async function () {
+      const Adapter = createRedisAdapterFactory(client);
+      await new Adapter('Session').upsert('s-1', { jti: 's-1', kind: 'Session', uid: 'u-1', accountId: 'acc-1' }, 3_600);
+      await new Adapter('Session').upsert('s-2', { jti: 's-2', kind: 'Session', uid: 'u-2', accountId: 'acc-1' }, 60);
+      await new Adapter('Grant').upsert('g-1', { jti: 'g-1', kind: 'Grant', accountId: 'acc-1', clientId: 'rp' }, 600);
+
+      expect(await client.type('oidc:account:acc-1:Session')).to.equal('set');
+      expect(await client.smembers('oidc:account:acc-1:Session')).to.have.members(['s-1', 's-2']);
+      expect(await client.smembers('oidc:account:acc-1:Grant')).to.deep.equal(['g-1']);
+      expect(await client.ttl('oidc:account:acc-1:Session')).to.be.at.least(await client.ttl('oidc:Session:s-1'));
+      expect(await client.ttl('oidc:account:acc-1:Grant')).to.be.at.least(await client.ttl('oidc:Grant:g-1'));
+
+      await new Adapter('Session').destroy('s-2');
+      expect(await client.smembers('oidc:account:acc-1:Session')).to.deep.equal(['s-1']);
+    });
+
+    it('prunes ids whose record is gone when the account index is read', async function () {
+      const Adapter = createRedisAdapterFactory(client);
+      await new Adapter('Grant').upsert('g-1', { jti: 'g-1', kind: 'Grant', accountId: 'acc-1', clientId: 'rp' }, 600);
+      await new Adapter('Grant').upsert('g-2', { jti: 'g-2', kind: 'Grant', accountId: 'acc-1', clientId: 'rp' }, 600);
+      // Gone without the adapter knowing (expiry, or a DEL by hand): the set still names it.
+      await client.del('oidc:Grant:g-2');
+
+      expect(await Adapter.accountIndex.grantIds('acc-1')).to.deep.equal(['g-1']);
+      expect(await client.smembers('oidc:account:acc-1:Grant')).to.deep.equal(['g-1']);
+    });
+
     it('honours the prefix option', async function () {
       const Adapter = createRedisAdapterFactory(client, { prefix: 'other:' });
       await new Adapter('Session').upsert('s-1', { jti: 's-1', kind: 'Session', uid: 'u-1' }, 60);

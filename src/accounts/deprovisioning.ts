@@ -1,0 +1,440 @@
+import { createHash } from 'node:crypto';
+import type Provider from 'oidc-provider';
+import { Op } from 'sequelize';
+
+import type { Account } from '../db/models/account.js';
+import type { Models } from '../db/models/index.js';
+import type { DingTalkClient } from '../dingtalk/client.js';
+import { isDingTalkError } from '../dingtalk/errors.js';
+import type { UpstreamIdentity } from '../dingtalk/identity.js';
+import type { ContactEvent } from '../dingtalk/schemas.js';
+import { AppError } from '../errors/app-error.js';
+import type { Logger } from '../log.js';
+import type { AccountIndex } from '../store/account-index.js';
+import type { MarkerStore } from '../store/markers.js';
+import type { AuditLog } from './audit.js';
+import { revokeAccount, type RevocationResult } from './revocation.js';
+
+/** `statusReason` of an account disabled because its person left the organisation in DingTalk. */
+export const LEFT_ORG_REASON = 'dingtalk.left_org';
+/** `statusReason` of an account disabled by an admin without a reason of their own. */
+export const ADMIN_DISABLED_REASON = 'admin.disabled';
+
+/** Audit event types written here. */
+export const AUDIT = {
+  disabled: 'account.disabled',
+  enabled: 'account.enabled',
+  revoked: 'account.revoked',
+  synced: 'account.synced',
+  backchannelSent: 'logout.backchannel',
+  backchannelFailed: 'logout.backchannel_failed',
+} as const;
+
+/** How long a handled event is remembered, so a redelivery is answered without redoing it. */
+export const EVENT_DEDUPE_SECONDS = 24 * 60 * 60;
+/** How long a positive membership answer spares DingTalk a call on refresh. */
+export const DEFAULT_MEMBERSHIP_CACHE_SECONDS = 300;
+
+export interface DeprovisioningDeps {
+  models: Models;
+  /** The provider serving now (`holder.current`): keys rotate, so never keep one instance. */
+  provider: () => Provider;
+  /** The adapter's `accountIndex` (store/account-index.ts). */
+  accountIndex: AccountIndex;
+  dingtalk: DingTalkClient;
+  audit: AuditLog;
+  logger: Logger;
+  /**
+   * The organisation (DINGTALK_CORP_ID, or the emulator's in development). Events of any other
+   * corp are ignored; without one, contact events are ignored and refresh does not re-check membership.
+   */
+  corpId?: string;
+  /** Event deduplication and the membership cache (Redis with several replicas). */
+  markers: MarkerStore;
+  /** Runs after an active account's profile was re-read (role re-evaluation); its failure fails the sync of that account. */
+  afterSync?: (account: Account) => Promise<void>;
+  /** DingTalk calls in flight during a sync or a department event. Default 4 (DingTalk allows 20/s per API, §6.1). */
+  concurrency?: number;
+  /** Default {@link DEFAULT_MEMBERSHIP_CACHE_SECONDS}. */
+  membershipCacheSeconds?: number;
+}
+
+/** Who did it, for the audit log: `dingtalk:event`, `dingtalk:sync`, `cli:<user>`, an admin's account id… */
+export interface ActorOptions {
+  actor: string;
+}
+
+export type EventOutcome =
+  | { status: 'handled'; type: string }
+  | { status: 'duplicate'; type: string }
+  | { status: 'ignored'; type: string; reason: 'check_url' | 'other_corp' | 'unknown_type' };
+
+/** What re-reading one account from DingTalk did. */
+export type SyncOutcome = 'updated' | 'unchanged' | 'disabled' | 'skipped';
+
+export interface SyncSummary {
+  /** Active accounts with a DingTalk userid that were looked at. */
+  checked: number;
+  updated: number;
+  unchanged: number;
+  /** No longer in the organisation (60121): disabled and revoked. */
+  disabled: number;
+  failed: number;
+  failures: { accountId: string; code: string }[];
+}
+
+const EVENT_TYPES = {
+  leave: new Set(['user_leave_org']),
+  resync: new Set(['user_add_org', 'user_modify_org', 'user_active_org']),
+  department: new Set(['org_dept_create', 'org_dept_modify', 'org_dept_remove']),
+};
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * DingTalk → accounts after the login: a person who leaves the organisation loses access at once
+ * (event `user_leave_org`, the `accounts sync` sweep, or the membership re-check when a refresh
+ * token is used); profile and department changes are copied (`user_modify_org`, `org_dept_*`);
+ * admins revoke, disable and enable accounts. Each change is audited.
+ */
+export function createDeprovisioning(deps: DeprovisioningDeps) {
+  const { models, dingtalk, audit, logger, markers, corpId } = deps;
+  const { Account } = models;
+  const concurrency = Math.max(1, deps.concurrency ?? 4);
+  const membershipCacheSeconds = deps.membershipCacheSeconds ?? DEFAULT_MEMBERSHIP_CACHE_SECONDS;
+  const memberKey = (accountId: string): string => `dingtalk:member:${accountId}`;
+  // A member's directory record, departments with ancestry included: the same as at login.
+  const fetchMemberIdentity = (userid: string) => dingtalk.fetchIdentityByUserid(userid);
+
+  /** Finds an account by our id (`sub`), DingTalk unionId or DingTalk userid. */
+  async function findAccount(ref: string): Promise<Account | null> {
+    if (UUID.test(ref)) {
+      const byId = await Account.findByPk(ref);
+      if (byId) return byId;
+    }
+    const byUnionId = await Account.findOne({ where: { unionId: ref } });
+    if (byUnionId) return byUnionId;
+    const byUserId = await Account.findAll({ where: { userId: ref, ...(corpId === undefined ? {} : { corpId }) }, limit: 2 });
+    if (byUserId.length > 1) {
+      throw new AppError('account.ambiguous', `several accounts have the DingTalk userid ${ref}: use the account id`, {
+        status: 409,
+      });
+    }
+    return byUserId[0] ?? null;
+  }
+
+  /** Ends every session and grant of the account (back-channel logout included) and audits it. */
+  async function revoke(accountId: string, options: ActorOptions & { reason: string }): Promise<RevocationResult> {
+    const result = await revokeAccount(deps.provider(), deps.accountIndex, accountId, { reason: options.reason });
+    const { actor, reason } = options;
+    if (result.sessions > 0 || result.grants > 0 || result.backchannel.length > 0) {
+      await audit.record({
+        type: AUDIT.revoked,
+        actor,
+        accountId,
+        details: {
+          reason,
+          sessions: result.sessions,
+          grants: result.grants,
+          backchannelSent: result.backchannel.length - result.failures.length,
+          backchannelFailed: result.failures.length,
+        },
+      });
+    }
+    for (const delivery of result.backchannel) {
+      await audit.record({
+        type: delivery.ok ? AUDIT.backchannelSent : AUDIT.backchannelFailed,
+        actor,
+        accountId,
+        clientId: delivery.clientId,
+        details: { reason, sid: delivery.sid, ...(delivery.error === undefined ? {} : { error: delivery.error }) },
+      });
+    }
+    if (result.failures.length > 0) {
+      logger.warn({ accountId, failures: result.failures }, 'back-channel logout failed for some apps');
+    }
+    return result;
+  }
+
+  /** Disables the account (idempotent) and revokes everything it has. */
+  async function disable(account: Account, options: ActorOptions & { reason?: string; source?: string }): Promise<RevocationResult> {
+    const reason = options.reason ?? ADMIN_DISABLED_REASON;
+    const [changed] = await Account.update({ status: 'disabled', statusReason: reason.slice(0, 256) }, {
+      where: { id: account.id, status: 'active' },
+    });
+    if (changed > 0) {
+      account.set({ status: 'disabled', statusReason: reason.slice(0, 256) });
+      await audit.record({
+        type: AUDIT.disabled,
+        actor: options.actor,
+        accountId: account.id,
+        details: { reason, ...(options.source === undefined ? {} : { source: options.source }) },
+      });
+      logger.info({ accountId: account.id, reason, source: options.source }, 'account disabled');
+    }
+    await markers.delete(memberKey(account.id)).catch(() => undefined);
+    return revoke(account.id, { actor: options.actor, reason });
+  }
+
+  /** Enables a disabled account; false when it was not disabled. */
+  async function enable(account: Account, options: ActorOptions & { source?: string }): Promise<boolean> {
+    const previousReason = account.statusReason;
+    const [changed] = await Account.update({ status: 'active', statusReason: null }, {
+      where: { id: account.id, status: 'disabled' },
+    });
+    if (changed === 0) return false;
+    account.set({ status: 'active', statusReason: null });
+    await audit.record({
+      type: AUDIT.enabled,
+      actor: options.actor,
+      accountId: account.id,
+      details: { previousReason, ...(options.source === undefined ? {} : { source: options.source }) },
+    });
+    return true;
+  }
+
+  /**
+   * Re-reads one account from DingTalk (`user/get` by its userid). Not found (60121) ⇒ the person
+   * left: disable and revoke. `reactivate` (contact events) re-enables an account that was
+   * disabled only because its person had left, once DingTalk lists them again.
+   */
+  async function syncAccount(
+    account: Account,
+    options: ActorOptions & { source: string; reactivate?: boolean },
+  ): Promise<SyncOutcome> {
+    if (!account.userId) return 'skipped';
+    let identity: UpstreamIdentity;
+    try {
+      identity = await fetchMemberIdentity(account.userId);
+    } catch (error) {
+      if (!isNotMember(error)) throw error;
+      if (account.status !== 'active') return 'unchanged';
+      await disable(account, { actor: options.actor, reason: LEFT_ORG_REASON, source: options.source });
+      return 'disabled';
+    }
+    if (identity.unionId !== account.unionId) {
+      // The userid now names someone else: never copy another person's profile onto this account.
+      logger.warn({ accountId: account.id, userId: account.userId }, 'DingTalk userid belongs to another unionId; not synced');
+      return 'skipped';
+    }
+
+    account.set({
+      name: identity.name,
+      title: identity.title ?? null,
+      jobNumber: identity.jobNumber ?? null,
+      departments: identity.departments,
+      isAdmin: identity.isAdmin,
+      isBoss: identity.isBoss,
+      dingtalkRoles: identity.roleNames,
+      // Only what the directory vouches for replaces what the login stored (users/me avatar,
+      // fallback email): an absent field here is "not shared with this app", not "removed".
+      ...(identity.avatarUrl ? { avatarUrl: identity.avatarUrl } : {}),
+      ...(identity.email ? { email: identity.email, emailVerified: identity.emailVerified } : {}),
+      ...(identity.mobile ? { mobile: identity.mobile } : {}),
+    });
+    // Sequelize compares with deep equality, so an unchanged department list is not "changed".
+    const changed = account.changed() || [];
+    if (changed.length > 0) {
+      await account.save();
+      await audit.record({
+        type: AUDIT.synced,
+        actor: options.actor,
+        accountId: account.id,
+        details: { source: options.source, changed },
+      });
+    }
+
+    let enabled = false;
+    if (options.reactivate && account.status === 'disabled' && account.statusReason === LEFT_ORG_REASON) {
+      enabled = await enable(account, { actor: options.actor, source: options.source });
+    }
+    if (account.status === 'active') await deps.afterSync?.(account);
+    return changed.length > 0 || enabled ? 'updated' : 'unchanged';
+  }
+
+  /** Every active account with a DingTalk userid, re-read from DingTalk; one failure does not stop the rest. */
+  async function syncAccounts(options: Partial<ActorOptions> = {}): Promise<SyncSummary> {
+    const actor = options.actor ?? 'dingtalk:sync';
+    const accounts = await Account.findAll({
+      where: { status: 'active', userId: { [Op.ne]: null }, ...(corpId === undefined ? {} : { corpId }) },
+      order: [['id', 'ASC']],
+    });
+    const summary: SyncSummary = { checked: 0, updated: 0, unchanged: 0, disabled: 0, failed: 0, failures: [] };
+    await forEachLimited(accounts, concurrency, async (account) => {
+      summary.checked += 1;
+      try {
+        const outcome = await syncAccount(account, { actor, source: 'sync' });
+        if (outcome === 'updated') summary.updated += 1;
+        else if (outcome === 'disabled') summary.disabled += 1;
+        else summary.unchanged += 1;
+      } catch (error) {
+        summary.failed += 1;
+        summary.failures.push({ accountId: account.id, code: error instanceof AppError ? error.code : 'server_error' });
+        logger.warn({ err: error, accountId: account.id }, 'account sync failed');
+      }
+    });
+    logger.info({ ...summary, failures: undefined }, 'accounts synced from DingTalk');
+    return summary;
+  }
+
+  async function accountsOfUsers(userIds: readonly string[]): Promise<Account[]> {
+    if (userIds.length === 0) return [];
+    return Account.findAll({ where: { corpId: corpId!, userId: { [Op.in]: [...userIds] } }, order: [['id', 'ASC']] });
+  }
+
+  async function handleDepartments(event: ContactEvent): Promise<void> {
+    for (const deptId of event.DeptId ?? []) {
+      // A renamed or moved department: fetch it again, which also refreshes the client's cached name.
+      if (event.EventType !== 'org_dept_remove') {
+        try {
+          await dingtalk.getDepartment(deptId);
+        } catch (error) {
+          if (!isDingTalkError(error, 'dingtalk.department_not_found')) throw error;
+        }
+      }
+      // Its members, and the members of departments below it (their `path` names it).
+      const members = await Account.findAll({
+        where: {
+          corpId: corpId!,
+          status: 'active',
+          [Op.or]: [
+            { departments: { [Op.contains]: [{ id: deptId }] } as never },
+            { departments: { [Op.contains]: [{ ancestors: [deptId] }] } as never },
+          ],
+        },
+        order: [['id', 'ASC']],
+      });
+      await forEachLimited(members, concurrency, async (account) => {
+        await syncAccount(account, { actor: 'dingtalk:event', source: event.EventType });
+      });
+    }
+  }
+
+  async function handle(event: ContactEvent): Promise<void> {
+    const type = event.EventType;
+    if (EVENT_TYPES.leave.has(type)) {
+      const accounts = await accountsOfUsers(event.UserId ?? []);
+      await forEachLimited(accounts, concurrency, async (account) => {
+        await disable(account, { actor: 'dingtalk:event', reason: LEFT_ORG_REASON, source: type });
+      });
+    } else if (EVENT_TYPES.resync.has(type)) {
+      const accounts = await accountsOfUsers(event.UserId ?? []);
+      await forEachLimited(accounts, concurrency, async (account) => {
+        await syncAccount(account, { actor: 'dingtalk:event', source: type, reactivate: true });
+      });
+    } else {
+      await handleDepartments(event);
+    }
+  }
+
+  /**
+   * Handles one decrypted, verified contact event exactly once per day: a redelivery (DingTalk
+   * retries until it gets `success`) is recognised by {@link eventKey} and not redone. When
+   * handling fails the mark is released, so DingTalk's next delivery tries again.
+   */
+  async function handleEvent(event: ContactEvent): Promise<EventOutcome> {
+    const type = event.EventType;
+    if (type === 'check_url') return { status: 'ignored', type, reason: 'check_url' };
+    if (corpId === undefined || event.CorpId !== corpId) {
+      logger.warn({ type, corpId: event.CorpId }, 'DingTalk event of another organisation ignored');
+      return { status: 'ignored', type, reason: 'other_corp' };
+    }
+    if (!EVENT_TYPES.leave.has(type) && !EVENT_TYPES.resync.has(type) && !EVENT_TYPES.department.has(type)) {
+      logger.debug({ type }, 'DingTalk event type not handled');
+      return { status: 'ignored', type, reason: 'unknown_type' };
+    }
+    const key = `dingtalk:event:${eventKey(event)}`;
+    if (!(await markers.claim(key, EVENT_DEDUPE_SECONDS))) {
+      logger.info({ type }, 'DingTalk event already handled');
+      return { status: 'duplicate', type };
+    }
+    try {
+      await handle(event);
+    } catch (error) {
+      await markers.delete(key).catch(() => undefined);
+      throw error;
+    }
+    logger.info({ type, users: event.UserId?.length ?? 0, departments: event.DeptId?.length ?? 0 }, 'DingTalk event handled');
+    return { status: 'handled', type };
+  }
+
+  /**
+   * The membership re-check for a refresh-token use (call it from `findAccount` when the token is a
+   * RefreshToken): with an organisation configured, asks DingTalk whether the person still belongs
+   * to it (`getbyunionid`). Not found ⇒ disable, revoke, false. DingTalk unreachable or failing ⇒
+   * true (logged): an outage must not sign everyone out. A positive answer is cached per account for
+   * `membershipCacheSeconds`, so a burst of refreshes costs one DingTalk call.
+   */
+  async function checkMembershipOnRefresh(accountId: string): Promise<boolean> {
+    if (corpId === undefined) return true;
+    if (await markers.has(memberKey(accountId)).catch(() => false)) return true;
+    const account = await Account.findByPk(accountId);
+    if (!account || account.status !== 'active') return false;
+    let member: boolean;
+    try {
+      const link = await dingtalk.getUseridByUnionid(account.unionId);
+      // contact_type 1 = an external contact of the organisation, not an employee (as at login).
+      member = link.contact_type !== 1;
+    } catch (error) {
+      if (!isDingTalkError(error, 'dingtalk.user_not_found')) {
+        logger.warn({ err: error, accountId }, 'membership re-check on refresh failed; allowing the refresh');
+        return true;
+      }
+      member = false;
+    }
+    if (!member) {
+      await disable(account, { actor: 'dingtalk:refresh', reason: LEFT_ORG_REASON, source: 'refresh_token' });
+      return false;
+    }
+    await markers.set(memberKey(accountId), membershipCacheSeconds).catch((error: unknown) => {
+      logger.warn({ err: error }, 'membership cache write failed');
+    });
+    return true;
+  }
+
+  return { findAccount, revoke, disable, enable, syncAccount, syncAccounts, handleEvent, checkMembershipOnRefresh };
+}
+
+export type Deprovisioning = ReturnType<typeof createDeprovisioning>;
+
+/**
+ * A stable key for one DingTalk event: the same change redelivered (re-encrypted with a new random
+ * prefix, keys in another order) gives the same key; a later change of the same people does not,
+ * because DingTalk stamps each change (`TimeStamp`).
+ */
+export function eventKey(event: ContactEvent): string {
+  const canonical = JSON.stringify([
+    event.EventType,
+    event.CorpId ?? '',
+    event.TimeStamp ?? '',
+    [...(event.UserId ?? [])].sort(),
+    [...(event.DeptId ?? [])].sort((a, b) => a - b),
+  ]);
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+/** DingTalk no longer lists the person: user/get's 60121, or the client's membership error wrapping it. */
+function isNotMember(error: unknown): boolean {
+  return (
+    isDingTalkError(error, 'dingtalk.user_not_found') ||
+    (error instanceof AppError && error.code === 'dingtalk.not_in_corp')
+  );
+}
+
+/** Runs `run` over `items`, at most `limit` at a time; every item is tried, then the first failure is thrown. */
+async function forEachLimited<T>(items: readonly T[], limit: number, run: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const failures: unknown[] = [];
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      try {
+        await run(item);
+      } catch (error) {
+        failures.push(error);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failures.length > 0) throw failures[0];
+}

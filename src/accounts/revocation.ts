@@ -1,0 +1,137 @@
+import type Provider from 'oidc-provider';
+import type { Client } from 'oidc-provider';
+
+import type { AccountIndex } from '../store/account-index.js';
+
+/** One back-channel logout token sent (or not) to an app of one of the person's sessions. */
+export interface BackchannelDelivery {
+  clientId: string;
+  /** The session id the app knows (`sid` of the logout token and of the ID tokens it got). */
+  sid?: string;
+  ok: boolean;
+  /** Why it failed: the RP's status or the transport error. Never a stack. */
+  error?: string;
+}
+
+/** What {@link revokeAccount} did. */
+export interface RevocationResult {
+  accountId: string;
+  reason: string;
+  /** Sessions destroyed. */
+  sessions: number;
+  /** Grants revoked, each with every token issued under it. */
+  grants: number;
+  /** Every logout token attempted; the failed ones are also in `failures`. */
+  backchannel: BackchannelDelivery[];
+  failures: BackchannelDelivery[];
+}
+
+export interface RevokeAccountOptions {
+  /** Why (e.g. `dingtalk.left_org`, `admin.revoke`); returned for the caller's audit entry. */
+  reason: string;
+}
+
+/**
+ * The token models oidc-provider revokes by grant (its `revoke` helper, lib/helpers/revoke.js):
+ * with our adapters one call empties the shared grant index, but asking every model keeps this
+ * right for any adapter.
+ */
+const GRANT_TOKEN_MODELS = [
+  'AccessToken',
+  'RefreshToken',
+  'AuthorizationCode',
+  'DeviceCode',
+  'BackchannelAuthenticationRequest',
+  'PreAuthorizedCode',
+] as const;
+
+/** `Client#backchannelLogout(sub, sid)` exists in oidc-provider 9 (lib/models/client.js) but not in its types. */
+type LogoutCapableClient = Client & { backchannelLogout(sub: string, sid: string | undefined): Promise<void> };
+
+/**
+ * Ends everything a person has at the provider: every Session (so no silent re-authorization) and
+ * every Grant with all its access, refresh and authorization codes (so introspection answers
+ * `active: false` and a refresh fails with `invalid_grant`), then sends a back-channel logout token
+ * to each app of those sessions that registered a `backchannel_logout_uri` — oidc-provider's own
+ * `client.backchannelLogout(accountId, sid)`, as its end_session action does.
+ *
+ * Order: the kill comes first and the notifications last, so a slow or dead RP (timeouts and
+ * retries live in the provider's `fetch` option, oidc/configuration.ts) never keeps a token alive. A failed delivery does not throw: it is returned for the caller to audit. Safe to call
+ * again: a second call finds nothing left.
+ */
+export async function revokeAccount(
+  provider: Provider,
+  index: AccountIndex,
+  accountId: string,
+  options: RevokeAccountOptions,
+): Promise<RevocationResult> {
+  const [sessionIds, indexedGrantIds] = await Promise.all([index.sessionIds(accountId), index.grantIds(accountId)]);
+  const sessions = await Promise.all(sessionIds.map(async (id) => ({ id, session: await provider.Session.find(id) })));
+
+  const grantIds = new Set(indexedGrantIds);
+  const targets = new Map<string, { clientId: string; sid?: string }>();
+  for (const { session } of sessions) {
+    // The index only lists records of this account; the check guards against a stale record.
+    if (!session || session.accountId !== accountId) continue;
+    for (const [clientId, authorization] of Object.entries(session.authorizations ?? {})) {
+      if (authorization.grantId) grantIds.add(authorization.grantId);
+      targets.set(`${clientId}\u0000${authorization.sid ?? ''}`, {
+        clientId,
+        ...(authorization.sid === undefined ? {} : { sid: authorization.sid }),
+      });
+    }
+  }
+
+  await Promise.all([
+    ...sessions.map(({ id, session }) =>
+      session && session.accountId === accountId ? session.destroy() : provider.Session.adapter.destroy(id),
+    ),
+    ...[...grantIds].map((grantId) => revokeGrant(provider, grantId)),
+  ]);
+
+  const backchannel = (await Promise.all([...targets.values()].map((target) => sendLogout(provider, accountId, target)))).filter(
+    (delivery): delivery is BackchannelDelivery => delivery !== undefined,
+  );
+
+  return {
+    accountId,
+    reason: options.reason,
+    sessions: sessions.length,
+    grants: grantIds.size,
+    backchannel,
+    failures: backchannel.filter((delivery) => !delivery.ok),
+  };
+}
+
+async function revokeGrant(provider: Provider, grantId: string): Promise<void> {
+  await Promise.all(GRANT_TOKEN_MODELS.map((model) => provider[model].revokeByGrantId(grantId)));
+  await provider.Grant.adapter.destroy(grantId);
+}
+
+/** `undefined` when the app is gone or registered no back-channel logout URI. */
+async function sendLogout(
+  provider: Provider,
+  accountId: string,
+  target: { clientId: string; sid?: string },
+): Promise<BackchannelDelivery | undefined> {
+  let client: LogoutCapableClient | undefined;
+  try {
+    client = (await provider.Client.find(target.clientId)) as LogoutCapableClient | undefined;
+  } catch (error) {
+    return { ...target, ok: false, error: describe(error) };
+  }
+  if (!client?.backchannelLogoutUri) return undefined;
+  try {
+    await client.backchannelLogout(accountId, target.sid);
+    return { ...target, ok: true };
+  } catch (error) {
+    return { ...target, ok: false, error: describe(error) };
+  }
+}
+
+/** `fetch failed: connect ECONNREFUSED …`, `expected 200 OK from …, got: 500 …`, `… aborted due to timeout`. */
+function describe(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
+  return `${error.message}${cause}`.slice(0, 500);
+}

@@ -1,0 +1,289 @@
+/**
+ * Abuse limits (rate-limiter-flexible). DESIGN.md: they aim at failures and floods, not at
+ * legitimate high-volume services — a backend asking for thousands of tokens or introspections a
+ * second from one address is normal. So:
+ *
+ * - Token endpoints (/token, /token/introspection, /token/revocation, /request):
+ *   - `tokenFlood`: every request per IP, counted **in this process's memory** (no Redis round trip
+ *     on the hot path; N replicas allow N × the limit). Generous: it only sheds floods.
+ *   - failed client authentication (`401 invalid_client`) and `invalid_grant` are counted after
+ *     oidc-provider answered, in Redis (shared by replicas), per IP, per client id and per client
+ *     id + IP. Past a limit the key is blocked for `blockSeconds`. Blocks are remembered in this
+ *     process, so checking them costs no I/O either; another replica learns of a block at the first
+ *     failure it sees for that key.
+ *   - The client id is read without touching the body oidc-provider parses itself: from the
+ *     Basic Authorization header before the request (so a blocked client_secret_basic client is
+ *     refused before its secret is checked), and after the request from `ctx.oidc` (the
+ *     authenticated client, or the body oidc-provider parsed). A client_secret_post client is
+ *     therefore counted, and refused through its IP's limits, but a blocked client id alone does
+ *     not refuse it before authentication (reading the body first would make oidc-provider fall back
+ *     to a pre-parsed body, which it warns against).
+ * - Browser routes: one per-IP limit per group, in Redis.
+ *
+ * Redis down: every Redis limiter has an in-memory `insuranceLimiter` and `rejectIfRedisNotReady`,
+ * so an outage neither fails requests nor makes them wait; it counts in `redis_errors_total`.
+ *
+ * Refusals are `429` with `Retry-After` (RFC 6585 §4). API routes answer an OAuth error body with
+ * `temporarily_unavailable` (see `tooManyRequests`), browser routes a readable page.
+ */
+import { createHash } from 'node:crypto';
+import type { Context, Middleware, Next } from 'koa';
+import { LRUCache } from 'lru-cache';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { Config } from '../../config/schema.js';
+import { messages, type Locale } from '../../errors/messages.js';
+import type { Logger } from '../../log.js';
+import type { Metrics } from '../../metrics.js';
+import type { RedisClient } from '../../store/redis.js';
+import type { PageRenderer } from '../../ui/pages.js';
+import { under } from './route-label.js';
+
+type Settings = Config['rateLimits'];
+type LimitSettings = Settings['browser'];
+type FailureLimit = 'tokenFailuresPerIp' | 'tokenFailuresPerClient' | 'tokenFailuresPerClientIp';
+/** The per-IP limits of browser routes. */
+export type BrowserLimit = 'browser' | 'dingtalkCallback' | 'dingtalkEvents' | 'adminLogin';
+
+export interface RateLimitDeps {
+  settings: Settings;
+  /** Shared counters; absent (embedded mode) → memory. */
+  redis?: RedisClient;
+  pages: PageRenderer;
+  logger: Logger;
+  metrics?: Metrics;
+}
+
+export interface RateLimits {
+  /** Flood and failure limits on token-style endpoints (POST only; exact paths). */
+  tokenEndpoints(paths: readonly string[]): Middleware;
+  /** A per-IP limit on browser routes: each path and everything below it. */
+  perIp(name: BrowserLimit, paths: readonly string[]): Middleware;
+}
+
+const TEXT: Record<Locale, string> = {
+  'zh-CN': '请求过于频繁，请稍后再试。',
+  en: 'Too many requests. Please wait a moment and try again.',
+};
+
+/** Keys of blocked failure counters known to this process, with when the block ends. */
+const MAX_REMEMBERED_BLOCKS = 100_000;
+
+export function createRateLimits(deps: RateLimitDeps): RateLimits {
+  const { settings, redis, pages, logger, metrics } = deps;
+  let lastInsuranceLog = 0;
+
+  function limiter(name: string, limit: LimitSettings, shared: boolean): RateLimiterAbstract {
+    const options = {
+      keyPrefix: `ratelimit:${name}`,
+      points: limit.points,
+      duration: limit.durationSeconds,
+      blockDuration: limit.blockSeconds ?? 0,
+    };
+    if (!shared || !redis) return new RateLimiterMemory(options);
+    const insurance = new InsuranceLimiter(options, () => {
+      metrics?.redisErrors.inc({ source: 'rate_limiter' });
+      const now = Date.now();
+      if (now - lastInsuranceLog >= 10_000) {
+        lastInsuranceLog = now;
+        logger.warn({ limit: name }, 'rate limits: Redis unavailable, counting in memory');
+      }
+    });
+    return new RateLimiterRedis({ ...options, storeClient: redis, rejectIfRedisNotReady: true, insuranceLimiter: insurance });
+  }
+
+  const flood = limiter('tokenFlood', settings.tokenFlood, false);
+  const failures: Record<FailureLimit, RateLimiterAbstract> = {
+    tokenFailuresPerIp: limiter('tokenFailuresPerIp', settings.tokenFailuresPerIp, true),
+    tokenFailuresPerClient: limiter('tokenFailuresPerClient', settings.tokenFailuresPerClient, true),
+    tokenFailuresPerClientIp: limiter('tokenFailuresPerClientIp', settings.tokenFailuresPerClientIp, true),
+  };
+  const blocked = new LRUCache<string, number>({ max: MAX_REMEMBERED_BLOCKS, ttl: 3_600_000 });
+
+  function blockedFor(limit: FailureLimit, key: string, now: number): number {
+    const until = blocked.get(`${limit}:${key}`);
+    return until === undefined ? 0 : until - now;
+  }
+
+  function refuse(ctx: Context, limit: string, ms: number, page: boolean): void {
+    metrics?.rateLimited.inc({ limit });
+    ctx.state.rateLimit = limit;
+    if (page) tooManyPage(ctx, pages, ms);
+    else tooManyRequests(ctx, ms);
+  }
+
+  async function recordFailure(ip: string, clientId: string | undefined): Promise<void> {
+    const counted: [FailureLimit, string][] = [['tokenFailuresPerIp', ip]];
+    if (clientId !== undefined) {
+      counted.push(['tokenFailuresPerClient', clientId], ['tokenFailuresPerClientIp', `${clientId}|${ip}`]);
+    }
+    await Promise.all(
+      counted.map(async ([limit, key]) => {
+        try {
+          await failures[limit].consume(key);
+        } catch (result) {
+          if (!(result instanceof RateLimiterRes)) {
+            logger.warn({ err: result, limit }, 'rate limit could not be counted');
+            return;
+          }
+          const fresh = blocked.get(`${limit}:${key}`) === undefined;
+          blocked.set(`${limit}:${key}`, Date.now() + result.msBeforeNext, { ttl: Math.max(1, result.msBeforeNext) });
+          if (fresh) {
+            logger.warn(
+              { limit, ip, clientId, seconds: Math.ceil(result.msBeforeNext / 1000) },
+              'token endpoint: blocked after repeated failures',
+            );
+          }
+        }
+      }),
+    );
+  }
+
+  async function guardTokenEndpoint(ctx: Context, next: Next): Promise<void> {
+    const ip = ipKey(ctx.ip);
+    const basic = basicClientId(ctx.get('authorization'));
+    // Blocked by earlier failures? (No I/O: blocks are remembered in this process.)
+    const now = Date.now();
+    let limit: FailureLimit = 'tokenFailuresPerIp';
+    let wait = blockedFor('tokenFailuresPerIp', ip, now);
+    if (basic !== undefined) {
+      const client = blockedFor('tokenFailuresPerClient', basic, now);
+      if (client > wait) [limit, wait] = ['tokenFailuresPerClient', client];
+      const pair = blockedFor('tokenFailuresPerClientIp', `${basic}|${ip}`, now);
+      if (pair > wait) [limit, wait] = ['tokenFailuresPerClientIp', pair];
+    }
+    if (wait > 0) return refuse(ctx, limit, wait, false);
+    try {
+      await flood.consume(ip);
+    } catch (result) {
+      if (result instanceof RateLimiterRes) return refuse(ctx, 'tokenFlood', result.msBeforeNext, false);
+      throw result;
+    }
+
+    await next();
+
+    if (isFailure(ctx)) await recordFailure(ip, basic ?? clientIdAfter(ctx));
+  }
+
+  return {
+    tokenEndpoints(paths) {
+      if (!settings.enabled) return passThrough;
+      const set = new Set(paths);
+      return (ctx, next) => (ctx.method === 'POST' && set.has(ctx.path) ? guardTokenEndpoint(ctx, next) : next());
+    },
+
+    perIp(name, paths) {
+      if (!settings.enabled) return passThrough;
+      const limits = limiter(name, settings[name], true);
+      const guard = async (ctx: Context, next: Next): Promise<void> => {
+        try {
+          await limits.consume(ipKey(ctx.ip));
+        } catch (result) {
+          if (result instanceof RateLimiterRes) return refuse(ctx, name, result.msBeforeNext, true);
+          // Redis failed and so did the insurance (cannot happen with RateLimiterMemory): let it through.
+          logger.warn({ err: result, limit: name }, 'rate limit could not be checked');
+        }
+        return next();
+      };
+      const matches = under(paths);
+      return (ctx, next) => (matches(ctx.path) ? guard(ctx, next) : next());
+    },
+  };
+}
+
+const passThrough: Middleware = (_ctx, next) => next();
+
+/** Counts in memory while Redis is unreachable, and says so. */
+class InsuranceLimiter extends RateLimiterMemory {
+  constructor(
+    options: ConstructorParameters<typeof RateLimiterMemory>[0],
+    private readonly onUse: () => void,
+  ) {
+    super(options);
+  }
+
+  override consume(key: string | number, points?: number, options?: Record<string, unknown>): Promise<RateLimiterRes> {
+    this.onUse();
+    return super.consume(key, points, options);
+  }
+}
+
+/** A failed client authentication or an invalid grant, as oidc-provider answered it. */
+function isFailure(ctx: Context): boolean {
+  if (ctx.status === 401) return true;
+  if (ctx.status !== 400) return false;
+  const body = ctx.body as { error?: unknown } | undefined;
+  // An HTML answer (Accept: text/html) went through renderError, which notes the code (provider-pages.ts).
+  const error = body && typeof body === 'object' && !Buffer.isBuffer(body) ? body.error : ctx.state.oauthError;
+  return error === 'invalid_grant' || error === 'invalid_client';
+}
+
+/** The client a finished token-endpoint request was about: the authenticated one, or the body's `client_id`. */
+function clientIdAfter(ctx: Context): string | undefined {
+  const oidc = (ctx as Context & { oidc?: { client?: { clientId?: unknown }; body?: Record<string, unknown> } }).oidc;
+  const id = oidc?.client?.clientId ?? oidc?.body?.client_id;
+  return typeof id === 'string' && id !== '' ? clientKey(id) : undefined;
+}
+
+/** The client id of `Authorization: Basic …` (RFC 6749 §2.3.1: form-encoded, then Base64). */
+export function basicClientId(header: string): string | undefined {
+  if (header.length < 8 || header.slice(0, 6).toLowerCase() !== 'basic ') return undefined;
+  const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon <= 0) return undefined;
+  try {
+    return clientKey(decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, '%20')));
+  } catch {
+    return undefined;
+  }
+}
+
+/** A client id as a counter key: itself when short and printable, else a digest (bounded Redis keys). */
+function clientKey(id: string): string {
+  return /^[\x21-\x7e]{1,128}$/.test(id) ? id : `#${createHash('sha256').update(id).digest('base64url').slice(0, 32)}`;
+}
+
+/**
+ * The address a limit counts: IPv4 as is, IPv6 by its /64 (one subscriber usually holds a whole
+ * /64, so counting single addresses would let one client rotate through billions).
+ */
+export function ipKey(ip: string): string {
+  if (!ip.includes(':')) return ip;
+  if (/^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(ip)) return ip.slice(7);
+  const address = ip.split('%')[0]!.toLowerCase();
+  const [head = '', tail] = address.split('::', 2);
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups = tail === undefined ? left : [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  const prefix = groups.slice(0, 4).map((group) => (Number.parseInt(group, 16) || 0).toString(16));
+  while (prefix.length < 4) prefix.push('0');
+  return `${prefix.join(':')}::/64`;
+}
+
+/**
+ * 429 for an API client: `Retry-After` (RFC 6585 §4, RFC 9110 §10.2.3) and an OAuth error body.
+ * `temporarily_unavailable` is the one registered OAuth error code that means "try again later"
+ * (RFC 6749 §4.1.2.1: "unable to handle the request due to a temporary overloading"); the token
+ * endpoint's own codes (§5.2) all say the request itself is wrong, so a client that sees them does
+ * not retry, and `slow_down` belongs to device-flow polling (RFC 8628 §3.5).
+ */
+export function tooManyRequests(ctx: Context, ms: number): void {
+  const seconds = Math.max(1, Math.ceil(ms / 1000));
+  ctx.status = 429;
+  ctx.set('Retry-After', String(seconds));
+  ctx.set('Cache-Control', 'no-store');
+  ctx.body = { error: 'temporarily_unavailable', error_description: `too many requests: retry after ${seconds} s` };
+}
+
+/** 429 for a person: the error page (or `{ code, message }` for a client that asked for JSON). */
+function tooManyPage(ctx: Context, pages: PageRenderer, ms: number): void {
+  const locale = pages.localeOf(ctx.get('accept-language'));
+  ctx.status = 429;
+  ctx.set('Retry-After', String(Math.max(1, Math.ceil(ms / 1000))));
+  ctx.set('Cache-Control', 'no-store');
+  if (ctx.accepts('html', 'json') === 'json') {
+    ctx.body = { code: 'rate_limited', message: TEXT[locale] };
+    return;
+  }
+  ctx.type = 'html';
+  ctx.body = pages.render('error', locale, { title: messages(locale).errorTitle, message: TEXT[locale], code: 'rate_limited' });
+}

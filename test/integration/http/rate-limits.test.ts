@@ -1,0 +1,254 @@
+import type { AddressInfo } from 'node:net';
+import { expect } from 'chai';
+import { Redis } from 'ioredis';
+import Koa from 'koa';
+import { createMetrics } from '../../../src/metrics.js';
+import { createLogger } from '../../../src/log.js';
+import { createRateLimits } from '../../../src/http/middleware/rate-limit.js';
+import { createRedis } from '../../../src/store/redis.js';
+import { createPageRenderer } from '../../../src/ui/pages.js';
+import { freePort, resetState, startTestServer, TEST_REDIS_URL, testConfig, type TestServer } from '../../helpers/bootstrap.js';
+
+interface Client {
+  clientId: string;
+  clientSecret: string;
+}
+
+function basic(clientId: string, secret: string): string {
+  return `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+}
+
+describe('rate limits (real Postgres and Redis)', function () {
+  let server: TestServer;
+
+  before(async function () {
+    await resetState();
+    server = await startTestServer({
+      trustProxy: true, // tests speak from several addresses through X-Forwarded-For
+      rateLimits: {
+        enabled: true,
+        tokenFlood: { points: 10_000, durationSeconds: 10 },
+        tokenFailuresPerClientIp: { points: 3, durationSeconds: 60, blockSeconds: 30 },
+        tokenFailuresPerIp: { points: 6, durationSeconds: 60, blockSeconds: 30 },
+        tokenFailuresPerClient: { points: 8, durationSeconds: 60, blockSeconds: 30 },
+        browser: { points: 5, durationSeconds: 60 },
+      },
+    });
+  });
+
+  after(async function () {
+    await server?.close();
+  });
+
+  async function newClient(name: string, grantTypes: ('client_credentials' | 'authorization_code' | 'refresh_token')[] = ['client_credentials']): Promise<Client> {
+    const created = await server.services.clientStore.add({
+      name,
+      grantTypes,
+      ...(grantTypes.includes('authorization_code') ? { redirectUris: ['https://rp.example.test/callback'] } : {}),
+    });
+    return { clientId: created.clientId, clientSecret: created.clientSecret! };
+  }
+
+  function token(client: Client, ip: string, options: { secret?: string; body?: string } = {}): Promise<Response> {
+    return fetch(`${server.issuer}/token`, {
+      method: 'POST',
+      headers: {
+        authorization: basic(client.clientId, options.secret ?? client.clientSecret),
+        'content-type': 'application/x-www-form-urlencoded',
+        'x-forwarded-for': ip,
+      },
+      body: options.body ?? 'grant_type=client_credentials',
+    });
+  }
+
+  it('blocks a client after repeated failed authentication from one address, with 429 and Retry-After', async function () {
+    const victim = await newClient('victim');
+    for (let i = 0; i < 4; i += 1) {
+      const response = await token(victim, '10.0.0.1', { secret: 'wrong' });
+      expect(response.status, `failure ${i + 1}`).to.equal(401);
+    }
+    const refused = await token(victim, '10.0.0.1', { secret: 'wrong' });
+    expect(refused.status).to.equal(429);
+    expect(Number(refused.headers.get('retry-after'))).to.be.within(1, 30);
+    expect(refused.headers.get('cache-control')).to.equal('no-store');
+    expect(await refused.json()).to.include({ error: 'temporarily_unavailable' });
+    // The right secret from the same address is refused too while the block lasts (it is not even checked).
+    expect((await token(victim, '10.0.0.1')).status).to.equal(429);
+  });
+
+  it('keeps serving the same client from another address, and other clients from the same address', async function () {
+    const victim = await newClient('victim 2');
+    const neighbour = await newClient('neighbour');
+    for (let i = 0; i < 5; i += 1) await token(victim, '10.0.1.1', { secret: 'wrong' });
+    expect((await token(victim, '10.0.1.1')).status).to.equal(429);
+
+    const elsewhere = await token(victim, '10.0.1.2');
+    expect(elsewhere.status).to.equal(200);
+    expect(await elsewhere.json()).to.have.property('access_token');
+    // 4 failures counted from 10.0.1.1 (the 5th was refused) are under its per-address limit (6).
+    expect((await token(neighbour, '10.0.1.1')).status).to.equal(200);
+  });
+
+  it('does not limit a busy, healthy service', async function () {
+    const busy = await newClient('busy backend');
+    const statuses = await Promise.all(Array.from({ length: 200 }, () => token(busy, '10.0.2.1').then((r) => r.status)));
+    expect(new Set(statuses)).to.deep.equal(new Set([200]));
+  });
+
+  it('blocks an address that sprays failures over many client ids, whatever client it then presents', async function () {
+    const honest = await newClient('honest');
+    for (let i = 0; i < 7; i += 1) {
+      const response = await token({ clientId: `guess-${i}`, clientSecret: 'x' }, '10.0.3.1');
+      expect(response.status).to.equal(401);
+    }
+    expect((await token(honest, '10.0.3.1')).status).to.equal(429);
+    expect((await token(honest, '10.0.3.2')).status).to.equal(200);
+  });
+
+  it('blocks a client guessed at from many addresses (per-client limit)', async function () {
+    const target = await newClient('target');
+    // 3 addresses × 3 failures = 9 > 8: the client is blocked, from a fresh address too.
+    for (const ip of ['10.0.4.1', '10.0.4.2', '10.0.4.3']) {
+      for (let i = 0; i < 3; i += 1) expect((await token(target, ip, { secret: 'wrong' })).status).to.equal(401);
+    }
+    const refused = await token(target, '10.0.4.9');
+    expect(refused.status).to.equal(429);
+    const metrics = await (await fetch(`${server.issuer}/metrics`)).text();
+    expect(metrics).to.match(/rate_limit_rejections_total\{limit="tokenFailuresPerClient"\} [1-9]/);
+  });
+
+  it('counts invalid grants, for HTML and JSON answers alike', async function () {
+    const rp = await newClient('code guesser', ['authorization_code', 'refresh_token']);
+    const guess = (i: number, accept: string) =>
+      fetch(`${server.issuer}/token`, {
+        method: 'POST',
+        headers: {
+          authorization: basic(rp.clientId, rp.clientSecret),
+          'content-type': 'application/x-www-form-urlencoded',
+          'x-forwarded-for': '10.0.5.1',
+          accept,
+        },
+        body: `grant_type=authorization_code&code=guess-${i}&redirect_uri=${encodeURIComponent('https://rp.example.test/callback')}`,
+      });
+    expect((await guess(0, 'application/json')).status).to.equal(400);
+    expect((await guess(1, 'text/html')).status).to.equal(400);
+    expect((await guess(2, 'text/html')).status).to.equal(400);
+    expect((await guess(3, 'application/json')).status).to.equal(400);
+    expect((await guess(4, 'application/json')).status).to.equal(429);
+  });
+
+  it('counts failures of client_secret_post clients too (client id read after oidc-provider parsed the body)', async function () {
+    const poster = await newClient('poster');
+    const post = (ip: string) =>
+      fetch(`${server.issuer}/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': ip },
+        body: new URLSearchParams({ grant_type: 'client_credentials', client_id: poster.clientId, client_secret: 'wrong' }),
+      });
+    for (let i = 0; i < 7; i += 1) expect((await post('10.0.6.1')).status).to.equal(401);
+    expect((await post('10.0.6.1')).status).to.equal(429);
+    // Counted per client as well: 7 failures so far, 2 more from elsewhere exceed 8.
+    await post('10.0.6.2');
+    await post('10.0.6.2');
+    expect((await token(poster, '10.0.6.3')).status).to.equal(429);
+  });
+
+  it('keeps its counters in Redis, shared by replicas', async function () {
+    const redis = new Redis(TEST_REDIS_URL);
+    try {
+      const keys = await redis.keys('ratelimit:*');
+      expect(keys.some((key) => key.startsWith('ratelimit:tokenFailuresPerClientIp:'))).to.equal(true);
+      expect(keys.some((key) => key.startsWith('ratelimit:tokenFlood'))).to.equal(false); // per process, in memory
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it('answers browsers with a readable page and Retry-After', async function () {
+    const get = () => fetch(`${server.issuer}/interaction/not-a-real-one`, { headers: { 'x-forwarded-for': '10.0.7.1', 'accept-language': 'en' } });
+    for (let i = 0; i < 5; i += 1) expect((await get()).status).to.not.equal(429);
+    const refused = await get();
+    expect(refused.status).to.equal(429);
+    expect(refused.headers.get('retry-after')).to.match(/^\d+$/);
+    expect(refused.headers.get('content-type')).to.match(/^text\/html/);
+    const html = await refused.text();
+    expect(html).to.contain('Too many requests').and.contain('rate_limited');
+    // Another address is not affected.
+    const other = await fetch(`${server.issuer}/interaction/not-a-real-one`, { headers: { 'x-forwarded-for': '10.0.7.2' } });
+    expect(other.status).to.not.equal(429);
+  });
+});
+
+describe('rate limits when Redis is unreachable', function () {
+  it('count in memory (insurance limiter) instead of failing or hanging requests', async function () {
+    const closedPort = await freePort();
+    const redis = createRedis(`redis://127.0.0.1:${closedPort}`);
+    redis.on('error', () => undefined);
+    const metrics = createMetrics();
+    const config = testConfig();
+    const limits = createRateLimits({
+      settings: {
+        ...config.rateLimits,
+        enabled: true,
+        tokenFlood: { points: 1000, durationSeconds: 10 },
+        tokenFailuresPerIp: { points: 2, durationSeconds: 60, blockSeconds: 30 },
+        browser: { points: 3, durationSeconds: 60 },
+      },
+      redis,
+      pages: createPageRenderer(),
+      logger: createLogger({ logLevel: 'silent' }),
+      metrics,
+    });
+    const app = new Koa();
+    app.use(limits.tokenEndpoints(['/token']));
+    app.use(limits.perIp('browser', ['/auth']));
+    app.use((ctx) => {
+      if (ctx.path === '/token') {
+        ctx.status = 401;
+        ctx.body = { error: 'invalid_client' };
+      } else ctx.body = 'ok';
+    });
+    const listening = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => listening.once('listening', resolve));
+    const base = `http://127.0.0.1:${(listening.address() as AddressInfo).port}`;
+    try {
+      const started = Date.now();
+      const browser = [];
+      for (let i = 0; i < 4; i += 1) browser.push((await fetch(`${base}/auth`)).status);
+      expect(browser).to.deep.equal([200, 200, 200, 429]);
+
+      const api = [];
+      for (let i = 0; i < 4; i += 1) api.push((await fetch(`${base}/token`, { method: 'POST' })).status);
+      expect(api).to.deep.equal([401, 401, 401, 429]);
+      expect(Date.now() - started).to.be.below(1500); // no request waited for Redis
+      expect(await metrics.registry.getSingleMetricAsString('redis_errors_total')).to.match(/source="rate_limiter"\} [1-9]/);
+    } finally {
+      listening.close();
+      redis.disconnect();
+    }
+  });
+
+  it('refuses a flood from one address in memory, without Redis', async function () {
+    const limits = createRateLimits({
+      settings: { ...testConfig().rateLimits, enabled: true, tokenFlood: { points: 5, durationSeconds: 10 } },
+      pages: createPageRenderer(),
+      logger: createLogger({ logLevel: 'silent' }),
+    });
+    const app = new Koa();
+    app.use(limits.tokenEndpoints(['/token/introspection']));
+    app.use((ctx) => {
+      ctx.body = { active: false };
+    });
+    const listening = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => listening.once('listening', resolve));
+    const base = `http://127.0.0.1:${(listening.address() as AddressInfo).port}`;
+    try {
+      const statuses = [];
+      for (let i = 0; i < 6; i += 1) statuses.push((await fetch(`${base}/token/introspection`, { method: 'POST' })).status);
+      expect(statuses).to.deep.equal([200, 200, 200, 200, 200, 429]);
+      expect((await fetch(`${base}/token/introspection`)).status).to.equal(200); // only POST is counted
+    } finally {
+      listening.close();
+    }
+  });
+});

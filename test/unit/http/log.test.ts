@@ -1,0 +1,44 @@
+import { Writable } from 'node:stream';
+import { expect } from 'chai';
+import { createLogger, prettyStream, runInRequest } from '../../../src/log.js';
+
+function capture(): { lines: string[]; stream: Writable } {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      done();
+    },
+  });
+  return { lines, stream };
+}
+
+describe('logs', function () {
+  it('put the request id on every line written on behalf of a request, by any logger', async function () {
+    const { lines, stream } = capture();
+    const logger = createLogger({ logLevel: 'info' }, { destination: stream });
+    const child = logger.child({ component: 'dingtalk' });
+    logger.info('outside');
+    await runInRequest({ requestId: 'req-1' }, async () => {
+      await Promise.resolve();
+      child.info({ operation: 'x' }, 'inside');
+    });
+    const [outside, inside] = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(outside).to.not.have.property('reqId');
+    expect(inside).to.include({ reqId: 'req-1', component: 'dingtalk', operation: 'x', msg: 'inside' });
+  });
+
+  it('censor secrets wherever they appear', function () {
+    const { lines, stream } = capture();
+    const logger = createLogger({ logLevel: 'info' }, { destination: stream });
+    logger.info({ req: { headers: { authorization: 'Basic abc', cookie: 'c=1' } }, body: { client_secret: 's', code: 'k' } }, 'x');
+    expect(lines[0]).to.not.match(/Basic abc|c=1|"s"|"k"/);
+  });
+
+  it('print a short readable line in development', function () {
+    const { lines, stream } = capture();
+    const logger = createLogger({ logLevel: 'info' }, { destination: prettyStream(stream) });
+    runInRequest({ requestId: 'r-9' }, () => logger.warn({ route: 'token', status: 429 }, 'request'));
+    expect(lines[0]).to.match(/^\d\d:\d\d:\d\d\.\d{3} WARN  request {2}reqId=r-9 route=token status=429$/);
+  });
+});
