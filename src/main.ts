@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import mount from 'koa-mount';
 import { createAccessCheck } from './accounts/access.js';
 import { createAuditLog } from './accounts/audit.js';
+import { startSyncSchedule } from './accounts/sync-schedule.js';
 import { createDeprovisioning, type Deprovisioning } from './accounts/deprovisioning.js';
 import { createConsentStore } from './accounts/consents.js';
 import { createProvisioning } from './accounts/provisioning.js';
@@ -35,6 +36,7 @@ import { createLoadExistingGrant } from './oidc/grants.js';
 import type { AccountIndex, IndexedAdapterConstructor } from './store/account-index.js';
 import { createMemoryEphemeralStore, createRedisEphemeralStore } from './store/ephemeral.js';
 import { createMemoryMarkerStore, createRedisMarkerStore } from './store/markers.js';
+import { createLocalChangeNotifier, createRedisChangeNotifier } from './store/notifications.js';
 import { createPageRenderer } from './ui/pages.js';
 import { providerPages } from './http/provider-pages.js';
 import type { Logger } from './log.js';
@@ -132,11 +134,16 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     const created = await keyStore.ensure();
     if (created.length > 0) logger.info({ kids: created }, 'signing keys created');
 
+    // Client and key changes reach every replica (and the CLI's reach the servers) at once.
+    const notifier = redis
+      ? createRedisChangeNotifier(redis, (error) => logger.warn({ err: error }, 'change notifications: Redis failed'))
+      : createLocalChangeNotifier();
     const fileClients = config.clientsFile ? readClientsFile(config.clientsFile) : [];
     const clientStore = createClientStore(
       db.models,
       createSecretBox(config.secrets.keyEncryption, 'client-secrets'),
       fileClients,
+      (id) => notifier.publish('clients', id),
     );
     const clients = createClientAdapter(clientStore, config.oidc.clientCacheMs);
     const resourceServers = createResourceServerCache(clientStore, config.oidc.clientCacheMs);
@@ -194,6 +201,24 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       (provider) => attachProviderEvents(provider, { audit, logger }),
     );
     holderRef = holder;
+    const markers = redis ? createRedisMarkerStore(redis) : createMemoryMarkerStore();
+    const schedule =
+      config.dingtalk.syncIntervalMinutes > 0
+        ? startSyncSchedule({
+            intervalMs: config.dingtalk.syncIntervalMinutes * 60_000,
+            markers,
+            run: () => deprovisioning.syncAccounts({ actor: 'dingtalk:schedule' }),
+            logger,
+          })
+        : undefined;
+    await notifier.subscribe((topic, id) => {
+      if (topic === 'clients') {
+        clients.invalidate(id);
+        resourceServers.invalidate();
+      } else if (topic === 'keys') {
+        holder.reloadKeys().catch((error: unknown) => logger.warn({ err: error }, 'key reload failed'));
+      }
+    });
     const dingtalkEvents =
       config.dingtalk.eventToken && config.dingtalk.eventAesKey
         ? createDingTalkEventsRouter({
@@ -273,6 +298,8 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
         resourceServers.invalidate();
       },
       async close() {
+        schedule?.stop();
+        await notifier.close();
         await db.close().catch(() => undefined);
         await redis?.quit().catch(() => undefined);
         await embedded?.stop().catch(() => undefined);

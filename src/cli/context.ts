@@ -5,10 +5,14 @@ import { createKeyStore, type KeyStore } from '../oidc/keys.js';
 import { createSecretBox } from '../oidc/secret-box.js';
 import { createLogger } from '../log.js';
 import { pendingMigrations } from '../db/migrator.js';
+import { type ChangeNotifier, createRedisChangeNotifier } from '../store/notifications.js';
+import { createRedis } from '../store/redis.js';
 
 export interface CliContext {
   keyStore: KeyStore;
   clientStore: ClientStore;
+  /** Tell running servers about a change (Redis pub/sub); a no-op without REDIS_URL. */
+  notify: ChangeNotifier['publish'];
   close(): Promise<void>;
 }
 
@@ -16,8 +20,16 @@ export interface CliContext {
 export async function openCli(config: Config): Promise<CliContext> {
   const logger = createLogger({ logLevel: 'warn' });
   const { db, embedded } = await openDatabase(config, logger);
+  // Running servers drop cached clients and reload keys when told; otherwise their cache times apply.
+  const redis = config.redis.url ? createRedis(config.redis.url, { lazyConnect: true }) : undefined;
+  redis?.on('error', () => undefined);
+  const notifier = redis ? createRedisChangeNotifier(redis, () => undefined) : undefined;
+  const notify: ChangeNotifier['publish'] = async (topic, id) => {
+    await notifier?.publish(topic, id);
+  };
   const close = async (): Promise<void> => {
     await db.close();
+    redis?.disconnect();
     await embedded?.stop();
   };
   const pending = await pendingMigrations(db.sequelize);
@@ -36,7 +48,9 @@ export async function openCli(config: Config): Promise<CliContext> {
       db.models,
       createSecretBox(config.secrets.keyEncryption, 'client-secrets'),
       config.clientsFile ? readClientsFile(config.clientsFile) : [],
+      (id) => notify('clients', id),
     ),
+    notify,
     close,
   };
 }

@@ -55,6 +55,7 @@ export async function runKeys(config: Config, args: string[]): Promise<number> {
       }
       case 'rotate': {
         const key = await cli.keyStore.rotate(alg, { immediate: values.now });
+        await cli.notify('keys');
         console.log(
           key.current
             ? `new current ${key.alg} key: ${key.kid}`
@@ -74,6 +75,7 @@ export async function runKeys(config: Config, args: string[]): Promise<number> {
           return 1;
         }
         const done = await cli.keyStore.retire(kid);
+        if (done) await cli.notify('keys');
         console.log(done ? `retired ${kid}` : `no active key ${kid}`);
         return done ? 0 : 1;
       }

@@ -1,16 +1,22 @@
+import cluster from 'node:cluster';
 import { usesEmulator } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { createLogger } from '../log.js';
 import { startServer } from '../main.js';
+import { runWorkers } from './workers.js';
 
 /** `start`: serve until SIGINT/SIGTERM, then drain and close everything (no orphaned Postgres). */
 export async function runStart(config: Config): Promise<number> {
   const logger = createLogger(config);
+  if (config.webConcurrency > 1 && cluster.isPrimary) {
+    logger.info({ workers: config.webConcurrency, issuer: config.issuer }, 'starting workers');
+    return runWorkers(config.webConcurrency, logger);
+  }
   const running = await startServer(config, logger);
   const { services } = running;
 
   logger.info({ issuer: config.issuer, listening: running.url, env: config.env }, 'issuer ready');
-  if (config.env !== 'production') {
+  if (config.env !== 'production' && cluster.isPrimary) {
     const lines = [
       '',
       `  DingTalk OIDC provider is running (${config.env} mode — not for production).`,
@@ -48,5 +54,7 @@ export async function runStart(config: Config): Promise<number> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+  // A cluster worker's channel to the primary would keep it alive.
+  if (cluster.isWorker) cluster.worker?.disconnect();
   return 0;
 }

@@ -20,7 +20,7 @@ export const CONFIG_DIR = path.resolve(import.meta.dirname, '../../config');
 const configDir = (): string =>
   existsSync(CONFIG_DIR) ? CONFIG_DIR : path.resolve(import.meta.dirname, '../../../config');
 
-const NUMERIC_PATHS = new Set(['port', 'database.poolMax', 'dingtalk.timeoutMs']);
+const NUMERIC_PATHS = new Set(['port', 'database.poolMax', 'dingtalk.timeoutMs', 'webConcurrency', 'dingtalk.syncIntervalMinutes']);
 const BOOLEAN_PATHS = new Set(['login.autoRedirect', 'trustProxy', 'oidc.logoutRevokesOfflineGrants']);
 const ENVS = ['development', 'test', 'production'] as const;
 
@@ -104,6 +104,9 @@ export function checkConsistency(config: DeepPartial<Config>): string[] {
   }
   if (Boolean(dt.eventToken) !== Boolean(dt.eventAesKey)) {
     problems.push('DINGTALK_EVENT_TOKEN and DINGTALK_EVENT_AES_KEY: set both or neither');
+  }
+  if ((config.webConcurrency ?? 1) > 1 && (!config.database?.url || !config.redis?.url)) {
+    problems.push('WEB_CONCURRENCY: more than 1 worker needs DATABASE_URL and REDIS_URL (workers share nothing else)');
   }
   if (config.env !== 'production') return problems;
 

@@ -28,6 +28,8 @@ export const configSchema = z.object({
    * Needed for Secure cookies behind TLS; set it only when a proxy always overwrites those headers.
    */
   trustProxy: z.boolean(),
+  /** Worker processes sharing the port (WEB_CONCURRENCY); more than 1 needs DATABASE_URL and REDIS_URL. */
+  webConcurrency: z.number().int().min(1).max(64),
   /** pino log level (LOG_LEVEL). */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
 
@@ -63,6 +65,11 @@ export const configSchema = z.object({
     eventToken: z.string().min(1).optional(),
     /** Event subscription EncodingAESKey, 43 characters (DINGTALK_EVENT_AES_KEY). */
     eventAesKey: z.string().length(43).optional(),
+    /**
+     * Re-read every active account from DingTalk this often, in minutes, for deployments that
+     * cannot receive DingTalk's events; 0: never (DINGTALK_SYNC_INTERVAL_MINUTES).
+     */
+    syncIntervalMinutes: z.number().int().min(0).max(10_080),
     /** Timeout of one DingTalk call, in milliseconds. */
     timeoutMs: z.number().int().min(100).max(60_000),
   }),
@@ -178,6 +185,7 @@ export const ENV_VARS = {
   HOST: 'host',
   ISSUER: 'issuer',
   LOG_LEVEL: 'logLevel',
+  WEB_CONCURRENCY: 'webConcurrency',
   TRUST_PROXY: 'trustProxy',
   DATABASE_URL: 'database.url',
   DATABASE_POOL_MAX: 'database.poolMax',
@@ -191,6 +199,7 @@ export const ENV_VARS = {
   DINGTALK_EVENT_TOKEN: 'dingtalk.eventToken',
   DINGTALK_EVENT_AES_KEY: 'dingtalk.eventAesKey',
   DINGTALK_TIMEOUT_MS: 'dingtalk.timeoutMs',
+  DINGTALK_SYNC_INTERVAL_MINUTES: 'dingtalk.syncIntervalMinutes',
   CLIENTS_FILE: 'clientsFile',
   ADMIN_DINGTALK_USERIDS: 'adminDingtalkUserids',
   KEY_ENCRYPTION_SECRET: 'secrets.keyEncryption',

@@ -68,7 +68,13 @@ export interface ResourceServer {
 /** Validates metadata the way oidc-provider will (provider.Client.validate). */
 export type MetadataValidator = (metadata: ClientMetadata) => Promise<void>;
 
-export function createClientStore(models: Models, box: SecretBox, fileClients: readonly ClientMetadata[] = []) {
+export function createClientStore(
+  models: Models,
+  box: SecretBox,
+  fileClients: readonly ClientMetadata[] = [],
+  /** Told after every change (a client id or a resource identifier), to drop caches everywhere. */
+  onChange: (id: string) => Promise<void> = async () => undefined,
+) {
   const { ClientRecord, ResourceServerRecord } = models;
 
   function buildMetadata(input: ClientInput, clientId: string): Record<string, unknown> {
@@ -109,6 +115,7 @@ export function createClientStore(models: Models, box: SecretBox, fileClients: r
         secretEncrypted: clientSecret ? box.seal(clientSecret) : null,
         firstParty: input.firstParty ?? false,
       });
+      await onChange(clientId);
       return { clientId, clientSecret };
     },
 
@@ -152,7 +159,9 @@ export function createClientStore(models: Models, box: SecretBox, fileClients: r
     },
 
     async remove(clientId: string): Promise<boolean> {
-      return (await ClientRecord.destroy({ where: { clientId } })) > 0;
+      const removed = (await ClientRecord.destroy({ where: { clientId } })) > 0;
+      if (removed) await onChange(clientId);
+      return removed;
     },
 
     /** A new secret replaces the old one at once; returns it once. */
@@ -161,6 +170,7 @@ export function createClientStore(models: Models, box: SecretBox, fileClients: r
       if (!row || !row.secretEncrypted) return undefined;
       const clientSecret = newSecret();
       await row.update({ secretEncrypted: box.seal(clientSecret) });
+      await onChange(clientId);
       return clientSecret;
     },
 
@@ -169,6 +179,7 @@ export function createClientStore(models: Models, box: SecretBox, fileClients: r
       const clientId = 'demo';
       let row = await ClientRecord.findByPk(clientId);
       if (!row) {
+        // Several workers may start at once: whoever loses the race reads the winner's row.
         await this.add({
           clientId,
           name: 'Demo application',
@@ -176,6 +187,8 @@ export function createClientStore(models: Models, box: SecretBox, fileClients: r
           redirectUris: [`${issuer}/demo/callback`],
           postLogoutRedirectUris: [`${issuer}/demo`],
           firstParty: true,
+        }).catch((error: unknown) => {
+          if ((error as Error).name !== 'SequelizeUniqueConstraintError') throw error;
         });
         row = await ClientRecord.findByPk(clientId);
       }
@@ -195,6 +208,7 @@ export function createClientStore(models: Models, box: SecretBox, fileClients: r
         accessTokenTtl: input.accessTokenTtl ?? null,
         signingAlg: input.signingAlg ?? null,
       });
+      await onChange(input.identifier);
       return toResourceServer(row);
     },
 
@@ -208,7 +222,9 @@ export function createClientStore(models: Models, box: SecretBox, fileClients: r
     },
 
     async removeResourceServer(identifier: string): Promise<boolean> {
-      return (await ResourceServerRecord.destroy({ where: { identifier } })) > 0;
+      const removed = (await ResourceServerRecord.destroy({ where: { identifier } })) > 0;
+      if (removed) await onChange(identifier);
+      return removed;
     },
   };
 }

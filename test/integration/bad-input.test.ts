@@ -1,3 +1,5 @@
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { expect } from 'chai';
 import { resetState, startTestServer, type TestServer } from '../helpers/bootstrap.js';
 
@@ -127,5 +129,70 @@ describe('bad input', function () {
       if (response.status >= 500) failures.push(`${path} #${i}: ${response.status}`);
     }
     expect(failures, failures.join('\n')).to.deep.equal([]);
+  });
+
+  it('survives thousands of malformed requests to every endpoint and page without 5xx, leaks or growth', async function () {
+    this.timeout(120_000);
+    let seed = 42;
+    const random = (): number => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const pick = <T,>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+    const values = ['', ' ', '%00', '\u0000', 'null', 'undefined', '-1', '0', '1e309', '[]', '{}', '"', "'", '<script>', '../../etc/passwd',
+      'a'.repeat(3000), '\u202e\u00e9\ud83d\ude00', 'javascript:alert(1)', 'https://evil.example/cb', 'urn:x', '%E0%A4%A', '=;&'];
+    const params = ['client_id', 'redirect_uri', 'response_type', 'scope', 'state', 'nonce', 'code', 'code_verifier', 'code_challenge',
+      'code_challenge_method', 'grant_type', 'refresh_token', 'token', 'token_type_hint', 'resource', 'claims', 'prompt', 'request_uri',
+      'id_token_hint', 'post_logout_redirect_uri', 'authCode', 'error', 'handover', '_csrf', 'decision', 'client_secret', 'client_assertion'];
+    const paths = ['/auth', '/token', '/token/introspection', '/token/revocation', '/request', '/me', '/jwks', '/session/end',
+      '/session/end/confirm', '/interaction/x', '/interaction/x/dingtalk', '/interaction/x/login', '/interaction/x/consent',
+      '/interaction/x/free-login', '/interaction/x/abort', '/dingtalk/callback', '/dingtalk/events', '/.well-known/openid-configuration',
+      '/healthz', '/readyz', '/', '/assets/app.css', '/assets/%2e%2e%2fpackage.json', '/%2e%2e/%2e%2e/etc/passwd', '/auth/x', '/demo'];
+    const types = ['application/x-www-form-urlencoded', 'application/json', 'text/plain', 'multipart/form-data; boundary=z', 'application/xml'];
+    const cookies = ['', '_session=x', '_interaction=%%%', '_csrf=a; _csrf.sig=b', '_dt_browser=\u00ff', 'a=' + 'b'.repeat(3000)];
+
+    const failures: string[] = [];
+    const send = async (i: number): Promise<void> => {
+      const query = new URLSearchParams();
+      const body = new URLSearchParams();
+      for (let n = Math.floor(random() * 6); n > 0; n -= 1) query.append(pick(params), pick(values));
+      for (let n = Math.floor(random() * 6); n > 0; n -= 1) body.append(pick(params), pick(values));
+      const post = random() < 0.5;
+      const type = pick(types);
+      const path = pick(paths);
+      const cookie = pick(cookies).replace(/[^\x20-\x7e]/g, '?');
+      const response = await fetch(`${server.issuer}${path}?${query}`, {
+        method: post ? 'POST' : 'GET',
+        redirect: 'manual',
+        headers: {
+          ...(post ? { 'content-type': type } : {}),
+          ...(cookie ? { cookie } : {}),
+          ...(random() < 0.2 ? { authorization: `Basic ${Buffer.from(pick(values)).toString('base64')}` } : {}),
+        },
+        body: post ? (type.includes('json') ? JSON.stringify(Object.fromEntries(body)) : body.toString()) : undefined,
+      });
+      const text = await response.text();
+      if (response.status >= 500 && !(path === '/readyz' && response.status === 503)) failures.push(`#${i} ${path}: ${response.status}`);
+      if (/node_modules|\n\s+at |sequelize|ECONNREFUSED/i.test(text)) failures.push(`#${i} ${path}: leaks internals`);
+    };
+
+    // Measure what stays reachable, not garbage that has not been collected yet.
+    v8.setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const retained = (): number => {
+      gc();
+      gc();
+      return process.memoryUsage().heapUsed;
+    };
+    for (let i = 0; i < 500; i += 1) await send(i); // warm-up: caches, JIT, pools
+    const before = retained();
+    for (let batch = 0; batch < 50; batch += 1) {
+      await Promise.all(Array.from({ length: 50 }, (_, k) => send(500 + batch * 50 + k)));
+    }
+    const growth = (retained() - before) / 2 ** 20;
+    expect(failures.slice(0, 20), failures.join('\n')).to.deep.equal([]);
+    // The server runs in this process: its heap must not keep what 2 500 bad requests brought.
+    expect(growth, `heap grew ${growth.toFixed(1)} MiB`).to.be.below(16);
+    expect((await fetch(`${server.issuer}/healthz`)).status).to.equal(200);
   });
 });

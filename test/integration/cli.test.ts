@@ -98,4 +98,39 @@ describe('command line', function () {
     const retired = await cli(['keys', 'retire', oldRs.kid]);
     expect(retired.stdout, `${retired.code}: ${retired.stderr}`).to.contain('retired');
   });
+
+  it('reaches running servers at once: a rotated secret and a new key, without waiting for their caches', async function () {
+    const server = await startTestServer(); // default cache times: 30 s for clients, 60 s for keys
+    try {
+      const added = JSON.parse((await cli(['clients', 'add', '--name', 'Hot', '--grant', 'client_credentials', '--json'])).stdout) as Record<string, string>;
+      const token = (secret: string) =>
+        fetch(`${server.issuer}/token`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/x-www-form-urlencoded',
+            authorization: `Basic ${Buffer.from(`${added.client_id}:${secret}`).toString('base64')}`,
+          },
+          body: 'grant_type=client_credentials',
+        });
+      expect((await token(added.client_secret!)).status).to.equal(200); // now cached by the server
+      await cli(['clients', 'rotate-secret', added.client_id!, '--json']);
+      let status = 0;
+      for (let i = 0; i < 20 && status !== 401; i += 1) {
+        status = (await token(added.client_secret!)).status;
+        if (status !== 401) await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(status, 'the old secret stops working well before the 30 s cache time').to.equal(401);
+
+      const rotated = await cli(['keys', 'rotate', '--alg', 'ES256', '--now']);
+      const kid = /key: (\S+)/.exec(rotated.stdout)![1];
+      let kids: string[] = [];
+      for (let i = 0; i < 20 && !kids.includes(kid!); i += 1) {
+        kids = ((await (await fetch(`${server.issuer}/jwks`)).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
+        if (!kids.includes(kid!)) await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(kids).to.include(kid);
+    } finally {
+      await server.close();
+    }
+  });
 });
