@@ -5,7 +5,6 @@ import { createAuditLog } from '../accounts/audit.js';
 import { createDeprovisioning, type Deprovisioning } from '../accounts/deprovisioning.js';
 import type { RevocationResult } from '../accounts/revocation.js';
 import type { Config } from '../config/schema.js';
-import { AppError } from '../errors/app-error.js';
 import { createLogger } from '../log.js';
 import { createServices, type Services } from '../main.js';
 import type { AccountIndex } from '../store/account-index.js';
@@ -128,12 +127,6 @@ export async function runAccountAdmin(config: Config, args: string[]): Promise<n
         return 0;
       }
     }
-  } catch (error) {
-    if (error instanceof AppError && error.expose) {
-      console.error(`error: ${error.message}`);
-      return 1;
-    }
-    throw error;
   } finally {
     await services.close();
   }

@@ -1,7 +1,6 @@
 import { parseArgs } from 'node:util';
 import { describeRule } from '../accounts/role-rules.js';
 import type { Config } from '../config/schema.js';
-import { AppError } from '../errors/app-error.js';
 import { printTable } from './context.js';
 import { openRoleCli, sourceText } from './roles.js';
 
@@ -80,12 +79,6 @@ export async function runAccounts(config: Config, args: string[]): Promise<numbe
       })),
     );
     return 0;
-  } catch (error) {
-    if (error instanceof AppError && error.expose) {
-      console.error(`error: ${error.message}`);
-      return 1;
-    }
-    throw error;
   } finally {
     await cli.close();
   }

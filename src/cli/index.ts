@@ -4,7 +4,7 @@
  */
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { ConfigError } from '../errors/app-error.js';
+import { AppError, ConfigError } from '../errors/app-error.js';
 import { createLogger } from '../log.js';
 import { ACCOUNT_ADMIN_ACTIONS, runAccountAdmin } from './account-admin.js';
 import { runAccounts } from './accounts.js';
@@ -61,6 +61,11 @@ async function main(argv: string[]): Promise<number> {
       console.error(`Configuration is invalid (${error.problems.length} problem${error.problems.length > 1 ? 's' : ''}):`);
       for (const problem of error.problems) console.error(`  - ${problem}`);
       return 2;
+    }
+    // A mistake the person can fix (unknown account, invalid rule…): its message, no stack.
+    if (error instanceof AppError && error.expose) {
+      console.error(`error: ${error.message}`);
+      return 1;
     }
     throw error;
   }

@@ -5,7 +5,6 @@ import { createRoleService, type RoleChange, type RoleService } from '../account
 import type { Config } from '../config/schema.js';
 import { pendingMigrations } from '../db/migrator.js';
 import type { Database } from '../db/sequelize.js';
-import { AppError } from '../errors/app-error.js';
 import { createLogger } from '../log.js';
 import { openDatabase } from '../main.js';
 import { printTable } from './context.js';
@@ -93,12 +92,6 @@ export async function runRoles(config: Config, args: string[]): Promise<number> 
   const cli = await openRoleCli(config);
   try {
     return await runAction(cli, action, rest, values);
-  } catch (error) {
-    if (error instanceof AppError && error.expose) {
-      console.error(`error: ${error.message}`);
-      return 1;
-    }
-    throw error;
   } finally {
     await cli.close();
   }
