@@ -32,6 +32,8 @@ import { createDingTalkEventsRouter } from './http/dingtalk-events.js';
 import { migrationsCurrent } from './http/health.js';
 import { createMetrics, type Metrics, observeDingTalkCall, observeLogins, observeRedis, observeSequelize } from './metrics.js';
 import { createInteractionRouter } from './interactions/routes.js';
+import { createAdminRoutes } from './admin/routes.js';
+import { ensureAdminClient } from './admin/setup.js';
 import { createLoadExistingGrant } from './oidc/grants.js';
 import type { AccountIndex, IndexedAdapterConstructor } from './store/account-index.js';
 import { createMemoryEphemeralStore, createRedisEphemeralStore } from './store/ephemeral.js';
@@ -247,6 +249,25 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       mayUse,
     });
 
+    // The admin console is a first-party client of this issuer; the admin API a resource server.
+    const admin = createAdminRoutes({
+      issuer: config.issuer,
+      sequelize: db.sequelize,
+      models: db.models,
+      redis,
+      keyStore,
+      clientStore,
+      // Registered when the server starts (startServer), not by every CLI command; read at first use.
+      client: () => ensureAdminClient(clientStore, config.issuer),
+      roles,
+      deprovisioning,
+      consents,
+      accountIndex: adapter.accountIndex,
+      provider: () => holder.current(),
+      audit,
+      logger,
+    });
+
     // Development: a demo client and a tiny relying party at /demo that signs in through the emulator.
     // Imported only then: it needs openid-client, a dev dependency that the production image lacks.
     const demo = config.demoClient ? await clientStore.ensureDemo(config.issuer) : undefined;
@@ -265,6 +286,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
         ...(dingtalkEvents ? [dingtalkEvents.routes() as Koa.Middleware] : []),
         interactions.routes() as Koa.Middleware,
         interactions.allowedMethods() as Koa.Middleware,
+        ...admin,
         ...(demoRouter ? [demoRouter.routes() as Koa.Middleware] : []),
       ],
       standalone: emulator ? [mount(EMULATOR_PATH, emulator.app)] : [],
@@ -386,6 +408,13 @@ export interface RunningServer {
 /** Start serving; resolves once listening. */
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
   const services = await createServices(config, logger);
+  // The admin console's client and the admin API's resource server (idempotent).
+  try {
+    await ensureAdminClient(services.clientStore, config.issuer);
+  } catch (error) {
+    await services.close();
+    throw error;
+  }
   const server = http.createServer(services.app.callback());
   server.keepAliveTimeout = 65_000; // longer than common load balancer idle timeouts
   try {

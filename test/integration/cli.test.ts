@@ -82,8 +82,8 @@ describe('command line', function () {
 
   it('manages resource servers and keys', async function () {
     expect((await cli(['resource-servers', 'add', 'https://api.example.test', '--scope', 'read write', '--alg', 'ES256'])).code).to.equal(0);
-    const servers = JSON.parse((await cli(['resource-servers', 'list', '--json'])).stdout) as { scopes: string[] }[];
-    expect(servers[0]!.scopes).to.deep.equal(['read', 'write']);
+    const servers = JSON.parse((await cli(['resource-servers', 'list', '--json'])).stdout) as { identifier: string; scopes: string[] }[];
+    expect(servers.find((s) => s.identifier === 'https://api.example.test')!.scopes).to.deep.equal(['read', 'write']);
     expect((await cli(['resource-servers', 'add', 'no-uri'])).stderr).to.contain('absolute URI');
 
     const before = JSON.parse((await cli(['keys', 'list', '--json'])).stdout) as { kid: string; current: boolean; alg: string }[];

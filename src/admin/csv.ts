@@ -1,0 +1,14 @@
+/**
+ * CSV (RFC 4180) that spreadsheets open safely: every cell quoted, and a cell that a spreadsheet
+ * would read as a formula (starting with =, +, -, @, tab or carriage return; OWASP "CSV injection")
+ * gets a leading apostrophe, so it is shown as text and never evaluated.
+ */
+export function csvCell(value: unknown): string {
+  let text = value === null || value === undefined ? '' : String(value);
+  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+  return `"${text.replaceAll('"', '""')}"`;
+}
+
+export function toCsv(rows: readonly (readonly unknown[])[]): string {
+  return rows.map((row) => row.map(csvCell).join(',')).join('\r\n') + '\r\n';
+}

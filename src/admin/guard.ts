@@ -1,0 +1,119 @@
+/**
+ * Who may use the console and the admin API. The `admin` role reads and writes; `auditor` only
+ * reads (every write answers 403). Roles are read from the database at every request, so taking a
+ * role away takes effect at once, even for an API token that still claims it.
+ */
+import type { Context, Next } from 'koa';
+import { errors as joseErrors } from 'jose';
+import type { RoleService } from '../accounts/roles.js';
+import type { Models } from '../db/models/index.js';
+import { AppError } from '../errors/app-error.js';
+import type { AdminSessionStore } from './session.js';
+import { ADMIN_SCOPES } from './setup.js';
+import type { TokenVerifier } from './verify.js';
+
+export type AdminLevel = 'admin' | 'auditor';
+
+/** The signed-in admin, in `ctx.state.adminUser`. */
+export interface AdminUser {
+  accountId: string;
+  name: string;
+  level: AdminLevel;
+  /** API calls: the client whose token was used. */
+  clientId?: string;
+}
+
+export const AUDITOR_ROLE = 'auditor';
+export const SESSION_COOKIE = 'admin_session';
+
+/** `admin` beats `auditor`; neither → undefined. */
+export function levelOf(roles: readonly unknown[]): AdminLevel | undefined {
+  if (roles.includes('admin')) return 'admin';
+  if (roles.includes(AUDITOR_ROLE)) return 'auditor';
+  return undefined;
+}
+
+function lower(a: AdminLevel | undefined, b: AdminLevel | undefined): AdminLevel | undefined {
+  if (!a || !b) return undefined;
+  return a === 'auditor' || b === 'auditor' ? 'auditor' : 'admin';
+}
+
+export interface GuardDeps {
+  models: Models;
+  roles: RoleService;
+}
+
+/** The account behind a session or token, if it exists, is active and holds an admin role. */
+async function adminOf(deps: GuardDeps, accountId: string): Promise<{ name: string; level: AdminLevel | undefined } | undefined> {
+  const account = await deps.models.Account.findByPk(accountId, { attributes: ['id', 'name', 'status'] });
+  if (!account || account.status !== 'active') return undefined;
+  return { name: account.name, level: levelOf(await deps.roles.rolesOf(account.id)) };
+}
+
+export function unauthorized(message = 'a valid bearer access token for the admin API is needed'): AppError {
+  return new AppError('admin.unauthorized', message, { status: 401 });
+}
+
+export function forbidden(message = 'the admin or auditor role is needed'): AppError {
+  return new AppError('admin.forbidden', message, { status: 403 });
+}
+
+/**
+ * Admin API: a JWT access token (RFC 9068) from our issuer for the admin resource server, with
+ * `admin:read` (reads) or `admin:write` (writes), whose `roles` claim and current roles both give
+ * admin or auditor.
+ */
+export function bearerGuard(deps: GuardDeps & { verifier: TokenVerifier; audience: string }) {
+  return async (ctx: Context, next: Next): Promise<void> => {
+    const header = ctx.get('authorization');
+    const match = /^Bearer ([A-Za-z0-9._~+/=-]+)$/i.exec(header);
+    if (!match) throw unauthorized();
+    let payload;
+    try {
+      payload = await deps.verifier.verify(match[1]!, { audience: deps.audience, typ: 'at+jwt' });
+    } catch (error) {
+      if (error instanceof joseErrors.JOSEError || error instanceof TypeError) throw unauthorized('the access token is invalid or expired');
+      throw error;
+    }
+    if (typeof payload.sub !== 'string') throw forbidden('the token does not belong to a person (client credentials cannot administer)');
+    const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ') : [];
+    const write = !['GET', 'HEAD'].includes(ctx.method);
+    const scopeOk = write ? scopes.includes(ADMIN_SCOPES.write) : scopes.includes(ADMIN_SCOPES.read) || scopes.includes(ADMIN_SCOPES.write);
+    if (!scopeOk) throw forbidden(`the token lacks the ${write ? ADMIN_SCOPES.write : ADMIN_SCOPES.read} scope`);
+    const claimed = levelOf(Array.isArray(payload.roles) ? payload.roles : []);
+    const current = await adminOf(deps, payload.sub);
+    const level = lower(claimed, current?.level);
+    if (!current || !level) throw forbidden();
+    const user: AdminUser = {
+      accountId: payload.sub,
+      name: current.name,
+      level,
+      ...(typeof payload.client_id === 'string' ? { clientId: payload.client_id } : {}),
+    };
+    ctx.state.adminUser = user;
+    await next();
+  };
+}
+
+/** 403 `admin.read_only` for an auditor. */
+export function requireWrite(ctx: Context): AdminUser {
+  const user = ctx.state.adminUser as AdminUser | undefined;
+  if (!user) throw unauthorized();
+  if (user.level !== 'admin') throw new AppError('admin.read_only', 'auditors can read but not change anything', { status: 403 });
+  return user;
+}
+
+/** The console's session, from its signed cookie; undefined when absent, expired or not an admin any more. */
+export async function consoleUser(
+  deps: GuardDeps & { sessions: AdminSessionStore },
+  ctx: Context,
+): Promise<{ user?: AdminUser; signedIn: boolean }> {
+  const id = ctx.cookies.get(SESSION_COOKIE, { signed: true });
+  if (!id) return { signedIn: false };
+  const session = await deps.sessions.get(id);
+  if (!session) return { signedIn: false };
+  const admin = await adminOf(deps, session.accountId);
+  if (!admin) return { signedIn: false };
+  if (!admin.level) return { signedIn: true };
+  return { signedIn: true, user: { accountId: session.accountId, name: admin.name, level: admin.level } };
+}

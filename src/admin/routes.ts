@@ -1,0 +1,80 @@
+/**
+ * The admin console (/admin, pages) and the admin API (/admin/api, JSON) — one router each, built
+ * on one admin service so both check, do and audit a change the same way.
+ *
+ *   GET  /admin, /admin/login → our /auth → /admin/callback → session cookie  (auth.ts)
+ *   GET  /admin/accounts|roles|audit…, POST forms with CSRF                   (console.ts)
+ *   *    /admin/api/…  bearer JWT for `${issuer}/admin`                       (api.ts)
+ *
+ * Who may do what is in guard.ts: `admin` reads and writes, `auditor` reads.
+ */
+import type Koa from 'koa';
+import type Provider from 'oidc-provider';
+import type { Sequelize } from 'sequelize';
+import type { AuditLog } from '../accounts/audit.js';
+import type { ConsentStore } from '../accounts/consents.js';
+import type { Deprovisioning } from '../accounts/deprovisioning.js';
+import type { RoleService } from '../accounts/roles.js';
+import type { Models } from '../db/models/index.js';
+import type { Logger } from '../log.js';
+import type { ClientStore } from '../oidc/clients.js';
+import type { KeyStore } from '../oidc/keys.js';
+import type { AccountIndex } from '../store/account-index.js';
+import { createMemoryEphemeralStore, createRedisEphemeralStore } from '../store/ephemeral.js';
+import type { RedisClient } from '../store/redis.js';
+import { createAdminApiRouter } from './api.js';
+import { createAdminAuth } from './auth.js';
+import { createAdminConsoleRouter } from './console.js';
+import { createAdminRenderer } from './render.js';
+import { createAdminService } from './service.js';
+import { createMemoryAdminSessions, createRedisAdminSessions } from './session.js';
+import { adminResource, type AdminClient } from './setup.js';
+import { createTokenVerifier } from './verify.js';
+
+export interface AdminDeps {
+  issuer: string;
+  sequelize: Sequelize;
+  models: Models;
+  redis?: RedisClient;
+  keyStore: KeyStore;
+  clientStore: ClientStore;
+  /** The console's client: `ensureAdminClient` (setup.ts), called at first use and remembered. */
+  client: () => Promise<AdminClient>;
+  roles: RoleService;
+  deprovisioning: Deprovisioning;
+  consents: ConsentStore;
+  accountIndex: AccountIndex;
+  provider: () => Provider;
+  audit: AuditLog;
+  logger: Logger;
+}
+
+/** Middleware for `createApp({ routes })`: the API first (it answers JSON), then the console. */
+export function createAdminRoutes(deps: AdminDeps): Koa.Middleware[] {
+  const verifier = createTokenVerifier(deps.keyStore, deps.issuer);
+  const service = createAdminService(deps);
+  const sessions = deps.redis ? createRedisAdminSessions(deps.redis) : createMemoryAdminSessions();
+  const ephemeral = deps.redis ? createRedisEphemeralStore(deps.redis) : createMemoryEphemeralStore();
+  const guardDeps = { models: deps.models, roles: deps.roles };
+  let client: Promise<AdminClient> | undefined;
+  const adminClient = (): Promise<AdminClient> => {
+    client ??= deps.client().catch((error: unknown) => {
+      client = undefined; // try again at the next request
+      throw error;
+    });
+    return client;
+  };
+  const api = createAdminApiRouter({ ...guardDeps, service, verifier, audience: adminResource(deps.issuer), logger: deps.logger });
+  const consoleRouter = createAdminConsoleRouter({
+    ...guardDeps,
+    service,
+    sessions,
+    auth: createAdminAuth({ issuer: deps.issuer, client: adminClient, verifier, sessions, ephemeral }),
+    render: createAdminRenderer(),
+  });
+  return [
+    api.routes() as Koa.Middleware,
+    consoleRouter.routes() as Koa.Middleware,
+    consoleRouter.allowedMethods() as Koa.Middleware,
+  ];
+}
