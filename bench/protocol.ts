@@ -11,7 +11,21 @@ export interface ChildSettings {
   redisUrl: string;
   /** Postgres URL (ours only). */
   databaseUrl?: string;
+  /** The port to listen on (ours: the parent needs it before the start, for the emulator's redirect URI). */
+  port?: number;
+  /** The DingTalk emulator the parent runs (ours only): the DINGTALK_* settings point at it. */
+  dingtalk?: { url: string; clientId: string; clientSecret: string; corpId: string };
 }
+
+/** Resource servers both servers know, with the signing algorithm of their JWT access tokens. */
+export const RESOURCES = {
+  rs256: 'https://api.bench.test/rs256',
+  es256: 'https://api.bench.test/es256',
+} as const;
+/** The scope both resource servers define. */
+export const RESOURCE_SCOPE = 'read';
+/** The redirect URI of the relying party client of both servers. */
+export const RP_REDIRECT_URI = 'https://rp.bench.test/callback';
 
 export interface ReadyMessage {
   type: 'ready';
@@ -19,6 +33,13 @@ export interface ReadyMessage {
   url: string;
   clientId: string;
   clientSecret: string;
+  /** A relying party (authorization_code + refresh_token, client_secret_basic). */
+  rp: { clientId: string; clientSecret: string };
+  /**
+   * Bare only: a refresh token and an access token (scope openid profile) for the relying party,
+   * made with the provider's models (bare has no login); ours gets them from a login in the parent.
+   */
+  tokens?: { refreshToken: string; accessToken: string };
   /** process.pid of the server (read in /proc/<pid>/stat for CPU time). */
   pid: number;
   /** Free-form facts about the server set-up, copied into the results file. */

@@ -1,12 +1,14 @@
 /**
- * `npm run bench`: throughput, latency and CPU cost per request of the two machine-to-machine hot
- * paths (client_credentials token issuance and token introspection), measured on
+ * `npm run bench`: throughput, latency and CPU cost per request of discovery, JWKS,
+ * client_credentials (opaque, JWT RS256, JWT ES256), introspection, the refresh-token grant and
+ * userinfo, measured on
  *   A "ours": the product, started with startServer (bench/server-ours.ts), and
  *   B "bare": a bare oidc-provider 9 with the same Redis adapter, key type and TTLs
  *      (bench/server-bare.ts),
  * each in a process of its own (pinned to CPU 0 with taskset when available), loaded from this
  * process with autocannon, A and B in alternation. Reports ratios ours/bare measured in the same
- * run; never asserts on speed. See bench/README.md.
+ * run; never asserts on speed. Also complete DingTalk logins per second through the emulator (ours
+ * only: bare oidc-provider has no login), and the idle RSS of each server. See bench/README.md.
  *
  * Settings (environment, all optional): BENCH_DATABASE_URL, BENCH_REDIS_URL (a server; databases
  * 12 and 11 of it are flushed and used), BENCH_ROUNDS (3), BENCH_DURATION (4 s),
@@ -15,13 +17,25 @@
  * figures of such a run are not comparable with normal runs).
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import pg from 'pg';
+import { createEmulator, defaultSeed, type RunningEmulator } from '../src/emulator/index.js';
 import { createRedis, parseRedisUrl, type RedisClient } from '../src/store/redis.js';
-import { BENCH_CHILD_ENV, type ChildMessage, type ChildSettings, type ReadyMessage } from './protocol.js';
+import { Browser, formOf } from '../test/helpers/browser.js';
+import {
+  BENCH_CHILD_ENV,
+  type ChildMessage,
+  type ChildSettings,
+  freePort,
+  RESOURCE_SCOPE,
+  RESOURCES,
+  RP_REDIRECT_URI,
+  type ReadyMessage,
+} from './protocol.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const RESULTS_DIR = path.join(ROOT, 'bench', 'results');
@@ -31,6 +45,10 @@ const ROUNDS = positiveInt(env.BENCH_ROUNDS, 3);
 const DURATION_S = positiveInt(env.BENCH_DURATION, 4);
 const WARMUP_S = positiveInt(env.BENCH_WARMUP, 1);
 const CONNECTIONS = positiveInt(env.BENCH_CONNECTIONS, 16);
+/** Logins in flight at once in the login scenario (each is a chain of ~10 requests). */
+const LOGIN_CONCURRENCY = positiveInt(env.BENCH_LOGIN_CONCURRENCY, 8);
+/** Only these scenarios (comma list), e.g. BENCH_SCENARIOS=discovery,jwks. */
+const ONLY = env.BENCH_SCENARIOS?.split(',').map((name) => name.trim()).filter(Boolean);
 const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/dingtalk_oidc_bench';
 const DATABASE_URL = env.BENCH_DATABASE_URL?.trim() || DEFAULT_DATABASE_URL;
 const REDIS_BASE_URL = env.BENCH_REDIS_URL?.trim() || 'redis://127.0.0.1:6379';
@@ -39,7 +57,20 @@ const BARE_REDIS_DB = 11;
 const START_TIMEOUT_MS = 90_000;
 
 type ServerName = 'ours' | 'bare';
-type ScenarioName = 'client_credentials' | 'introspection';
+const HTTP_SCENARIOS = [
+  'discovery',
+  'jwks',
+  'client_credentials',
+  'cc_jwt_rs256',
+  'cc_jwt_es256',
+  'introspection',
+  'refresh_token',
+  'userinfo',
+] as const;
+type HttpScenario = (typeof HTTP_SCENARIOS)[number];
+type ScenarioName = HttpScenario | 'login';
+/** People of the emulator's seed who may sign in (active members of the corp). */
+const LOGIN_USERS = ['ZJr4n0Yb8Wq2iPbVxXh3aQiEiE', 'Ub9c2Kp7vQ0m3sTtLw5dHAiEiE', 'Vw3LpS8dK1fJ6hQ0aZ9mRAiEiE'];
 
 interface Target {
   name: ServerName;
@@ -50,6 +81,13 @@ interface Target {
   authorization: string;
   /** A live opaque token of this server, introspected by the introspection scenario. */
   liveToken: string;
+  /** Authorization header of the relying party client. */
+  rpAuthorization: string;
+  /** The relying party's refresh token (refresh_token scenario) and access token (userinfo). */
+  refreshToken: string;
+  accessToken: string;
+  /** VmRSS in MiB: after start (idle, before any load) and after the runs (idle again). */
+  rss: { idleAfterStart?: number; idleAfterRuns?: number };
   /** Set once we asked it to stop: its exit is expected then. */
   stopping?: boolean;
 }
@@ -207,12 +245,30 @@ function startChild(name: ServerName, file: string, settings: ChildSettings, pin
         reject(new Error(`${name} server failed to start:\n${message.error}\n${stderr.join('\n')}`));
         return;
       }
-      const basic = Buffer.from(
-        `${encodeURIComponent(message.clientId)}:${encodeURIComponent(message.clientSecret)}`,
-      ).toString('base64');
-      resolve({ name, child, ready: message, stderr, authorization: `Basic ${basic}`, liveToken: '' });
+      resolve({
+        name,
+        child,
+        ready: message,
+        stderr,
+        authorization: basic(message.clientId, message.clientSecret),
+        rpAuthorization: basic(message.rp.clientId, message.rp.clientSecret),
+        liveToken: '',
+        refreshToken: message.tokens?.refreshToken ?? '',
+        accessToken: message.tokens?.accessToken ?? '',
+        rss: {},
+      });
     });
   });
+}
+
+function basic(id: string, secret: string): string {
+  return `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+}
+
+/** Resident set size of a process, in MiB (/proc/<pid>/status VmRSS). */
+function rssMiB(pid: number): number {
+  const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Number(match[1]) / 1024 : NaN;
 }
 
 async function stopChild(target: Target): Promise<void> {
@@ -261,10 +317,78 @@ async function redisStats(client: RedisClient): Promise<RedisStats> {
 
 const FORM = 'application/x-www-form-urlencoded';
 
-function scenarioRequest(scenario: ScenarioName, target: Target): { path: string; body: string } {
-  return scenario === 'client_credentials'
-    ? { path: '/token', body: 'grant_type=client_credentials' }
-    : { path: '/token/introspection', body: new URLSearchParams({ token: target.liveToken }).toString() };
+interface ScenarioRequest {
+  method: 'GET' | 'POST';
+  path: string;
+  headers: Record<string, string>;
+  body?: string;
+}
+
+function scenarioRequest(scenario: HttpScenario, target: Target): ScenarioRequest {
+  const post = (path: string, body: Record<string, string>, authorization = target.authorization): ScenarioRequest => ({
+    method: 'POST',
+    path,
+    headers: { authorization, 'content-type': FORM },
+    body: new URLSearchParams(body).toString(),
+  });
+  switch (scenario) {
+    case 'discovery':
+      return { method: 'GET', path: '/.well-known/openid-configuration', headers: {} };
+    case 'jwks':
+      return { method: 'GET', path: '/jwks', headers: {} };
+    case 'client_credentials':
+      return post('/token', { grant_type: 'client_credentials' });
+    case 'cc_jwt_rs256':
+      return post('/token', { grant_type: 'client_credentials', resource: RESOURCES.rs256, scope: RESOURCE_SCOPE });
+    case 'cc_jwt_es256':
+      return post('/token', { grant_type: 'client_credentials', resource: RESOURCES.es256, scope: RESOURCE_SCOPE });
+    case 'introspection':
+      return post('/token/introspection', { token: target.liveToken });
+    case 'refresh_token':
+      return post('/token', { grant_type: 'refresh_token', refresh_token: target.refreshToken }, target.rpAuthorization);
+    case 'userinfo':
+      return { method: 'GET', path: '/me', headers: { authorization: `Bearer ${target.accessToken}` } };
+  }
+}
+
+async function send(target: Target, request: ScenarioRequest): Promise<{ status: number; json: Record<string, unknown> }> {
+  const response = await fetch(new URL(request.path, target.ready.url), request);
+  const text = await response.text();
+  let json: Record<string, unknown> = {};
+  try {
+    json = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    json = { raw: text.slice(0, 200) };
+  }
+  return { status: response.status, json };
+}
+
+/** What each scenario must answer (checked once before and once after the runs). */
+async function checkScenario(target: Target, scenario: HttpScenario): Promise<string | undefined> {
+  const { status, json } = await send(target, scenarioRequest(scenario, target));
+  const fail = (what: string): string => `${target.name}: ${scenario} ${what}: ${status} ${JSON.stringify(json).slice(0, 300)}`;
+  if (status !== 200) return fail('did not answer 200');
+  switch (scenario) {
+    case 'discovery':
+      return json.issuer === target.ready.url ? undefined : fail('has the wrong issuer');
+    case 'jwks': {
+      const algs = ((json.keys ?? []) as { alg?: string }[]).map((key) => key.alg);
+      return algs.includes('RS256') && algs.includes('ES256') ? undefined : fail('lacks an RS256 or an ES256 key');
+    }
+    case 'cc_jwt_rs256':
+    case 'cc_jwt_es256': {
+      const token = String(json.access_token ?? '');
+      const header = JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString() || '{}') as { alg?: string; typ?: string };
+      const alg = scenario === 'cc_jwt_rs256' ? 'RS256' : 'ES256';
+      return header.alg === alg && header.typ === 'at+jwt' ? undefined : fail(`is not an ${alg} at+jwt`);
+    }
+    case 'refresh_token':
+      return typeof json.access_token === 'string' && typeof json.id_token === 'string' ? undefined : fail('has no access_token and id_token');
+    case 'userinfo':
+      return typeof json.sub === 'string' ? undefined : fail('has no sub');
+    default:
+      return undefined;
+  }
 }
 
 async function post(target: Target, pathname: string, body: string): Promise<{ status: number; json: Record<string, unknown> }> {
@@ -305,21 +429,133 @@ async function sanityCheck(target: Target, when: 'before' | 'after'): Promise<st
   return problems;
 }
 
-function load(target: Target, scenario: ScenarioName, durationS: number): Promise<autocannon.Result> {
+function load(target: Target, scenario: HttpScenario, durationS: number): Promise<autocannon.Result> {
   const request = scenarioRequest(scenario, target);
   return autocannon({
     url: new URL(request.path, target.ready.url).toString(),
-    method: 'POST',
-    headers: { authorization: target.authorization, 'content-type': FORM },
-    body: request.body,
+    method: request.method,
+    headers: request.headers,
+    ...(request.body === undefined ? {} : { body: request.body }),
     connections: CONNECTIONS,
     duration: durationS,
   });
 }
 
+/**
+ * One complete login of a person through the DingTalk emulator, as a browser without JavaScript
+ * does it: /auth → /interaction/:uid (login page) → /interaction/:uid/dingtalk → the emulator's
+ * picker → pick → /dingtalk/callback → … → consent (only the first time: it is remembered) → the
+ * relying party's redirect URI with a code → token exchange (PKCE, client_secret_basic).
+ */
+async function login(target: Target, emulatorUrl: string, unionId: string): Promise<Record<string, unknown>> {
+  const issuer = target.ready.url;
+  const origins = [issuer, emulatorUrl];
+  const browser = new Browser();
+  const verifier = randomBytes(32).toString('base64url');
+  const authorization = new URL('/auth', issuer);
+  authorization.search = new URLSearchParams({
+    client_id: target.ready.rp.clientId,
+    redirect_uri: RP_REDIRECT_URI,
+    response_type: 'code',
+    scope: 'openid profile email',
+    state: randomBytes(16).toString('base64url'),
+    nonce: randomBytes(16).toString('base64url'),
+    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+    code_challenge_method: 'S256',
+  }).toString();
+  const loginPage = await browser.follow(authorization.toString(), origins);
+  const href = /href="(\/interaction\/[^"]+\/dingtalk)"/.exec(loginPage.text)?.[1];
+  if (loginPage.status !== 200 || !href) throw new Error(`login: expected the login page, got ${loginPage.status} at ${loginPage.url}`);
+  const picker = await browser.follow(`${issuer}${href}`, origins);
+  const form = formOf(picker.text);
+  let page = await browser.follow(new URL(form.action, picker.url).toString(), origins, { form: { ...form.fields, unionId } });
+  if (page.status === 200 && page.text.includes('/consent"')) {
+    const consent = formOf(page.text, '/consent');
+    page = await browser.follow(new URL(consent.action, issuer).toString(), origins, { form: { ...consent.fields, decision: 'approve' } });
+  }
+  const location = page.headers.get('location') ?? '';
+  const code = location.startsWith(RP_REDIRECT_URI) ? new URL(location).searchParams.get('code') : null;
+  if (!code) throw new Error(`login: expected a redirect to the app with a code, got ${page.status} at ${page.url}: ${page.text.slice(0, 200)}`);
+  const response = await fetch(new URL('/token', issuer), {
+    method: 'POST',
+    headers: { authorization: target.rpAuthorization, 'content-type': FORM },
+    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: RP_REDIRECT_URI, code_verifier: verifier }),
+  });
+  const tokens = (await response.json()) as Record<string, unknown>;
+  if (response.status !== 200 || typeof tokens.access_token !== 'string' || typeof tokens.refresh_token !== 'string') {
+    throw new Error(`login: the code exchange answered ${response.status} ${JSON.stringify(tokens).slice(0, 200)}`);
+  }
+  return tokens;
+}
+
+/** Complete logins with LOGIN_CONCURRENCY in flight, for durationS; per-login latencies. */
+async function loadLogins(target: Target, emulatorUrl: string, durationS: number): Promise<{ latencies: number[]; errors: string[]; seconds: number }> {
+  const latencies: number[] = [];
+  const errors: string[] = [];
+  const started = performance.now();
+  const deadline = started + durationS * 1000;
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: LOGIN_CONCURRENCY }, async () => {
+      while (performance.now() < deadline) {
+        const user = LOGIN_USERS[next++ % LOGIN_USERS.length]!;
+        const begin = performance.now();
+        try {
+          await login(target, emulatorUrl, user);
+          latencies.push(performance.now() - begin);
+        } catch (error) {
+          errors.push((error as Error).message);
+        }
+      }
+    }),
+  );
+  return { latencies, errors, seconds: (performance.now() - started) / 1000 };
+}
+
+function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+async function measureLogins(target: Target, emulatorUrl: string, round: number, redis: RedisClient): Promise<RunResult> {
+  await loadLogins(target, emulatorUrl, WARMUP_S);
+  await sleep(200);
+  const cpuBefore = cpuMs(target.ready.pid);
+  const redisBefore = await redisStats(redis);
+  const wallBefore = performance.now();
+  const { latencies, errors, seconds } = await loadLogins(target, emulatorUrl, DURATION_S);
+  const cpuAfter = cpuMs(target.ready.pid);
+  const wallMs = performance.now() - wallBefore;
+  const redisAfter = await redisStats(redis);
+  const logins = latencies.length;
+  const serverCpuMs = cpuAfter - cpuBefore;
+  if (errors.length > 0) log(`  login errors (first): ${errors[0]}`);
+  return {
+    scenario: 'login',
+    server: target.name,
+    round,
+    requests: logins,
+    durationS: seconds,
+    reqPerSec: logins / seconds,
+    latencyP50Ms: percentile(latencies, 50),
+    latencyP99Ms: percentile(latencies, 99),
+    latencyMeanMs: latencies.reduce((sum, value) => sum + value, 0) / Math.max(1, logins),
+    non2xx: 0,
+    errors: errors.length,
+    timeouts: 0,
+    serverCpuMs,
+    serverCpuMsPerReq: logins > 0 ? serverCpuMs / logins : NaN,
+    serverCpuPercent: (100 * serverCpuMs) / wallMs,
+    redisCpuMsPerReq: logins > 0 ? (redisAfter.cpuMs - redisBefore.cpuMs) / logins : NaN,
+    bytesPerResponse: NaN,
+    redisCommandsPerReq: logins > 0 ? (redisAfter.commands - redisBefore.commands - 1) / logins : NaN,
+  };
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function measure(target: Target, scenario: ScenarioName, round: number, redis: RedisClient): Promise<RunResult> {
+async function measure(target: Target, scenario: HttpScenario, round: number, redis: RedisClient): Promise<RunResult> {
   await load(target, scenario, WARMUP_S);
   await sleep(200); // let the last warm-up responses drain before the counters are read
   const cpuBefore = cpuMs(target.ready.pid);
@@ -430,8 +666,10 @@ async function main(): Promise<number> {
       : 'bench: taskset not available (or BENCH_PIN=0): server processes are NOT pinned',
   );
   log(
-    `bench: ${ROUNDS} rounds × 2 scenarios × 2 servers, ${WARMUP_S} s warm-up + ${DURATION_S} s measured, ${CONNECTIONS} connections`,
+    `bench: ${ROUNDS} rounds, ${WARMUP_S} s warm-up + ${DURATION_S} s measured, ${CONNECTIONS} connections (logins: ${LOGIN_CONCURRENCY} in flight)`,
   );
+  const httpScenarios = HTTP_SCENARIOS.filter((name) => !ONLY || ONLY.includes(name));
+  const withLogins = !ONLY || ONLY.includes('login');
 
   const oursRedis = redisDatabaseUrl(REDIS_BASE_URL, OURS_REDIS_DB);
   const bareRedis = redisDatabaseUrl(REDIS_BASE_URL, BARE_REDIS_DB);
@@ -443,9 +681,24 @@ async function main(): Promise<number> {
   await monitor.connect();
   const redisVersion = /^redis_version:(\S+)/m.exec(await monitor.info('server'))?.[1] ?? 'unknown';
 
+  // The DingTalk emulator runs here (the parent), on its own port, like the real DingTalk would:
+  // its work is not counted in our server's CPU time.
+  const oursPort = await freePort();
+  const corpId = defaultSeed().corp.corpId;
+  const emulatorSettings = { clientId: 'bench-dingtalk-app', clientSecret: randomBytes(24).toString('base64url'), corpId };
+  // Its per-app QPS limit (DingTalk's, 20 calls/s per API by default) is off: it would cap logins at
+  // about 20/s whatever our server costs (see bench/README.md).
+  const emulator = createEmulator({
+    ...emulatorSettings,
+    redirectUris: [`http://127.0.0.1:${oursPort}/dingtalk/callback`],
+    qpsLimit: false,
+  });
+  const dingtalk: RunningEmulator = await emulator.listen(0, '127.0.0.1');
+
   const targets: Target[] = [];
   const stopAll = async (): Promise<void> => {
     await Promise.all(targets.map((target) => stopChild(target).catch(() => undefined)));
+    await dingtalk.close().catch(() => undefined);
   };
   process.once('SIGINT', () => {
     void stopAll().finally(() => process.exit(130));
@@ -453,7 +706,12 @@ async function main(): Promise<number> {
 
   try {
     const started = await Promise.allSettled([
-      startChild('ours', 'server-ours.ts', { redisUrl: oursRedis, databaseUrl: DATABASE_URL }, pin),
+      startChild(
+        'ours',
+        'server-ours.ts',
+        { redisUrl: oursRedis, databaseUrl: DATABASE_URL, port: oursPort, dingtalk: { url: dingtalk.url, ...emulatorSettings } },
+        pin,
+      ),
       startChild('bare', 'server-bare.ts', { redisUrl: bareRedis }, pin),
     ]);
     for (const outcome of started) if (outcome.status === 'fulfilled') targets.push(outcome.value);
@@ -473,17 +731,36 @@ async function main(): Promise<number> {
 
     const problems: string[] = [];
     for (const target of targets) problems.push(...(await sanityCheck(target, 'before')));
+    // Ours: the relying party's tokens come from a real login (which also gives the first consent).
+    try {
+      const tokens = await login(ours, dingtalk.url, LOGIN_USERS[0]!);
+      ours.refreshToken = String(tokens.refresh_token);
+      ours.accessToken = String(tokens.access_token);
+    } catch (error) {
+      problems.push(`ours: ${(error as Error).message}`);
+    }
+    for (const target of targets) {
+      for (const scenario of httpScenarios) {
+        const problem = await checkScenario(target, scenario);
+        if (problem) problems.push(problem);
+      }
+    }
     if (problems.length > 0) {
       for (const problem of problems) loud(`SANITY CHECK FAILED: ${problem}`);
       return 1;
     }
+    await sleep(1000);
+    for (const target of targets) target.rss.idleAfterStart = rssMiB(target.ready.pid);
 
-    const scenarios: ScenarioName[] = ['client_credentials', 'introspection'];
+    const scenarios: ScenarioName[] = [...httpScenarios, ...(withLogins ? (['login'] as const) : [])];
     const runs: RunResult[] = [];
     for (const scenario of scenarios) {
       for (let round = 1; round <= ROUNDS; round++) {
-        for (const target of [ours, bare]) {
-          const run = await measure(target, scenario, round, monitor);
+        for (const target of scenario === 'login' ? [ours] : [ours, bare]) {
+          const run =
+            scenario === 'login'
+              ? await measureLogins(target, dingtalk.url, round, monitor)
+              : await measure(target, scenario, round, monitor);
           runs.push(run);
           log(
             `  ${scenario.padEnd(18)} round ${round}/${ROUNDS} ${target.name.padEnd(4)} ` +
@@ -502,9 +779,19 @@ async function main(): Promise<number> {
       }
     }
     for (const target of targets) problems.push(...(await sanityCheck(target, 'after')));
+    for (const target of targets) {
+      for (const scenario of httpScenarios) {
+        const problem = await checkScenario(target, scenario);
+        if (problem) problems.push(`after the runs: ${problem}`);
+      }
+    }
     for (const problem of problems) loud(`SANITY CHECK FAILED: ${problem}`);
+    await sleep(2000);
+    for (const target of targets) target.rss.idleAfterRuns = rssMiB(target.ready.pid);
 
-    const summaries = scenarios.flatMap((scenario) => [summarize(runs, scenario, 'ours'), summarize(runs, scenario, 'bare')]);
+    const summaries = scenarios.flatMap((scenario) =>
+      scenario === 'login' ? [summarize(runs, scenario, 'ours')] : [summarize(runs, scenario, 'ours'), summarize(runs, scenario, 'bare')],
+    );
     const rows = [
       ['scenario', 'server', 'req/s', 'mean ms', 'p50 ms', 'p99 ms', 'CPU ms/req', 'server CPU %', 'redis cmd/req', 'redis CPU ms/req', 'bytes/resp', 'non-2xx+err'],
       ...summaries.map((s) => [
@@ -518,11 +805,11 @@ async function main(): Promise<number> {
         s.serverCpuPercent.toFixed(0),
         s.redisCommandsPerReq.toFixed(1),
         s.redisCpuMsPerReq.toFixed(3),
-        s.bytesPerResponse.toFixed(0),
+        Number.isNaN(s.bytesPerResponse) ? '–' : s.bytesPerResponse.toFixed(0),
         String(s.non2xx + s.errors),
       ]),
     ];
-    const ratios = scenarios.map((scenario) => {
+    const ratios = scenarios.filter((scenario) => scenario !== 'login').map((scenario) => {
       const a = summaries.find((s) => s.scenario === scenario && s.server === 'ours')!;
       const b = summaries.find((s) => s.scenario === scenario && s.server === 'bare')!;
       return {
@@ -545,6 +832,14 @@ async function main(): Promise<number> {
       ]),
     );
     log('');
+    log(
+      table([
+        ['server', 'RSS', 'idle after start MiB', 'idle after runs MiB'],
+        ...targets.map((t) => [t.name, 'VmRSS', (t.rss.idleAfterStart ?? NaN).toFixed(0), (t.rss.idleAfterRuns ?? NaN).toFixed(0)]),
+      ]),
+    );
+    log('login: ours only (bare oidc-provider has no login); req/s = complete logins per second, latencies per login, CPU and Redis per login.');
+    log('');
     log(`load average before ${loadBefore.map((v) => v.toFixed(2)).join(' ')}, after ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}`);
     log(
       'CPU ms/req: server process utime+stime (/proc/<pid>/stat) over the measured run ÷ responses. ' +
@@ -561,6 +856,8 @@ async function main(): Promise<number> {
         durationS: DURATION_S,
         warmupS: WARMUP_S,
         connections: CONNECTIONS,
+        loginConcurrency: LOGIN_CONCURRENCY,
+        scenarios,
         pinnedToCpu0: pin,
         redisDatabases: { ours: OURS_REDIS_DB, bare: BARE_REDIS_DB },
       },
@@ -569,7 +866,10 @@ async function main(): Promise<number> {
       // means something else was running and the figures are noisier.
       loadAverage: { before: loadBefore, after: os.loadavg() },
       servers: Object.fromEntries(
-        targets.map((target) => [target.name, { ...target.ready.details, url: target.ready.url, stderr: target.stderr }]),
+        targets.map((target) => [
+          target.name,
+          { ...target.ready.details, url: target.ready.url, rssMiB: target.rss, stderr: target.stderr },
+        ]),
       ),
       summaries,
       ratios,

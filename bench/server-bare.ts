@@ -1,18 +1,21 @@
 /**
  * Server B of the benchmark: a bare oidc-provider 9 on node:http, the baseline that server A is
  * compared against. Same storage (our Redis adapter on the same Redis server, another database),
- * same key type (one RS256 key made with jose), same TTLs and clock tolerance, the
- * clientCredentials and introspection features with an explicit allowedPolicy, and one static
- * client_secret_basic client with a 43-character secret. No Koa app in front, no Postgres, no
- * extra features.
+ * same key types (an RS256 and an ES256 key made with jose, RS256 signs ID tokens), same TTLs and
+ * clock tolerance, the clientCredentials, introspection and resourceIndicators features (two
+ * resource servers issuing JWT access tokens, RS256 and ES256, like ours), and two static
+ * client_secret_basic clients with 43-character secrets: a service (client_credentials) and a
+ * relying party (authorization_code + refresh_token). Bare has no login, so the relying party's
+ * refresh token and access token are made with the provider's models at start. No Koa app in
+ * front, no Postgres, no extra features.
  */
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
-import Provider, { type Configuration } from 'oidc-provider';
+import Provider, { type Configuration, errors } from 'oidc-provider';
 import { createRedis } from '../src/store/redis.js';
 import { createRedisAdapterFactory } from '../src/store/redis-adapter.js';
-import { failStart, freePort, onStop, readChildSettings, send } from './protocol.js';
+import { failStart, freePort, onStop, readChildSettings, RESOURCE_SCOPE, RESOURCES, RP_REDIRECT_URI, send } from './protocol.js';
 
 async function main(): Promise<void> {
   const settings = readChildSettings();
@@ -25,6 +28,11 @@ async function main(): Promise<void> {
   const { privateKey } = await generateKeyPair('RS256', { extractable: true, modulusLength: 2048 });
   const jwk = await exportJWK(privateKey);
   const kid = await calculateJwkThumbprint(jwk);
+  const ec = await exportJWK((await generateKeyPair('ES256', { extractable: true })).privateKey);
+  const ecKid = await calculateJwkThumbprint(ec);
+  const rpId = 'bench-bare-rp';
+  const rpSecret = randomBytes(32).toString('base64url');
+  const resourceAlgs: Record<string, 'RS256' | 'ES256'> = { [RESOURCES.rs256]: 'RS256', [RESOURCES.es256]: 'ES256' };
 
   const clientId = 'bench-bare';
   const clientSecret = randomBytes(32).toString('base64url'); // 43 characters, like ours
@@ -40,8 +48,22 @@ async function main(): Promise<void> {
         redirect_uris: [],
         token_endpoint_auth_method: 'client_secret_basic',
       },
+      {
+        client_id: rpId,
+        client_secret: rpSecret,
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        redirect_uris: [RP_REDIRECT_URI],
+        token_endpoint_auth_method: 'client_secret_basic',
+      },
     ],
-    jwks: { keys: [{ ...jwk, kid, alg: 'RS256', use: 'sig' } as never] },
+    jwks: {
+      keys: [{ ...jwk, kid, alg: 'RS256', use: 'sig' } as never, { ...ec, kid: ecKid, alg: 'ES256', use: 'sig' } as never],
+    },
+    findAccount: async (_ctx, sub) => ({
+      accountId: sub,
+      claims: async () => ({ sub, name: '陈晓明', nickname: 'boss', preferred_username: 'boss', email: 'boss@example.com' }),
+    }),
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     routes: { token: '/token', introspection: '/token/introspection' },
     features: {
@@ -53,8 +75,18 @@ async function main(): Promise<void> {
         allowedPolicy: async (ctx, client, token) =>
           !(client.clientAuthMethod === 'none' && token.clientId !== ctx.oidc.client?.clientId),
       },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: async (_ctx, _client, oneOf) => oneOf,
+        useGrantedResource: async () => true,
+        getResourceServerInfo: async (_ctx, indicator) => {
+          const alg = resourceAlgs[indicator];
+          if (!alg) throw new errors.InvalidTarget();
+          return { scope: RESOURCE_SCOPE, audience: indicator, accessTokenTTL: 600, accessTokenFormat: 'jwt', jwt: { sign: { alg } } };
+        },
+      },
     },
-    ttl: { ClientCredentials: 600, AccessToken: 3600 },
+    ttl: { ClientCredentials: 600, AccessToken: 3600, RefreshToken: 14 * 24 * 3600, Grant: 14 * 24 * 3600 },
     clockTolerance: 15,
   };
 
@@ -67,6 +99,28 @@ async function main(): Promise<void> {
   const provider = new Provider(issuer, configuration);
   // All middleware is in place before callback(): koa-compose copies the list at that moment.
   server.on('request', provider.callback());
+
+  // The relying party's tokens, as a login would leave them (scope openid profile, RS256 ID tokens).
+  const accountId = 'bench-account';
+  const client = await provider.Client.find(rpId);
+  if (!client) throw new Error('the relying party client is missing');
+  const grant = new provider.Grant({ accountId, clientId: rpId });
+  grant.addOIDCScope('openid profile');
+  const grantId = await grant.save();
+  const now = Math.floor(Date.now() / 1000);
+  const refresh = new provider.RefreshToken({
+    accountId,
+    client,
+    grantId,
+    scope: 'openid profile',
+    gty: 'authorization_code',
+    authTime: now,
+    iiat: now,
+    rotations: 0,
+  } as never);
+  const refreshToken = await refresh.save();
+  const access = new provider.AccessToken({ accountId, client, grantId, scope: 'openid profile', gty: 'authorization_code' } as never);
+  const accessToken = await access.save();
 
   onStop(async () => {
     await new Promise<void>((resolve) => {
@@ -81,11 +135,14 @@ async function main(): Promise<void> {
     url: issuer,
     clientId,
     clientSecret,
+    rp: { clientId: rpId, clientSecret: rpSecret },
+    tokens: { refreshToken, accessToken },
     pid: process.pid,
     details: {
       issuer,
       signingAlg: 'RS256',
-      publishedKeys: ['RS256'],
+      publishedKeys: ['RS256', 'ES256'],
+      resources: resourceAlgs,
       ttl: configuration.ttl,
       clockTolerance: configuration.clockTolerance,
     },

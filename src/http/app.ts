@@ -1,9 +1,12 @@
 /**
  * The Koa app: the one place where middleware order and mounts are visible.
  *
- *   request id (+ access log, metrics) → (emulator) → security headers (CSP nonce) → no-store
- *   → error page → rate limits → CSRF tokens → our routes → oidc-provider
+ *   discovery/JWKS from memory → request id (+ access log, metrics) → (emulator) → security
+ *   headers (CSP nonce; short ones on JSON endpoints) → no-store → error page → rate limits
+ *   → oidc-provider's JSON endpoints directly → CSRF tokens → our routes → oidc-provider
  *
+ * - Discovery and JWKS come first: read by every relying party and resource server, often, and
+ *   unchanged between key rotations (well-known.ts); they get no request id or access line.
  * - The request id comes first, so every later log line (ours, oidc-provider listeners', the
  *   DingTalk client's) carries it; its access line and metrics measure everything after it.
  * - Rate limits sit after the security headers and the error page (a 429 page gets its CSP) and in
@@ -30,6 +33,8 @@ import { noCache } from './middleware/no-cache.js';
 import { createRateLimits } from './middleware/rate-limit.js';
 import { requestId } from './middleware/request-id.js';
 import { securityHeaders } from './middleware/security-headers.js';
+import { providerFirst } from './provider-first.js';
+import { wellKnownDocuments, wellKnownMaxAges } from './well-known.js';
 
 export interface AppDeps {
   config: Config;
@@ -87,6 +92,13 @@ export function createApp(deps: AppDeps): Koa {
   router.get('/readyz', readiness(deps.checks ?? {}, logger));
   if (config.metrics.enabled) router.get('/metrics', metricsEndpoint(metrics, config.metrics.token));
 
+  // Discovery and JWKS from memory, before anything else (well-known.ts).
+  app.use(
+    wellKnownDocuments(holder, {
+      ...wellKnownMaxAges(config),
+      ...(new URL(config.issuer).protocol === 'https:' ? { hsts: 'max-age=31536000; includeSubDomains' } : {}),
+    }),
+  );
   app.use(
     requestId({
       header: config.requestIdHeader,
@@ -103,6 +115,7 @@ export function createApp(deps: AppDeps): Koa {
   app.use(limits.perIp('dingtalkCallback', ['/dingtalk/callback']));
   app.use(limits.perIp('dingtalkEvents', ['/dingtalk/events']));
   app.use(limits.perIp('adminLogin', ['/admin/login']));
+  app.use(providerFirst([...TOKEN_ENDPOINTS, '/me'], holder.middleware));
   app.use(csrfTokens());
   app.use(router.routes());
   for (const middleware of deps.routes ?? []) app.use(middleware);

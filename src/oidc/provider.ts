@@ -18,6 +18,13 @@ export interface ProviderHolder {
   current(): Provider;
   /** Koa middleware that hands a request to the current provider. */
   middleware: Koa.Middleware;
+  /**
+   * Starts a key check in the background when `keyCacheMs` has passed since the last one (never
+   * waits). `middleware` does it on every request; so must whatever answers from a copy of the
+   * provider's documents (http/well-known.ts), or a replica serving only those would never notice
+   * a rotation.
+   */
+  checkKeysIfDue(): void;
   /** Re-read keys now; rebuilds the provider if they changed. Resolves true when it did. */
   reloadKeys(): Promise<boolean>;
   /** Validate client metadata exactly as the provider will. */
@@ -80,15 +87,20 @@ export async function createProviderHolder(
   await build();
   nextCheck = Date.now() + config.oidc.keyCacheMs;
 
+  function checkKeysIfDue(): void {
+    if (Date.now() >= nextCheck) {
+      // Never make a request wait for Postgres: the check runs beside it.
+      reloadKeys().catch((error: unknown) => logger.warn({ err: error }, 'key check failed'));
+    }
+  }
+
   return {
     current: () => provider,
     middleware: (ctx, next) => {
-      if (Date.now() >= nextCheck) {
-        // Never make a request wait for Postgres: the check runs beside it.
-        reloadKeys().catch((error: unknown) => logger.warn({ err: error }, 'key check failed'));
-      }
+      checkKeysIfDue();
       return mounted(ctx, next);
     },
+    checkKeysIfDue,
     reloadKeys,
     async validateClient(metadata) {
       await provider.Client.validate(metadata);
