@@ -266,6 +266,10 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       provider: () => holder.current(),
       audit,
       logger,
+      validateClient: (metadata) => holder.validateClient(metadata),
+      keysChanged: () => notifier.publish('keys'),
+      dingtalk,
+      dingtalkEvents: { token: Boolean(config.dingtalk.eventToken), aesKey: Boolean(config.dingtalk.eventAesKey) },
     });
 
     // Development: a demo client and a tiny relying party at /demo that signs in through the emulator.

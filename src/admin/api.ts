@@ -11,6 +11,8 @@ import type { Logger } from '../log.js';
 import { bearerGuard, type GuardDeps, requireWrite, type AdminUser } from './guard.js';
 import { type Actor, type AdminService, auditFilterOf, pageOf, paginate } from './service.js';
 import type { TokenVerifier } from './verify.js';
+import { type ClientForm, PRESET_NAMES, type PresetName } from './clients.js';
+import { GRANT_TYPES, type GrantType } from '../oidc/clients.js';
 
 export interface AdminApiDeps extends GuardDeps {
   service: AdminService;
@@ -134,11 +136,211 @@ export function createAdminApiRouter(deps: AdminApiDeps): Router {
     ctx.body = csv;
   });
 
+  // Clients and resource servers
+  router.get('/clients', async (ctx) => {
+    const q = typeof ctx.query.q === 'string' ? ctx.query.q : undefined;
+    ctx.body = await service.listClients({ ...(q ? { q } : {}), ...pageOf(ctx.query) });
+  });
+  router.get('/clients/presets', (ctx) => {
+    ctx.body = service.presets;
+  });
+  router.get('/clients/:id', async (ctx) => {
+    ctx.body = await service.getClient(ctx.params.id!);
+  });
+  router.post('/clients', async (ctx) => {
+    const actor = actorOf(ctx);
+    const result = await service.createClient(clientForm(body(ctx)), actor);
+    ctx.status = 201;
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = result;
+  });
+  router.patch('/clients/:id', async (ctx) => {
+    const actor = actorOf(ctx);
+    ctx.body = await service.updateClient(ctx.params.id!, clientForm(body(ctx)), actor);
+  });
+  router.delete('/clients/:id', async (ctx) => {
+    ctx.body = await service.deleteClient(ctx.params.id!, actorOf(ctx));
+  });
+  router.post('/clients/:id/rotate-secret', async (ctx) => {
+    const actor = actorOf(ctx);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = await service.rotateClientSecret(ctx.params.id!, actor);
+  });
+  router.get('/resource-servers', async (ctx) => {
+    const { page, pageSize } = pageOf(ctx.query, 100);
+    ctx.body = await service.listResourceServers(page, pageSize);
+  });
+  router.post('/resource-servers', async (ctx) => {
+    const input = body(ctx);
+    const actor = actorOf(ctx);
+    const scopes = input.scopes === undefined ? undefined : stringList(input.scopes, 'scopes');
+    const tokenFormat = input.tokenFormat;
+    if (tokenFormat !== undefined && tokenFormat !== 'jwt' && tokenFormat !== 'opaque') throw bad('tokenFormat is jwt or opaque');
+    const ttl = input.accessTokenTtl;
+    if (ttl !== undefined && typeof ttl !== 'number') throw bad('accessTokenTtl is a number of seconds');
+    ctx.status = 201;
+    ctx.body = await service.createResourceServer(
+      {
+        identifier: str(input.identifier, 'identifier')!,
+        ...(typeof input.name === 'string' && input.name ? { name: input.name.slice(0, 100) } : {}),
+        ...(scopes ? { scopes } : {}),
+        ...(tokenFormat ? { tokenFormat } : {}),
+        ...(ttl === undefined ? {} : { accessTokenTtl: ttl }),
+      },
+      actor,
+    );
+  });
+  // The identifier is a URI: given as a query parameter, not a path segment.
+  router.delete('/resource-servers', async (ctx) => {
+    const actor = actorOf(ctx);
+    ctx.body = await service.deleteResourceServer(str(ctx.query.identifier, 'identifier')!, actor);
+  });
+
+  // Sessions and consents
+  router.get('/sessions', async (ctx) => {
+    ctx.body = await service.listSessions({ ...filterOf(ctx.query), ...pageOf(ctx.query, 20) });
+  });
+  router.delete('/sessions/:uid', async (ctx) => {
+    ctx.body = await service.revokeSession(ctx.params.uid!, actorOf(ctx));
+  });
+  router.post('/accounts/:id/apps/:client/revoke', async (ctx) => {
+    const actor = actorOf(ctx);
+    const consent = body(ctx).consent;
+    if (consent !== undefined && typeof consent !== 'boolean') throw bad('consent is true or false');
+    ctx.body = await service.revokeAccountApp(ctx.params.id!, ctx.params.client!, actor, { consent: consent === true });
+  });
+  router.get('/consents', async (ctx) => {
+    ctx.body = await service.listConsents({ ...filterOf(ctx.query), ...pageOf(ctx.query) });
+  });
+  router.delete('/consents/:account/:client', async (ctx) => {
+    ctx.body = await service.revokeConsent(ctx.params.account!, ctx.params.client!, actorOf(ctx));
+  });
+
+  // Keys
+  router.get('/keys', async (ctx) => {
+    ctx.body = { items: await service.listKeys() };
+  });
+  router.post('/keys/rotate', async (ctx) => {
+    const input = body(ctx);
+    const actor = actorOf(ctx);
+    if (input.immediate !== undefined && typeof input.immediate !== 'boolean') throw bad('immediate is true or false');
+    ctx.status = 201;
+    ctx.body = await service.rotateKey(str(input.alg, 'alg', false) ?? 'RS256', input.immediate === true, actor);
+  });
+  router.post('/keys/:kid/retire', async (ctx) => {
+    ctx.body = await service.retireKey(ctx.params.kid!, actorOf(ctx));
+  });
+
+  // DingTalk
+  router.get('/dingtalk/health', async (ctx) => {
+    ctx.body = await service.dingtalkHealth((ctx.state.adminUser as AdminUser).accountId);
+  });
+
   // Unknown paths and methods under /admin/api are JSON too.
   router.all('/{*rest}', () => {
     throw new AppError('admin.not_found', 'no such admin API endpoint', { status: 404 });
   });
   return router;
+}
+
+function bad(message: string): AppError {
+  return new AppError('admin.invalid_request', message, { status: 400 });
+}
+
+function stringList(value: unknown, field: string): string[] {
+  if (!Array.isArray(value) || value.length > 50 || !value.every((v) => typeof v === 'string' && v.length > 0 && v.length <= 2000)) {
+    throw bad(`${field} is a list of strings`);
+  }
+  return value as string[];
+}
+
+/** `account` and `client` filters of a list. */
+function filterOf(query: Record<string, unknown>): { account?: string; client?: string } {
+  const one = (name: string): string | undefined => {
+    const value = query[name];
+    return typeof value === 'string' && value.trim() !== '' ? value.trim().slice(0, 256) : undefined;
+  };
+  const account = one('account');
+  const client = one('client');
+  return { ...(account ? { account } : {}), ...(client ? { client } : {}) };
+}
+
+/** A client's settings from JSON; absent fields are left out (an update keeps them). */
+export function clientForm(input: Record<string, unknown>): ClientForm {
+  const form: ClientForm = {};
+  const optionalString = (name: string): string | undefined => {
+    const value = input[name];
+    if (value === undefined || value === null) return undefined;
+    if (typeof value !== 'string' || value.length > 2000) throw bad(`${name} is a string`);
+    return value;
+  };
+  const flag = (name: string): boolean | undefined => {
+    const value = input[name];
+    if (value === undefined) return undefined;
+    if (typeof value !== 'boolean') throw bad(`${name} is true or false`);
+    return value;
+  };
+  const name = optionalString('name');
+  if (name !== undefined) form.name = name;
+  const clientId = optionalString('clientId');
+  if (clientId !== undefined) form.clientId = clientId;
+  const preset = optionalString('preset');
+  if (preset !== undefined) {
+    if (!(PRESET_NAMES as readonly string[]).includes(preset)) throw bad(`preset is one of ${PRESET_NAMES.join(', ')}`);
+    form.preset = preset as PresetName;
+  }
+  const baseUrl = optionalString('baseUrl');
+  if (baseUrl !== undefined) form.baseUrl = baseUrl;
+  if (input.redirectUris !== undefined) form.redirectUris = stringList(input.redirectUris, 'redirectUris');
+  if (input.postLogoutRedirectUris !== undefined) form.postLogoutRedirectUris = stringList(input.postLogoutRedirectUris, 'postLogoutRedirectUris');
+  if (input.backchannelLogoutUri === null || input.backchannelLogoutUri === '') form.backchannelLogoutUri = null;
+  else {
+    const uri = optionalString('backchannelLogoutUri');
+    if (uri !== undefined) form.backchannelLogoutUri = uri;
+  }
+  const firstParty = flag('firstParty');
+  if (firstParty !== undefined) form.firstParty = firstParty;
+  const isPublic = flag('public');
+  if (isPublic !== undefined) form.public = isPublic;
+  const groups = flag('groupsIncludeDepartments');
+  if (groups !== undefined) form.groupsIncludeDepartments = groups;
+  if (input.grantTypes !== undefined) {
+    const grants = stringList(input.grantTypes, 'grantTypes');
+    if (!grants.every((g) => (GRANT_TYPES as readonly string[]).includes(g))) throw bad(`grantTypes are among ${GRANT_TYPES.join(', ')}`);
+    form.grantTypes = grants as GrantType[];
+  }
+  const auth = optionalString('tokenEndpointAuthMethod');
+  if (auth !== undefined) {
+    if (auth !== 'client_secret_basic' && auth !== 'client_secret_post' && auth !== 'private_key_jwt') {
+      throw bad('tokenEndpointAuthMethod is client_secret_basic, client_secret_post or private_key_jwt (public: true for none)');
+    }
+    form.tokenEndpointAuthMethod = auth;
+  }
+  if (input.accessPolicy !== undefined) {
+    const policy = input.accessPolicy;
+    if (!policy || typeof policy !== 'object' || Array.isArray(policy)) throw bad('accessPolicy is { roles?, departments? }');
+    const { roles, departments } = policy as Record<string, unknown>;
+    if (departments !== undefined && (!Array.isArray(departments) || !departments.every((d) => Number.isInteger(d) && (d as number) > 0))) {
+      throw bad('accessPolicy.departments is a list of DingTalk department ids');
+    }
+    form.accessPolicy = {
+      roles: roles === undefined ? [] : stringList(roles, 'accessPolicy.roles'),
+      departments: (departments as number[] | undefined) ?? [],
+    };
+  }
+  if (input.idTokenClaims !== undefined) {
+    const claims = input.idTokenClaims;
+    if (claims === null || claims === true) form.idTokenClaims = claims;
+    else form.idTokenClaims = stringList(claims, 'idTokenClaims');
+  }
+  if (input.allowedResources !== undefined) {
+    const resources = input.allowedResources;
+    if (!resources || typeof resources !== 'object' || Array.isArray(resources)) throw bad('allowedResources maps resource URIs to scope lists');
+    form.allowedResources = Object.fromEntries(
+      Object.entries(resources as Record<string, unknown>).map(([uri, scopes]) => [uri, Array.isArray(scopes) && scopes.length === 0 ? [] : stringList(scopes, `allowedResources[${uri}]`)]),
+    );
+  }
+  return form;
 }
 
 /** Rule fields as the role service takes them; `value` may be one value or a list. */

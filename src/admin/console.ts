@@ -16,6 +16,7 @@ import type { AdminRenderer } from './render.js';
 import { type Actor, type AdminService, auditFilterOf, pageOf, paginate } from './service.js';
 import type { AdminSessionStore } from './session.js';
 import { RULE_KINDS } from '../accounts/role-rules.js';
+import { registerMorePages } from './console-more.js';
 
 export interface AdminConsoleDeps extends GuardDeps {
   service: AdminService;
@@ -221,6 +222,8 @@ export function createAdminConsoleRouter(deps: AdminConsoleDeps): Router {
     // A byte order mark, so that spreadsheet programs read the Chinese text as UTF-8.
     ctx.body = `\uFEFF${csv}`;
   });
+
+  registerMorePages(router, { service, render, signedIn, form, writer, fields });
 
   return router;
 }

@@ -9,7 +9,9 @@
  * Who may do what is in guard.ts: `admin` reads and writes, `auditor` reads.
  */
 import type Koa from 'koa';
+import type { ClientMetadata } from 'oidc-provider';
 import type Provider from 'oidc-provider';
+import type { DingTalkClient } from '../dingtalk/client.js';
 import type { Sequelize } from 'sequelize';
 import type { AuditLog } from '../accounts/audit.js';
 import type { ConsentStore } from '../accounts/consents.js';
@@ -47,6 +49,13 @@ export interface AdminDeps {
   provider: () => Provider;
   audit: AuditLog;
   logger: Logger;
+  /** oidc-provider's own check of client metadata (`holder.validateClient`). */
+  validateClient: (metadata: ClientMetadata) => Promise<void>;
+  /** Tells every replica the signing keys changed (`notifier.publish('keys')` → `holder.reloadKeys()`). */
+  keysChanged?: () => Promise<void>;
+  /** For the DingTalk health page. */
+  dingtalk?: DingTalkClient;
+  dingtalkEvents?: { token: boolean; aesKey: boolean };
 }
 
 /** Middleware for `createApp({ routes })`: the API first (it answers JSON), then the console. */

@@ -15,7 +15,12 @@ import type { Models } from '../db/models/index.js';
 import { AppError } from '../errors/app-error.js';
 import type { ClientStore } from '../oidc/clients.js';
 import type { AccountIndex } from '../store/account-index.js';
+import type { ClientMetadata } from 'oidc-provider';
+import type { DingTalkClient } from '../dingtalk/client.js';
+import type { KeyStore } from '../oidc/keys.js';
+import { createClientOps } from './clients.js';
 import { toCsv } from './csv.js';
+import { createSessionOps } from './sessions.js';
 
 /** Who made a change: the admin's account id (the audit `actor`), how, and from where. */
 export interface Actor {
@@ -83,6 +88,15 @@ export interface AdminServiceDeps {
   /** The provider serving now (keys rotate: never keep one instance). */
   provider: () => Provider;
   audit: AuditLog;
+  issuer: string;
+  keyStore: KeyStore;
+  /** oidc-provider's own check of client metadata (ProviderHolder.validateClient). */
+  validateClient: (metadata: ClientMetadata) => Promise<void>;
+  /** Tells every replica that the signing keys changed (notifier `keys` → holder.reloadKeys). */
+  keysChanged?: () => Promise<void>;
+  dingtalk?: DingTalkClient;
+  /** Whether DINGTALK_EVENT_TOKEN and DINGTALK_EVENT_AES_KEY are set. */
+  dingtalkEvents?: { token: boolean; aesKey: boolean };
 }
 
 export function createAdminService(deps: AdminServiceDeps) {
@@ -151,6 +165,9 @@ export function createAdminService(deps: AdminServiceDeps) {
   }
 
   return {
+    ...createClientOps({ issuer: deps.issuer, clientStore: deps.clientStore, validateClient: deps.validateClient, record }),
+    ...createSessionOps({ ...deps, record }),
+
     /**
      * Accounts whose name, userid, unionId, email or a department name contains `q` (any case),
      * by name; `status` narrows to active or disabled ones.

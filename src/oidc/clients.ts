@@ -158,6 +158,39 @@ export function createClientStore(
       } as AdapterPayload;
     },
 
+    /**
+     * Replace a database client's settings: the metadata is rebuilt from `input` as `add` builds it
+     * (so pass every setting to keep, not only the changed ones); the id and the secret stay.
+     * Undefined when there is no such client in the database (file clients cannot be edited). A
+     * change between a secret-based and a secretless authentication method is refused: register a
+     * new client instead.
+     */
+    async update(clientId: string, input: Omit<ClientInput, 'clientId'>, validate?: MetadataValidator): Promise<ClientSummary | undefined> {
+      const row = await ClientRecord.findByPk(clientId);
+      if (!row) return undefined;
+      const metadata = buildMetadata(input, clientId);
+      const needsSecret = metadata.token_endpoint_auth_method !== 'none' && metadata.token_endpoint_auth_method !== 'private_key_jwt';
+      if (needsSecret !== Boolean(row.secretEncrypted)) {
+        throw new Error(
+          needsSecret
+            ? `client ${clientId} has no secret: it cannot switch to ${String(metadata.token_endpoint_auth_method)}`
+            : `client ${clientId} authenticates with a secret: it cannot switch to ${String(metadata.token_endpoint_auth_method)}`,
+        );
+      }
+      await validate?.({ ...metadata, ...(row.secretEncrypted ? { client_secret: box.open(row.secretEncrypted) } : {}) } as ClientMetadata);
+      await row.update({ name: input.name, metadata, firstParty: input.firstParty ?? false });
+      await onChange(clientId);
+      return {
+        clientId: row.clientId,
+        name: row.name,
+        firstParty: row.firstParty,
+        enabled: row.enabled,
+        source: 'database',
+        metadata: row.metadata,
+        createdAt: row.createdAt,
+      };
+    },
+
     async remove(clientId: string): Promise<boolean> {
       const removed = (await ClientRecord.destroy({ where: { clientId } })) > 0;
       if (removed) await onChange(clientId);
