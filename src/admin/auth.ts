@@ -37,8 +37,13 @@ export interface AdminAuthDeps {
 
 /** Only our own console pages: a path under /admin, never `//host` or a backslash trick. */
 export function safeReturnTo(value: unknown): string {
-  if (typeof value !== 'string' || !/^\/admin(\/[A-Za-z0-9/_.?=&%-]*)?$/.test(value) || value.startsWith('/admin/login')) return '/admin';
-  return value;
+  if (typeof value !== 'string' || !value.startsWith('/admin') || value.startsWith('//')) return '/admin';
+  // Same origin, a path under /admin, its query kept (audit filters carry ':' and '+').
+  const url = URL.canParse(value, 'http://admin.invalid') ? new URL(value, 'http://admin.invalid') : undefined;
+  if (!url || url.origin !== 'http://admin.invalid' || !/^\/admin(\/|$)/.test(url.pathname) || url.pathname.startsWith('/admin/login')) {
+    return '/admin';
+  }
+  return `${url.pathname}${url.search}`;
 }
 
 export function createAdminAuth(deps: AdminAuthDeps) {

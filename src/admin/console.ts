@@ -21,6 +21,7 @@ import { registerMorePages } from './console-more.js';
 export interface AdminConsoleDeps extends GuardDeps {
   service: AdminService;
   sessions: AdminSessionStore;
+  stillGranted?: (accountId: string) => Promise<boolean>;
   auth: ReturnType<typeof createAdminAuth>;
   render: AdminRenderer;
 }

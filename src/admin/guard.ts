@@ -63,6 +63,9 @@ export function forbidden(message = 'the admin or auditor role is needed'): AppE
  * `admin:read` (reads) or `admin:write` (writes), whose `roles` claim and current roles both give
  * admin or auditor.
  */
+/** API POSTs that change nothing. */
+const READ_ONLY_POSTS = new Set(['/admin/api/roles/rules/preview']);
+
 export function bearerGuard(deps: GuardDeps & { verifier: TokenVerifier; audience: string }) {
   return async (ctx: Context, next: Next): Promise<void> => {
     const header = ctx.get('authorization');
@@ -77,7 +80,8 @@ export function bearerGuard(deps: GuardDeps & { verifier: TokenVerifier; audienc
     }
     if (typeof payload.sub !== 'string') throw forbidden('the token does not belong to a person (client credentials cannot administer)');
     const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ') : [];
-    const write = !['GET', 'HEAD'].includes(ctx.method);
+    // A POST that only reads (the rule preview) needs no write scope.
+    const write = !['GET', 'HEAD'].includes(ctx.method) && !READ_ONLY_POSTS.has(ctx.path);
     const scopeOk = write ? scopes.includes(ADMIN_SCOPES.write) : scopes.includes(ADMIN_SCOPES.read) || scopes.includes(ADMIN_SCOPES.write);
     if (!scopeOk) throw forbidden(`the token lacks the ${write ? ADMIN_SCOPES.write : ADMIN_SCOPES.read} scope`);
     const claimed = levelOf(Array.isArray(payload.roles) ? payload.roles : []);
@@ -105,13 +109,21 @@ export function requireWrite(ctx: Context): AdminUser {
 
 /** The console's session, from its signed cookie; undefined when absent, expired or not an admin any more. */
 export async function consoleUser(
-  deps: GuardDeps & { sessions: AdminSessionStore },
+  deps: GuardDeps & {
+    sessions: AdminSessionStore;
+    /** Does the account still hold the console's grant? Revoking an account's sessions and grants ends its console session too. */
+    stillGranted?: (accountId: string) => Promise<boolean>;
+  },
   ctx: Context,
 ): Promise<{ user?: AdminUser; signedIn: boolean }> {
   const id = ctx.cookies.get(SESSION_COOKIE, { signed: true });
   if (!id) return { signedIn: false };
   const session = await deps.sessions.get(id);
   if (!session) return { signedIn: false };
+  if (deps.stillGranted && !(await deps.stillGranted(session.accountId))) {
+    await deps.sessions.destroy(id);
+    return { signedIn: false };
+  }
   const admin = await adminOf(deps, session.accountId);
   if (!admin) return { signedIn: false };
   if (!admin.level) return { signedIn: true };

@@ -30,7 +30,7 @@ import { createAdminConsoleRouter } from './console.js';
 import { createAdminRenderer } from './render.js';
 import { createAdminService } from './service.js';
 import { createMemoryAdminSessions, createRedisAdminSessions } from './session.js';
-import { adminResource, type AdminClient } from './setup.js';
+import { adminResource, type AdminClient, ADMIN_CLIENT_ID } from './setup.js';
 import { createTokenVerifier } from './verify.js';
 
 export interface AdminDeps {
@@ -78,6 +78,15 @@ export function createAdminRoutes(deps: AdminDeps): Koa.Middleware[] {
     ...guardDeps,
     service,
     sessions,
+    // The console signed in through our own issuer: when that grant is revoked (an admin's account
+    // revoked or disabled), the console session ends with it.
+    stillGranted: async (accountId) => {
+      for (const grantId of await deps.accountIndex.grantIds(accountId)) {
+        const grant = await deps.provider().Grant.find(grantId);
+        if (grant?.clientId === ADMIN_CLIENT_ID) return true;
+      }
+      return false;
+    },
     auth: createAdminAuth({ issuer: deps.issuer, client: adminClient, verifier, sessions, ephemeral }),
     render: createAdminRenderer(),
   });

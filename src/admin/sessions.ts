@@ -239,8 +239,8 @@ export function createSessionOps(deps: SessionOpsDeps) {
       const keys = await deps.keyStore.list();
       const key = keys.find((k) => k.kid === kid);
       if (!key || key.status !== 'active') throw new AppError('keys.not_found', `no published key ${kid}`, { status: 404 });
-      const others = keys.filter((k) => k.alg === key.alg && k.kid !== kid && k.status === 'active' && !k.pending);
-      if (others.length === 0) throw new AppError('keys.last_key', `${kid} is the only ${key.alg} signing key: rotate first`, { status: 409 });
+      // The current key signs new tokens; retiring it would leave tokens it just signed unverifiable.
+      if (key.current) throw new AppError('keys.current', `${kid} is the current ${key.alg} signing key: rotate first, then retire it once its tokens have expired`, { status: 409 });
       const retired = await deps.keyStore.retire(kid);
       await deps.keysChanged?.();
       await record(actor, { type: 'key.retired', details: { kid, alg: key.alg } });

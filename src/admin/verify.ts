@@ -3,6 +3,7 @@ import type { KeyStore } from '../oidc/keys.js';
 
 /** How long the published key set is trusted before the key store's version is asked again. */
 const RECHECK_MS = 30_000;
+const FORCED_RECHECK_MS = 5_000;
 
 const PUBLIC_MEMBERS = ['kty', 'kid', 'alg', 'use', 'n', 'e', 'crv', 'x', 'y'] as const;
 
@@ -18,6 +19,9 @@ export function createTokenVerifier(keyStore: KeyStore, issuer: string) {
   async function keySet(force: boolean) {
     const now = Date.now();
     if (cached && !force && now - cached.checkedAt < RECHECK_MS) return cached.jwks;
+    // A token naming an unknown key forces a re-read, but at most every few seconds: made-up kids
+    // must not turn into a database query per request.
+    if (cached && force && now - cached.checkedAt < FORCED_RECHECK_MS) return cached.jwks;
     const version = await keyStore.version();
     if (cached && cached.version === version) {
       cached.checkedAt = now;

@@ -70,8 +70,8 @@ export async function runKeys(config: Config, args: string[]): Promise<number> {
         }
         const keys = await cli.keyStore.list();
         const target = keys.find((k) => k.kid === kid);
-        if (target?.current && keys.filter((k) => k.alg === target.alg && k.status === 'active').length === 1) {
-          console.error(`${kid} is the only ${target.alg} key: rotate first`);
+        if (target?.current) {
+          console.error(`${kid} is the current ${target.alg} signing key: rotate first, then retire it once its tokens have expired`);
           return 1;
         }
         const done = await cli.keyStore.retire(kid);

@@ -9,17 +9,18 @@ import type { Logger } from '../log.js';
  */
 export async function runWorkers(count: number, logger: Logger): Promise<number> {
   let stopping = false;
-  let lastFork = 0;
-  const fork = (): Worker => {
-    lastFork = Date.now();
-    return cluster.fork();
-  };
+  // Deaths within the last minute: each replacement waits longer (1 s, 2 s, 4 s … up to 60 s),
+  // so a worker that cannot start does not spin.
+  let deaths: number[] = [];
+  const fork = (): Worker => cluster.fork();
   for (let i = 0; i < count; i += 1) fork();
 
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return;
-    logger.error({ pid: worker.process.pid, code, signal }, 'worker died: starting another');
-    const wait = Math.max(0, 1000 - (Date.now() - lastFork));
+    const now = Date.now();
+    deaths = [...deaths.filter((at) => now - at < 60_000), now];
+    const wait = Math.min(60_000, 1000 * 2 ** (deaths.length - 1));
+    logger.error({ pid: worker.process.pid, code, signal, restartInMs: wait }, 'worker died: starting another');
     setTimeout(() => {
       if (!stopping) fork();
     }, wait);

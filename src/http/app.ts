@@ -96,6 +96,7 @@ export function createApp(deps: AppDeps): Koa {
   app.use(
     wellKnownDocuments(holder, {
       ...wellKnownMaxAges(config),
+      issuerOrigin: new URL(config.issuer).origin,
       ...(new URL(config.issuer).protocol === 'https:' ? { hsts: 'max-age=31536000; includeSubDomains' } : {}),
     }),
   );

@@ -48,6 +48,12 @@ export interface WellKnownOptions {
   jwksMaxAge: number;
   /** Value of `Strict-Transport-Security` when the issuer is https. */
   hsts?: string;
+  /**
+   * The issuer's origin. Only requests for it are answered from memory and marked `public`:
+   * oidc-provider builds the endpoint URLs from the request's Host (and X-Forwarded-Host behind a
+   * trusted proxy), so a document for any other host must never reach a shared cache.
+   */
+  issuerOrigin?: string;
 }
 
 /** Max-ages that stay correct across a key rotation (see the header comment). */
@@ -76,6 +82,11 @@ export function wellKnownDocuments(holder: Pick<ProviderHolder, 'current' | 'che
     if (!byOrigin) copies.set(path, (byOrigin = new Map()));
     // Not ctx.origin: in Koa 3 that is the Origin request header.
     const origin = `${ctx.protocol}://${ctx.host}`;
+    if (options.issuerOrigin !== undefined && origin !== options.issuerOrigin) {
+      await next();
+      ctx.set('Cache-Control', 'no-store');
+      return;
+    }
     const document = byOrigin.get(origin);
 
     if (!document) {

@@ -65,6 +65,13 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
   router.post('/interaction/:uid/free-login', interactionGone, form, (ctx) => freeLogin(deps, ctx));
   router.post('/interaction/:uid/consent', interactionGone, form, (ctx) => submitConsent(deps, ctx));
   router.get('/interaction/:uid/abort', interactionGone, async (ctx) => {
+    // A link on our own pages; another site must not end someone's sign-in (Fetch Metadata).
+    const site = ctx.get('sec-fetch-site');
+    if (site && site !== 'same-origin' && site !== 'none') {
+      ctx.status = 303;
+      ctx.redirect(`/interaction/${ctx.params.uid}`);
+      return;
+    }
     const provider = deps.holder.current();
     await provider.interactionDetails(ctx.req, ctx.res);
     const error = ctx.query.error === 'temporarily_unavailable' ? 'temporarily_unavailable' : 'access_denied';

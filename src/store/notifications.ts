@@ -29,7 +29,9 @@ export function createRedisChangeNotifier(redis: RedisClient, onError: (error: u
       connection.on('error', onError);
       connection.on('message', (_channel: string, message: string) => {
         try {
-          const { topic, id } = JSON.parse(message) as { topic: ChangeTopic; id?: string };
+          const { topic, id } = JSON.parse(message) as { topic?: unknown; id?: unknown };
+          // Anyone with access to Redis can publish: take only what we send, drop the rest.
+          if ((topic !== 'clients' && topic !== 'keys') || (id !== undefined && (typeof id !== 'string' || id.length > 1024))) return;
           handler(topic, id);
         } catch (error) {
           onError(error);

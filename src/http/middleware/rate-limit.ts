@@ -146,8 +146,9 @@ export function createRateLimits(deps: RateLimitDeps): RateLimits {
     let limit: FailureLimit = 'tokenFailuresPerIp';
     let wait = blockedFor('tokenFailuresPerIp', ip, now);
     if (basic !== undefined) {
-      const client = blockedFor('tokenFailuresPerClient', basic, now);
-      if (client > wait) [limit, wait] = ['tokenFailuresPerClient', client];
+      // Not the per-client key: a client id is public, so refusing on it before the secret is
+      // checked would let anyone lock a client out. It is counted (and logged) only; client
+      // secrets are 256-bit, so guessing them is not what this limit stops.
       const pair = blockedFor('tokenFailuresPerClientIp', `${basic}|${ip}`, now);
       if (pair > wait) [limit, wait] = ['tokenFailuresPerClientIp', pair];
     }

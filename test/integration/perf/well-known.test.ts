@@ -76,6 +76,17 @@ describe('discovery and JWKS served from memory (real Postgres and Redis)', func
     expect(viaIp.token_endpoint).to.equal(`${server.issuer}/token`);
   });
 
+  it('keeps a document for another host out of shared caches and out of memory', async function () {
+    const port = new URL(server.issuer).port;
+    for (const path of ['/.well-known/openid-configuration', '/jwks']) {
+      const other = await fetch(`http://localhost:${port}${path}`);
+      expect(other.headers.get('cache-control')).to.equal('no-store');
+      expect(other.headers.get('etag')).to.equal(null);
+      const issuer = await fetch(`${server.issuer}${path}`);
+      expect(issuer.headers.get('cache-control')).to.match(/^public, max-age=/);
+    }
+  });
+
   it('notices a rotation made by another replica while it serves only the JWKS from memory', async function () {
     const replica = await startTestServer({ oidc: { keyCacheMs: 0 } });
     try {
