@@ -55,7 +55,7 @@ import { createKeyStore, type KeyStore } from './oidc/keys.js';
 import { createProviderHolder, type ProviderHolder } from './oidc/provider.js';
 import { createSecretBox } from './oidc/secret-box.js';
 import { createMemoryAdapterFactory } from './store/memory-adapter.js';
-import { createRedis, parseRedisUrl, type RedisClient } from './store/redis.js';
+import { checkRedisReady, createRedis, parseRedisUrl, type RedisClient } from './store/redis.js';
 import { createRedisAdapterFactory } from './store/redis-adapter.js';
 
 export interface Services {
@@ -298,7 +298,8 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
         postgres: async () => {
           await db.sequelize.query('SELECT 1');
         },
-        ...(redis ? { redis: async () => void (await redis!.ping()) } : {}),
+        // A Cluster node may answer PING while the cluster is down: checkRedisReady asks CLUSTER INFO.
+        ...(redis ? { redis: () => checkRedisReady(redis!) } : {}),
         migrations: migrationsCurrent(db.sequelize),
       },
     });

@@ -286,8 +286,13 @@ export function createClientAdapter(store: ClientStore, cacheMs: number): {
   };
   const adapter: Adapter = {
     async find(id) {
-      const hit = cacheMs > 0 ? await cache.fetch(id) : ((await store.providerMetadata(id)) ?? MISSING);
-      return hit === MISSING || hit === undefined ? undefined : hit;
+      if (cacheMs > 0) {
+        const hit = await cache.fetch(id);
+        if (hit !== undefined) return hit === MISSING ? undefined : hit;
+        // Aborted by an invalidation in flight, or failed with nothing stale to serve: read afresh
+        // (a storage outage then surfaces as 503, not as "no such client").
+      }
+      return (await store.providerMetadata(id)) ?? undefined;
     },
     upsert: readOnly,
     findByUid: readOnly,
@@ -317,8 +322,11 @@ export function createResourceServerCache(store: ClientStore, cacheMs: number) {
   });
   return {
     async find(identifier: string): Promise<ResourceServer | undefined> {
-      const hit = cacheMs > 0 ? await cache.fetch(identifier) : await store.findResourceServer(identifier);
-      return hit === MISSING || hit === undefined ? undefined : hit;
+      if (cacheMs > 0) {
+        const hit = await cache.fetch(identifier);
+        if (hit !== undefined) return hit === MISSING ? undefined : hit;
+      }
+      return store.findResourceServer(identifier);
     },
     invalidate(): void {
       cache.clear();

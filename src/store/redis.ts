@@ -1,4 +1,4 @@
-import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { Cluster, type Command, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 
 import { ConfigError } from '../errors/app-error.js';
 
@@ -187,6 +187,26 @@ const COMMON_OPTIONS = {
 } satisfies RedisOptions;
 
 /**
+ * Makes a Cluster's commands time out like a single server's. ioredis applies `commandTimeout` only
+ * inside a node connection: while the Cluster itself is reconnecting (every node down) a command
+ * waits in the Cluster's offline queue with no timer, and `clusterRetryStrategy` never gives up, so
+ * a whole-Cluster outage hung every request instead of failing it within 2 s. The timer now starts
+ * when the command enters the Cluster (`Command#setTimeout` keeps the first timer, so the node
+ * connection does not restart it). `duplicate()` (the pub/sub connection) gets the same treatment.
+ */
+function withClusterCommandTimeout(cluster: Cluster, ms: number): Cluster {
+  const send = cluster.sendCommand.bind(cluster);
+  cluster.sendCommand = (command: Command, stream?: Parameters<Cluster['sendCommand']>[1], node?: unknown): unknown => {
+    command.setTimeout(ms);
+    return send(command, stream, node);
+  };
+  const duplicate = cluster.duplicate.bind(cluster);
+  cluster.duplicate = ((...args: Parameters<Cluster['duplicate']>) =>
+    withClusterCommandTimeout(duplicate(...args), ms)) as Cluster['duplicate'];
+  return cluster;
+}
+
+/**
  * Creates an ioredis client for a Redis URL (see {@link parseRedisUrl} for the accepted forms):
  * a `Redis` for `redis://` and `redis-sentinel://`, a `Cluster` for `redis-cluster://`.
  *
@@ -232,6 +252,10 @@ export function createRedis(url: string, options: CreateRedisOptions = {}): Redi
         retryStrategy: backoff,
         sentinelRetryStrategy: backoff,
         sentinelCommandTimeout: COMMON_OPTIONS.commandTimeout,
+        // Follow a failover at once: listen for +switch-master on the Sentinels and reconnect to the
+        // new master. Without it the client stays on the demoted master, which keeps accepting
+        // writes until the Sentinels reconfigure it (seconds later) and then drops them in the resync.
+        failoverDetector: true,
         ...(keyPrefix === undefined ? {} : { keyPrefix }),
       });
     case 'cluster': {
@@ -253,7 +277,25 @@ export function createRedis(url: string, options: CreateRedisOptions = {}): Redi
         lazyConnect,
         ...(keyPrefix === undefined ? {} : { keyPrefix }),
       };
-      return new Cluster(parsed.nodes, clusterOptions);
+      return withClusterCommandTimeout(new Cluster(parsed.nodes, clusterOptions), COMMON_OPTIONS.commandTimeout);
     }
   }
+}
+
+/**
+ * Readiness of a client (for `/readyz`): resolves when Redis can serve keyed commands. A PING is
+ * enough for one server or a Sentinel master, not for a Cluster: a node answers PONG while the
+ * Cluster is down (`cluster_state:fail`, a master lost) and every keyed command fails with
+ * CLUSTERDOWN, so a Cluster is asked for `CLUSTER INFO` instead.
+ *
+ * @throws when Redis does not answer (within the command timeout) or the Cluster is not `ok`.
+ */
+export async function checkRedisReady(client: RedisClient): Promise<void> {
+  if (client instanceof Cluster) {
+    const info = String(await client.cluster('INFO'));
+    const state = /^cluster_state:(\w+)/m.exec(info)?.[1];
+    if (state !== 'ok') throw new Error(`CLUSTERDOWN cluster_state:${state ?? 'unknown'}`);
+    return;
+  }
+  await client.ping();
 }

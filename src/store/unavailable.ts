@@ -2,7 +2,7 @@ import { ConnectionError, DatabaseError, TimeoutError } from 'sequelize';
 
 /** ioredis failures that mean "Redis is not answering", not "this command is wrong". */
 const REDIS_DOWN =
-  /^(Command timed out|Connection is closed|Stream isn't writeable|Reached the max retries per request limit|CLUSTERDOWN|LOADING|MASTERDOWN|TRYAGAIN)/;
+  /^(Too many Cluster redirections\. Last error: (Reply)?Error: )?(Command timed out|Connection is closed|Stream isn't writeable|Reached the max retries per request limit|CLUSTERDOWN|LOADING|MASTERDOWN|TRYAGAIN)/;
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 
 /**
@@ -12,6 +12,9 @@ const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE
 export function isStoreUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   if (error.name === 'MaxRetriesPerRequestError' || REDIS_DOWN.test(error.message)) return true;
+  // A MULTI on a failing Cluster: EXECABORT, with the real cause among its previous errors.
+  const previous = (error as { previousErrors?: unknown }).previousErrors;
+  if (Array.isArray(previous) && previous.some(isStoreUnavailable)) return true;
   if (NETWORK_CODES.has((error as NodeJS.ErrnoException).code ?? '')) return true;
   if (error instanceof ConnectionError || error instanceof TimeoutError) return true;
   if (error instanceof DatabaseError) {

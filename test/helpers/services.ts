@@ -35,7 +35,7 @@ function dieWithUs(user: string[] = []): string[] {
 }
 
 /** A server process we started, with the tail of its output for error messages. */
-class ServerProcess {
+export class ServerProcess {
   private child: ChildProcess | undefined;
   private output = '';
 
@@ -177,7 +177,7 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
 }
 
 /** PING over a raw socket: true when the server answers +PONG within a second. */
-function redisPing(port: number): Promise<boolean> {
+export function redisPing(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
     const done = (ok: boolean): void => {
@@ -341,4 +341,21 @@ function childrenOf(pid: number): number[] {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A redis-server with these arguments that dies with the test process (redis-topologies/servers.ts). */
+export function redisServerProcess(name: string, args: string[]): ServerProcess {
+  return new ServerProcess(name, [...dieWithUs(), redisServerBinary(), ...args]);
+}
+
+/** A folder under /tmp that is removed at exit if its owner has not removed it already. */
+export function privateFolder(prefix: string): string {
+  const dir = mkdtempSync(prefix);
+  folders.add(dir);
+  return dir;
+}
+
+export function removePrivateFolder(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+  folders.delete(dir);
 }
