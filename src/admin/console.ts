@@ -111,7 +111,7 @@ export function createAdminConsoleRouter(deps: AdminConsoleDeps): Router {
       title: detail.account.name,
       section: 'accounts',
       detail,
-      done: ACCOUNT_ACTIONS.find((action) => action === ctx.query.done) ?? '',
+      done: [...ACCOUNT_ACTIONS, 'assign', 'unassign'].find((action) => action === ctx.query.done) ?? '',
     });
   });
   router.post('/accounts/:id/:action', signedIn, form, async (ctx) => {
