@@ -24,8 +24,9 @@ import { createSessionOps } from './sessions.js';
 
 /** Who made a change: the admin's account id (the audit `actor`), how, and from where. */
 export interface Actor {
+  /** The acting admin's account id; for the command line `cli:<user>`. */
   accountId: string;
-  via: 'console' | 'api';
+  via: 'console' | 'api' | 'cli';
   ip?: string;
   /** The API client whose token was used. */
   clientId?: string;

@@ -13,6 +13,7 @@ import { runKeys } from './keys.js';
 import { runMigrate } from './migrate.js';
 import { runResourceServers } from './resource-servers.js';
 import { runRoles } from './roles.js';
+import { runSessions } from './sessions.js';
 import { runStart } from './start.js';
 
 const USAGE = `Usage: dingtalk-oidc <command> [options]
@@ -24,6 +25,8 @@ Commands:
   resource-servers add|list|remove             manage APIs that receive access tokens
   keys list|rotate|retire                      manage token signing keys
   roles list|add|remove|assign|unassign|rules  manage roles and role rules (see 'roles --help')
+  sessions list|revoke|revoke-app              sessions of accounts; end one, or an account's access to an app
+  consents list|revoke                         what people allowed applications
   accounts show|revoke|disable|enable|sync     an account's profile and roles; end its sessions and
                                                grants, disable, enable, re-read from DingTalk
 
@@ -46,6 +49,8 @@ async function main(argv: string[]): Promise<number> {
     'resource-servers': runResourceServers,
     keys: runKeys,
     roles: runRoles,
+    sessions: (config, args) => runSessions(config, args, 'sessions'),
+    consents: (config, args) => runSessions(config, args, 'consents'),
     accounts: (config, args) =>
       ACCOUNT_ADMIN_ACTIONS.has(args[0] ?? '') ? runAccountAdmin(config, args) : runAccounts(config, args),
   };

@@ -1,0 +1,106 @@
+import { userInfo } from 'node:os';
+import { parseArgs } from 'node:util';
+import { createAuditLog } from '../accounts/audit.js';
+import { createConsentStore } from '../accounts/consents.js';
+import type { Actor } from '../admin/service.js';
+import { createSessionOps } from '../admin/sessions.js';
+import type { Config } from '../config/schema.js';
+import { createLogger } from '../log.js';
+import { createServices } from '../main.js';
+import { printTable } from './context.js';
+
+const HELP = `Usage:
+  dingtalk-oidc sessions list [--account A] [--client C] [--page N] [--json]
+  dingtalk-oidc sessions revoke <uid>                   end one session and its grants
+  dingtalk-oidc sessions revoke-app <account> <client> [--consent]
+                                                        end an account's access to one application
+                                                        (--consent: forget its consent too)
+  dingtalk-oidc consents list [--account A] [--client C] [--page N] [--json]
+  dingtalk-oidc consents revoke <account> <client>      the application asks again next time
+
+<account> is the account id (OIDC sub), a DingTalk userid or a unionId. The same operations as the
+admin console's "Sessions and consents"; every change is in the audit log with the actor cli:<user>.`;
+
+/** `sessions …` and `consents …`: the admin console's session and consent operations. */
+export async function runSessions(config: Config, args: string[], kind: 'sessions' | 'consents'): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      account: { type: 'string' },
+      client: { type: 'string' },
+      page: { type: 'string' },
+      consent: { type: 'boolean' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [action, first, second] = positionals;
+  if (values.help || !action) {
+    console.log(HELP);
+    return values.help ? 0 : 1;
+  }
+  const page = Math.max(1, Number(values.page ?? 1) || 1);
+  const logger = createLogger({ logLevel: 'warn' });
+  const services = await createServices(config, logger);
+  try {
+    const audit = createAuditLog(services.db.models, logger);
+    const actor: Actor = { accountId: cliUser(), via: 'cli' };
+    const ops = createSessionOps({
+      issuer: config.issuer,
+      models: services.db.models,
+      consents: createConsentStore(services.db.models),
+      clientStore: services.clientStore,
+      accountIndex: services.accountIndex,
+      roles: services.roles,
+      provider: () => services.holder.current(),
+      keyStore: services.keyStore,
+      record: (who, entry) =>
+        audit.record({ type: entry.type, actor: who.accountId, accountId: entry.accountId ?? null, details: { via: who.via, ...entry.details } }),
+    });
+    const filter = { account: values.account, client: values.client, page, pageSize: 50 };
+    if (kind === 'sessions' && action === 'list') {
+      const result = await ops.listSessions(filter);
+      if (values.json) console.log(JSON.stringify(result, null, 2));
+      else
+        printTable(
+          result.items.map((s) => ({ uid: s.uid, account: s.accountName, signed_in: s.signedInAt, expires: s.expiresAt, apps: s.apps.map((a) => a.clientId) })),
+        );
+      return 0;
+    }
+    if (kind === 'sessions' && action === 'revoke' && first) {
+      const result = await ops.revokeSession(first, actor);
+      console.log(values.json ? JSON.stringify(result) : `ended session ${first} of ${result.accountId} (${result.grants} grant(s) revoked)`);
+      return 0;
+    }
+    if (kind === 'sessions' && action === 'revoke-app' && first && second) {
+      const result = await ops.revokeAccountApp(first, second, actor, { consent: values.consent === true });
+      console.log(JSON.stringify(result));
+      return 0;
+    }
+    if (kind === 'consents' && action === 'list') {
+      const result = await ops.listConsents(filter);
+      if (values.json) console.log(JSON.stringify(result, null, 2));
+      else printTable(result.items.map((c) => ({ account: c.accountName, client: c.clientId, scopes: c.scopes, updated: c.updatedAt })));
+      return 0;
+    }
+    if (kind === 'consents' && action === 'revoke' && first && second) {
+      const result = await ops.revokeConsent(first, second, actor);
+      console.log(values.json ? JSON.stringify(result) : result.revoked ? `revoked the consent of ${result.accountId} to ${second}` : 'no such consent');
+      return result.revoked ? 0 : 1;
+    }
+    console.error(`unknown or incomplete command "${kind} ${positionals.join(' ')}"\n\n${HELP}`);
+    return 1;
+  } finally {
+    await services.close();
+  }
+}
+
+function cliUser(): string {
+  try {
+    return `cli:${userInfo().username}`;
+  } catch {
+    return 'cli';
+  }
+}
