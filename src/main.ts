@@ -42,6 +42,7 @@ import { createLocalChangeNotifier, createRedisChangeNotifier } from './store/no
 import { createPageRenderer } from './ui/pages.js';
 import { providerPages } from './http/provider-pages.js';
 import type { Logger } from './log.js';
+import { createAccountCache, watchAccountChanges } from './oidc/account-cache.js';
 import { createFindAccount, createIsActiveAccount } from './oidc/claims.js';
 import { attachProviderEvents } from './oidc/events.js';
 import {
@@ -177,7 +178,13 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
         }
       },
     });
-    const findAccount = createFindAccount(db.models);
+    // Accounts for userinfo and refresh, from a per-process copy that every write drops everywhere.
+    const accountCache = createAccountCache(db.models, { ttlMs: config.oidc.accountCacheMs });
+    watchAccountChanges(db.models, (change) => {
+      accountCache.invalidate(change);
+      void notifier.publish('accounts', change);
+    });
+    const findAccount = createFindAccount(accountCache);
 
     const holder = await createProviderHolder(
       config,
@@ -217,6 +224,8 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       if (topic === 'clients') {
         clients.invalidate(id);
         resourceServers.invalidate();
+      } else if (topic === 'accounts') {
+        accountCache.invalidate(id ?? '*');
       } else if (topic === 'keys') {
         holder.reloadKeys().catch((error: unknown) => logger.warn({ err: error }, 'key reload failed'));
       }

@@ -124,6 +124,11 @@ export const configSchema = z.object({
     signingAlg: z.enum(['RS256', 'ES256']),
     /** How long a client read from Postgres is cached in each process, in milliseconds. */
     clientCacheMs: z.number().int().min(0).max(3_600_000),
+    /**
+     * How long an account and its roles are kept in each process for userinfo and refresh, in
+     * milliseconds; every change drops the copy at once on every replica (0: no copy).
+     */
+    accountCacheMs: z.number().int().min(0).max(60_000),
     /** How long the signing keys are cached before re-reading Postgres, in milliseconds. */
     keyCacheMs: z.number().int().min(0).max(3_600_000),
     /**

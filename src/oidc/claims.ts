@@ -1,5 +1,6 @@
 import type { Account as OidcAccount, ClaimsParameterMember, FindAccount } from 'oidc-provider';
 import type { Models } from '../db/models/index.js';
+import type { AccountCache } from './account-cache.js';
 import type { Account } from '../db/models/account.js';
 
 /** Scope → claims, as in DESIGN.md's contract. */
@@ -59,15 +60,11 @@ export function idTokenClaimNames(client: unknown, requested: Record<string, unk
 }
 
 /** oidc-provider's findAccount: only active accounts exist for it. */
-export function createFindAccount(models: Models): FindAccount {
-  const { Account, AccountRole, Role } = models;
+export function createFindAccount(accounts: AccountCache): FindAccount {
   return async (ctx, sub): Promise<OidcAccount | undefined> => {
-    const account = await Account.findByPk(sub, {
-      include: [{ model: AccountRole, include: [{ model: Role, attributes: ['name'] }] }],
-    });
-    if (!account || account.status !== 'active') return undefined;
-    const links = (account as unknown as { AccountRoles?: { Role?: { name: string } }[] }).AccountRoles ?? [];
-    const roles = [...new Set(links.map((link) => link.Role?.name).filter((n): n is string => Boolean(n)))].sort();
+    const snapshot = await accounts.get(sub);
+    if (!snapshot || snapshot.account.status !== 'active') return undefined;
+    const { account, roles } = snapshot;
     const client = ctx?.oidc?.client as { groups_include_departments?: unknown } | undefined;
     const claims = accountClaims(account, roles, { departmentGroups: client?.groups_include_departments === true });
     return {

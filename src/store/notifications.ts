@@ -1,7 +1,7 @@
 import type { RedisClient } from './redis.js';
 
 /** What changed, so every replica drops its copy at once instead of waiting for its cache time. */
-export type ChangeTopic = 'clients' | 'keys';
+export type ChangeTopic = 'clients' | 'keys' | 'accounts';
 
 export interface ChangeNotifier {
   publish(topic: ChangeTopic, id?: string): Promise<void>;
@@ -31,7 +31,7 @@ export function createRedisChangeNotifier(redis: RedisClient, onError: (error: u
         try {
           const { topic, id } = JSON.parse(message) as { topic?: unknown; id?: unknown };
           // Anyone with access to Redis can publish: take only what we send, drop the rest.
-          if ((topic !== 'clients' && topic !== 'keys') || (id !== undefined && (typeof id !== 'string' || id.length > 1024))) return;
+          if ((topic !== 'clients' && topic !== 'keys' && topic !== 'accounts') || (id !== undefined && (typeof id !== 'string' || id.length > 1024))) return;
           handler(topic, id);
         } catch (error) {
           onError(error);

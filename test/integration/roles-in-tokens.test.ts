@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
-import { resetState } from '../helpers/bootstrap.js';
+import { resetState, startTestServer } from '../helpers/bootstrap.js';
 import { Browser } from '../helpers/browser.js';
 import { exchangeCode, type LoginWorld, loginViaDingTalk, registerRelyingParty, startLoginWorld, USERS } from '../helpers/login-flow.js';
 
@@ -65,5 +65,27 @@ describe('roles from rules and settings, in userinfo, ID tokens and access token
     const tokens = await exchangeCode(rp, callback, request);
     const info = await oidc.fetchUserInfo(rp.config, tokens.access_token, tokens.claims()!.sub);
     expect(info.roles).to.deep.equal(['oncall', 'rd']);
+  });
+
+  it('shows a role change on another replica at once, although accounts are cached there', async function () {
+    const replica = await startTestServer({ oidc: { accountCacheMs: 60_000 } });
+    try {
+      const rp = await registerRelyingParty(world, { firstParty: true });
+      const { callback, request } = await loginViaDingTalk(world, new Browser(), rp, LINA);
+      const tokens = await exchangeCode(rp, callback, request);
+      const userinfo = async (): Promise<string[]> =>
+        ((await (await fetch(`${replica.issuer}/me`, { headers: { authorization: `Bearer ${tokens.access_token}` } })).json()) as { roles: string[] }).roles;
+      expect(await userinfo()).to.not.include('auditor'); // now cached on the replica for a minute
+      await world.server.services.roles.addRole('auditor');
+      await world.server.services.roles.assign('auditor', LINA);
+      let roles: string[] = [];
+      for (let i = 0; i < 40 && !roles.includes('auditor'); i += 1) {
+        roles = await userinfo();
+        if (!roles.includes('auditor')) await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      expect(roles).to.include('auditor');
+    } finally {
+      await replica.close();
+    }
   });
 });

@@ -1,0 +1,91 @@
+import { LRUCache } from 'lru-cache';
+import type { Transaction } from 'sequelize';
+import type { Account } from '../db/models/account.js';
+import type { Models } from '../db/models/index.js';
+
+/** An account as tokens and userinfo see it: the record and its role names. */
+export interface AccountSnapshot {
+  account: Account;
+  roles: string[];
+}
+
+/** `*`: every account (a role renamed, a bulk change whose accounts are not known). */
+export type AccountChange = string;
+
+/**
+ * A short-lived per-process copy of accounts with their roles, so userinfo and refresh do not join
+ * three tables on every call. Correct across replicas: every write to accounts, account roles or
+ * roles (Sequelize hooks, see `watchAccountChanges`) drops the copy here at once and is announced
+ * to the other replicas (change notifications), which drop theirs; `ttlMs` bounds what a lost
+ * announcement can cost.
+ */
+export function createAccountCache(models: Models, options: { ttlMs: number; max?: number }) {
+  const { Account, AccountRole, Role } = models;
+  const MISSING = Symbol('missing');
+  const cache = new LRUCache<string, AccountSnapshot | typeof MISSING>({
+    max: options.max ?? 20_000,
+    ttl: Math.max(1, options.ttlMs),
+    fetchMethod: async (id) => {
+      const account = await Account.findByPk(id, {
+        include: [{ model: AccountRole, include: [{ model: Role, attributes: ['name'] }] }],
+      });
+      if (!account) return MISSING;
+      const links = (account as unknown as { AccountRoles?: { Role?: { name: string } }[] }).AccountRoles ?? [];
+      const roles = [...new Set(links.map((link) => link.Role?.name).filter((n): n is string => Boolean(n)))].sort();
+      return { account, roles };
+    },
+  });
+  return {
+    async get(id: string): Promise<AccountSnapshot | undefined> {
+      const hit = options.ttlMs > 0 ? await cache.fetch(id) : await cache.fetch(id, { forceRefresh: true });
+      return hit === MISSING || hit === undefined ? undefined : hit;
+    },
+    invalidate(change: AccountChange): void {
+      if (change === '*') cache.clear();
+      else cache.delete(change);
+    },
+  };
+}
+
+export type AccountCache = ReturnType<typeof createAccountCache>;
+
+/**
+ * Calls `onChange` after every committed write that can change what an account's tokens say:
+ * accounts, account roles and roles (renames). Bulk writes whose accounts are not known say `*`.
+ */
+export function watchAccountChanges(models: Models, onChange: (change: AccountChange) => void): void {
+  const { Account, AccountRole, Role } = models;
+  const afterCommit = (options: { transaction?: Transaction | null } | undefined, change: AccountChange): void => {
+    // Inside a transaction, only once it is committed: earlier, a reader would re-cache the old row.
+    if (options?.transaction) options.transaction.afterCommit(() => onChange(change));
+    else onChange(change);
+  };
+  const idFromWhere = (where: unknown, key: string): AccountChange => {
+    const value = (where as Record<string, unknown> | undefined)?.[key];
+    return typeof value === 'string' ? value : '*';
+  };
+
+  Account.addHook('afterSave', (instance, options) => afterCommit(options, (instance as Account).id));
+  Account.addHook('afterDestroy', (instance, options) => afterCommit(options, (instance as Account).id));
+  Account.addHook('afterBulkUpdate', (options) => afterCommit(options, idFromWhere(options.where, 'id')));
+  Account.addHook('afterBulkDestroy', (options) => afterCommit(options, idFromWhere(options.where, 'id')));
+
+  const roleOwner = (instance: unknown): AccountChange => {
+    const id = (instance as { accountId?: unknown }).accountId;
+    return typeof id === 'string' ? id : '*';
+  };
+  AccountRole.addHook('afterSave', (instance, options) => afterCommit(options, roleOwner(instance)));
+  AccountRole.addHook('afterDestroy', (instance, options) => afterCommit(options, roleOwner(instance)));
+  AccountRole.addHook('afterBulkCreate', (instances, options) => {
+    for (const id of new Set((instances as unknown[]).map(roleOwner))) afterCommit(options, id);
+  });
+  AccountRole.addHook('afterBulkUpdate', (options) => afterCommit(options, idFromWhere(options.where, 'accountId')));
+  AccountRole.addHook('afterBulkDestroy', (options) => afterCommit(options, idFromWhere(options.where, 'accountId')));
+
+  for (const hook of ['afterSave', 'afterDestroy', 'afterBulkUpdate', 'afterBulkDestroy'] as const) {
+    Role.addHook(hook, (...args: unknown[]) => {
+      const options = (hook.startsWith('afterBulk') ? args[0] : args[1]) as { transaction?: Transaction | null } | undefined;
+      afterCommit(options, '*');
+    });
+  }
+}
