@@ -1,10 +1,10 @@
-import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 
 import { createAuditLog } from '../accounts/audit.js';
 import { createDeprovisioning, type Deprovisioning } from '../accounts/deprovisioning.js';
 import type { RevocationResult } from '../accounts/revocation.js';
 import type { Config } from '../config/schema.js';
+import { cliUser } from './context.js';
 import { createLogger } from '../log.js';
 import { createServices, type Services } from '../main.js';
 import type { AccountIndex } from '../store/account-index.js';
@@ -84,7 +84,7 @@ export async function runAccountAdmin(config: Config, args: string[]): Promise<n
   const services = await createServices(config, logger);
   try {
     const deprovisioning = deprovisioningOf(services);
-    const actor = cliActor();
+    const actor = cliUser();
     if (action === 'sync') {
       const summary = await deprovisioning.syncAccounts({ actor });
       if (values.json) {
@@ -145,10 +145,3 @@ function report(accountId: string, result: RevocationResult, json: boolean | und
   for (const failure of result.failures) console.error(`  ${failure.clientId}: ${failure.error ?? 'failed'}`);
 }
 
-function cliActor(): string {
-  try {
-    return `cli:${userInfo().username}`;
-  } catch {
-    return 'cli';
-  }
-}

@@ -1,3 +1,4 @@
+import { userInfo } from 'node:os';
 import type { Config } from '../config/schema.js';
 import { openDatabase } from '../main.js';
 import { createClientStore, readClientsFile, type ClientStore } from '../oidc/clients.js';
@@ -72,4 +73,13 @@ function formatCell(value: unknown): string {
   if (Array.isArray(value)) return value.join(',');
   if (value === null || value === undefined) return '-';
   return String(value);
+}
+
+/** Who ran a command, for the audit log: `cli:<OS user>`. */
+export function cliUser(): string {
+  try {
+    return `cli:${userInfo().username}`;
+  } catch {
+    return 'cli';
+  }
 }

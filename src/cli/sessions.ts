@@ -1,4 +1,3 @@
-import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { createAuditLog } from '../accounts/audit.js';
 import { createConsentStore } from '../accounts/consents.js';
@@ -7,7 +6,7 @@ import { createSessionOps } from '../admin/sessions.js';
 import type { Config } from '../config/schema.js';
 import { createLogger } from '../log.js';
 import { createServices } from '../main.js';
-import { printTable } from './context.js';
+import { printTable, cliUser } from './context.js';
 
 const HELP = `Usage:
   dingtalk-oidc sessions list [--account A] [--client C] [--page N] [--json]
@@ -97,10 +96,3 @@ export async function runSessions(config: Config, args: string[], kind: 'session
   }
 }
 
-function cliUser(): string {
-  try {
-    return `cli:${userInfo().username}`;
-  } catch {
-    return 'cli';
-  }
-}

@@ -1,27 +1,10 @@
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { expect } from 'chai';
+import { cli } from '../helpers/cli.js';
 import * as oidc from 'openid-client';
-import { resetState, TEST_DATABASE_URL, TEST_REDIS_URL } from '../helpers/bootstrap.js';
+import { resetState } from '../helpers/bootstrap.js';
 import { Browser } from '../helpers/browser.js';
 import { exchangeCode, type LoginWorld, loginViaDingTalk, registerRelyingParty, startLoginWorld, USERS } from '../helpers/login-flow.js';
 
-const run = promisify(execFile);
-const BIN = path.resolve(import.meta.dirname, '../../bin/dingtalk-oidc.js');
-
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], {
-      env: { PATH: process.env.PATH, NODE_ENV: 'test', DATABASE_URL: TEST_DATABASE_URL, REDIS_URL: TEST_REDIS_URL },
-      timeout: 30_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
 
 describe('command line: sessions and consents', function () {
   this.timeout(60_000);
