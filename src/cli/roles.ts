@@ -3,6 +3,9 @@ import { createAuditLog, type AuditLog } from '../accounts/audit.js';
 import { describeRule, RULE_KINDS } from '../accounts/role-rules.js';
 import { createRoleService, type RoleChange, type RoleService } from '../accounts/roles.js';
 import type { Config } from '../config/schema.js';
+import { watchAccountChanges } from '../oidc/account-cache.js';
+import { createRedisChangeNotifier } from '../store/notifications.js';
+import { createRedis } from '../store/redis.js';
 import { pendingMigrations } from '../db/migrator.js';
 import type { Database } from '../db/sequelize.js';
 import { createLogger } from '../log.js';
@@ -56,11 +59,21 @@ export async function openRoleCli(config: Config): Promise<RoleCli> {
     await close();
     throw new Error(`the database needs migrating (${pending.length} pending): run \`dingtalk-oidc migrate\` first`);
   }
+  // Role changes made here reach running servers' account caches at once (change notifications).
+  const redis = config.redis.url ? createRedis(config.redis.url, { lazyConnect: true }) : undefined;
+  redis?.on('error', () => undefined);
+  const notifier = redis ? createRedisChangeNotifier(redis, () => undefined) : undefined;
+  const published: Promise<void>[] = [];
+  if (notifier) watchAccountChanges(db.models, (change) => published.push(notifier.publish('accounts', change)));
   return {
     db,
     roles: createRoleService(db.sequelize, db.models, { adminDingtalkUserids: config.adminDingtalkUserids }),
     audit: createAuditLog(db.models, logger),
-    close,
+    close: async () => {
+      await Promise.all(published);
+      redis?.disconnect();
+      await close();
+    },
   };
 }
 
