@@ -15,24 +15,14 @@
  * test/e2e/screenshots/ (git-ignored) as `admin-<page>.png`, and the dashboard and accounts list
  * once more at phone size (390×844) as `admin-phone-<page>.png`.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
-import { type Browser, type BrowserContext, type BrowserContextOptions, chromium, type Page } from 'playwright-core';
+import { CSP_LISTENER, escapeRegExp, launchChromium } from '../helpers/chromium.js';
+import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playwright-core';
 import type { LoginWorld } from '../helpers/login-flow.js';
 import { AUDITOR_USERID, startAdminWorld } from '../integration/admin/harness.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const SCREENSHOTS = path.join(import.meta.dirname, 'screenshots');
 const LAPTOP: BrowserContextOptions = { locale: 'en-US', viewport: { width: 1280, height: 800 } };
 const PHONE: BrowserContextOptions = {
@@ -42,18 +32,6 @@ const PHONE: BrowserContextOptions = {
   isMobile: true,
   hasTouch: true,
 };
-
-/** Records CSP violations as the page sees them (in addition to Chromium's console messages). */
-const CSP_LISTENER = `
-  globalThis.__cspViolations = [];
-  document.addEventListener('securitypolicyviolation', (event) => {
-    globalThis.__cspViolations.push(event.violatedDirective + ' blocked ' + (event.blockedURI || 'inline'));
-  });
-`;
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
 
 interface Tab {
   context: BrowserContext;
@@ -71,12 +49,9 @@ describe('e2e: the admin console in headless Chromium', function () {
   let admin: Tab;
 
   before(async function () {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install chromium`);
-    }
     mkdirSync(SCREENSHOTS, { recursive: true });
     [browser, world] = await Promise.all([
-      chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS }),
+      launchChromium(),
       startAdminWorld(),
     ]);
     issuer = world.server.issuer;

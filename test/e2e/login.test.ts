@@ -10,11 +10,12 @@
  * no console errors or CSP violations; a screenshot of each lands in test/e2e/screenshots/
  * (git-ignored) as `<lang>-<step>.png`.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
+import { CSP_LISTENER, escapeRegExp, launchChromium } from '../helpers/chromium.js';
 import * as oidc from 'openid-client';
-import { type Browser, type BrowserContext, type BrowserContextOptions, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playwright-core';
 import { SCOPE_TEXT } from '../../src/errors/messages.js';
 import { resetState } from '../helpers/bootstrap.js';
 import {
@@ -30,17 +31,6 @@ import {
 // The project compiles without the DOM lib; the one browser global used in a page function.
 declare const document: { activeElement: unknown };
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const SCREENSHOTS = path.join(import.meta.dirname, 'screenshots');
 const RP_ORIGIN = 'https://rp.example.test';
 const LOGGED_OUT = `${RP_ORIGIN}/logged-out`;
@@ -115,18 +105,6 @@ const LANGUAGES: Language[] = [
   },
 ];
 
-/** Records CSP violations as the page sees them (in addition to Chromium's console messages). */
-const CSP_LISTENER = `
-  globalThis.__cspViolations = [];
-  document.addEventListener('securitypolicyviolation', (event) => {
-    globalThis.__cspViolations.push(event.violatedDirective + ' blocked ' + (event.blockedURI || 'inline'));
-  });
-`;
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
 /** One browser tab of a test: the page, what it printed, and the relying party URLs it reached. */
 interface Tab {
   context: BrowserContext;
@@ -143,13 +121,10 @@ describe('e2e: login, consent and logout in headless Chromium', function () {
   let tab: Tab | undefined;
 
   before(async function () {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install chromium`);
-    }
     mkdirSync(SCREENSHOTS, { recursive: true });
     await resetState();
     [browser, world] = await Promise.all([
-      chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS }),
+      launchChromium(),
       startLoginWorld(),
     ]);
   });

@@ -10,7 +10,7 @@ import { loadConfig, type DeepPartial } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { migrate } from '../../src/db/migrator.js';
 import { createDatabase } from '../../src/db/sequelize.js';
-import { createLogger } from '../../src/log.js';
+import { createLogger, type LoggerOptions } from '../../src/log.js';
 import { type RunningServer, startServer } from '../../src/main.js';
 
 export const TEST_DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/dingtalk_oidc_test';
@@ -97,13 +97,33 @@ export function testConfig(overrides: DeepPartial<Config> = {}): Config {
   });
 }
 
+/**
+ * A port free now, for a server a test starts. Chosen below Linux's ephemeral range (32768–60999):
+ * there, the suite's own outgoing connections can take the port between this check and the
+ * server's bind (seen with a Redis Cluster bus port).
+ */
 export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (await canListen(port)) return port;
+  }
+  return listenOnce(0);
+}
+
+async function canListen(port: number): Promise<boolean> {
+  return listenOnce(port).then(
+    () => true,
+    () => false,
+  );
+}
+
+function listenOnce(port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(port, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : port));
     });
   });
 }
@@ -114,11 +134,16 @@ export interface TestServer extends RunningServer {
 }
 
 /** Start the whole product on a free loopback port, issuer = its URL. */
-export async function startTestServer(overrides: DeepPartial<Config> = {}, port?: number): Promise<TestServer> {
+export async function startTestServer(
+  overrides: DeepPartial<Config> = {},
+  port?: number,
+  /** Where log lines go (a test that reads them); default: stdout at the configured level. */
+  logger?: LoggerOptions,
+): Promise<TestServer> {
   await prepareServices();
   const listenPort = port ?? (await freePort());
   const issuer = overrides.issuer ?? `http://127.0.0.1:${listenPort}`;
   const config = testConfig({ ...overrides, port: listenPort, host: '127.0.0.1', issuer });
-  const running = await startServer(config, createLogger(config));
+  const running = await startServer(config, createLogger(config, logger));
   return Object.assign(running, { issuer, config });
 }

@@ -5,6 +5,7 @@
 import * as oidc from 'openid-client';
 import type { DeepPartial } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
+import type { LoggerOptions } from '../../src/log.js';
 import { createEmulator, defaultSeed, type Emulator, type RunningEmulator } from '../../src/emulator/index.js';
 import { startTestServer, type TestServer, freePort } from './bootstrap.js';
 import { Browser, formOf, type Page } from './browser.js';
@@ -25,7 +26,7 @@ export interface LoginWorld {
   close(): Promise<void>;
 }
 
-export async function startLoginWorld(overrides: DeepPartial<Config> = {}): Promise<LoginWorld> {
+export async function startLoginWorld(overrides: DeepPartial<Config> = {}, logger?: LoggerOptions): Promise<LoginWorld> {
   const port = await freePort();
   const emulator = createEmulator({
     clientId: 'dingtest-app',
@@ -49,6 +50,7 @@ export async function startLoginWorld(overrides: DeepPartial<Config> = {}): Prom
       },
     },
     port,
+    logger,
   );
   return {
     server,

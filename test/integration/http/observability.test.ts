@@ -6,61 +6,23 @@ import pg from 'pg';
 import { createDatabase } from '../../../src/db/sequelize.js';
 import { migrationsCurrent, readiness } from '../../../src/http/health.js';
 import { createLogger } from '../../../src/log.js';
-import { startServer } from '../../../src/main.js';
-import { createEmulator } from '../../../src/emulator/index.js';
-import { freePort, prepareServices, resetState, TEST_DATABASE_URL, testConfig } from '../../helpers/bootstrap.js';
+import { resetState, TEST_DATABASE_URL } from '../../helpers/bootstrap.js';
 import { Browser } from '../../helpers/browser.js';
-import { CORP_ID, type LoginWorld, loginViaDingTalk, registerRelyingParty, USERS } from '../../helpers/login-flow.js';
+import { type LoginWorld, loginViaDingTalk, registerRelyingParty, startLoginWorld, USERS } from '../../helpers/login-flow.js';
 
 const METRICS_TOKEN = 'metrics-token-for-tests-0123456789';
 
 type Line = Record<string, unknown>;
 
-/** The product with the emulator (as in login-flow.ts), logging at debug into `lines`. */
+/** The product with the emulator, logging at debug into `lines`. */
 async function startObservedWorld(lines: Line[]): Promise<LoginWorld> {
-  await prepareServices();
-  const port = await freePort();
-  const emulator = createEmulator({
-    clientId: 'dingtest-app',
-    clientSecret: 'dingtest-secret-0123456789',
-    corpId: CORP_ID,
-    redirectUris: [`http://127.0.0.1:${port}/dingtalk/callback`],
-  });
-  const dingtalk = await emulator.listen(0, '127.0.0.1');
-  const issuer = `http://127.0.0.1:${port}`;
-  const config = testConfig({
-    port,
-    host: '127.0.0.1',
-    issuer,
-    logLevel: 'debug',
-    metrics: { enabled: true, token: METRICS_TOKEN },
-    dingtalk: {
-      clientId: 'dingtest-app',
-      clientSecret: 'dingtest-secret-0123456789',
-      corpId: CORP_ID,
-      loginBaseUrl: dingtalk.url,
-      apiBaseUrl: dingtalk.url,
-      oapiBaseUrl: dingtalk.url,
-      timeoutMs: 1500,
-    },
-  });
   const destination = new Writable({
     write(chunk: Buffer, _encoding, done) {
       for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(JSON.parse(line) as Line);
       done();
     },
   });
-  const running = await startServer(config, createLogger(config, { destination }));
-  const server = Object.assign(running, { issuer, config });
-  return {
-    server,
-    emulator,
-    dingtalk,
-    async close() {
-      await server.close();
-      await dingtalk.close();
-    },
-  };
+  return startLoginWorld({ logLevel: 'debug', metrics: { enabled: true, token: METRICS_TOKEN } }, { destination });
 }
 
 describe('health, readiness, metrics and request logs (real Postgres and Redis)', function () {
