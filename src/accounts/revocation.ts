@@ -31,6 +31,12 @@ export interface RevokeAccountOptions {
   reason: string;
 }
 
+/** An app to send a logout token to, and the session id it knows (`sid` of its ID tokens). */
+export interface LogoutTarget {
+  clientId: string;
+  sid?: string | undefined;
+}
+
 /**
  * The token models oidc-provider revokes by grant (its `revoke` helper, lib/helpers/revoke.js):
  * with our adapters one call empties the shared grant index, but asking every model keeps this
@@ -69,16 +75,13 @@ export async function revokeAccount(
   const sessions = await Promise.all(sessionIds.map(async (id) => ({ id, session: await provider.Session.find(id) })));
 
   const grantIds = new Set(indexedGrantIds);
-  const targets = new Map<string, { clientId: string; sid?: string }>();
+  const targets = new Map<string, LogoutTarget>();
   for (const { session } of sessions) {
     // The index only lists records of this account; the check guards against a stale record.
     if (!session || session.accountId !== accountId) continue;
     for (const [clientId, authorization] of Object.entries(session.authorizations ?? {})) {
       if (authorization.grantId) grantIds.add(authorization.grantId);
-      targets.set(`${clientId}\u0000${authorization.sid ?? ''}`, {
-        clientId,
-        ...(authorization.sid === undefined ? {} : { sid: authorization.sid }),
-      });
+      targets.set(`${clientId}\u0000${authorization.sid ?? ''}`, { clientId, sid: authorization.sid });
     }
   }
 
@@ -89,9 +92,7 @@ export async function revokeAccount(
     ...[...grantIds].map((grantId) => revokeGrant(provider, grantId)),
   ]);
 
-  const backchannel = (await Promise.all([...targets.values()].map((target) => sendLogout(provider, accountId, target)))).filter(
-    (delivery): delivery is BackchannelDelivery => delivery !== undefined,
-  );
+  const backchannel = await sendLogouts(provider, accountId, targets.values());
 
   return {
     accountId,
@@ -103,29 +104,37 @@ export async function revokeAccount(
   };
 }
 
-async function revokeGrant(provider: Provider, grantId: string): Promise<void> {
+/** Revokes every token issued under a grant, then the grant itself. */
+export async function revokeGrant(provider: Provider, grantId: string): Promise<void> {
   await Promise.all(GRANT_TOKEN_MODELS.map((model) => provider[model].revokeByGrantId(grantId)));
   await provider.Grant.adapter.destroy(grantId);
 }
 
+/**
+ * Sends a back-channel logout token for `accountId` to each target at once; the apps without a
+ * `backchannel_logout_uri` (or gone) are left out. Never throws: a failed delivery is returned with
+ * `ok: false` and why. Call it after the sessions and grants are gone, as {@link revokeAccount} does.
+ */
+export async function sendLogouts(provider: Provider, accountId: string, targets: Iterable<LogoutTarget>): Promise<BackchannelDelivery[]> {
+  const deliveries = await Promise.all([...targets].map((target) => sendLogout(provider, accountId, target)));
+  return deliveries.filter((delivery): delivery is BackchannelDelivery => delivery !== undefined);
+}
+
 /** `undefined` when the app is gone or registered no back-channel logout URI. */
-async function sendLogout(
-  provider: Provider,
-  accountId: string,
-  target: { clientId: string; sid?: string },
-): Promise<BackchannelDelivery | undefined> {
+async function sendLogout(provider: Provider, accountId: string, target: LogoutTarget): Promise<BackchannelDelivery | undefined> {
+  const about = { clientId: target.clientId, ...(target.sid === undefined ? {} : { sid: target.sid }) };
   let client: LogoutCapableClient | undefined;
   try {
     client = (await provider.Client.find(target.clientId)) as LogoutCapableClient | undefined;
   } catch (error) {
-    return { ...target, ok: false, error: describe(error) };
+    return { ...about, ok: false, error: describe(error) };
   }
   if (!client?.backchannelLogoutUri) return undefined;
   try {
     await client.backchannelLogout(accountId, target.sid);
-    return { ...target, ok: true };
+    return { ...about, ok: true };
   } catch (error) {
-    return { ...target, ok: false, error: describe(error) };
+    return { ...about, ok: false, error: describe(error) };
   }
 }
 

@@ -6,6 +6,7 @@
 import type Provider from 'oidc-provider';
 import { Op, type WhereOptions } from 'sequelize';
 import type { ConsentStore } from '../accounts/consents.js';
+import { type BackchannelDelivery, type LogoutTarget, revokeGrant, sendLogouts } from '../accounts/revocation.js';
 import type { RoleService } from '../accounts/roles.js';
 import type { Account } from '../db/models/account.js';
 import type { Models } from '../db/models/index.js';
@@ -62,11 +63,14 @@ export interface SessionOpsDeps {
   record: (actor: Actor, entry: { type: string; accountId?: string | null; details?: Record<string, unknown> }) => Promise<unknown>;
 }
 
-const GRANT_TOKEN_MODELS = ['AccessToken', 'RefreshToken', 'AuthorizationCode', 'DeviceCode', 'BackchannelAuthenticationRequest'] as const;
+/** The back-channel logout tokens a revocation sent: every attempt, and the failed ones again. */
+export interface Notified {
+  backchannel: BackchannelDelivery[];
+  failures: BackchannelDelivery[];
+}
 
-async function revokeGrant(provider: Provider, grantId: string): Promise<void> {
-  await Promise.all(GRANT_TOKEN_MODELS.map((model) => provider[model].revokeByGrantId(grantId)));
-  await provider.Grant.adapter.destroy(grantId);
+function notified(backchannel: BackchannelDelivery[]): Notified {
+  return { backchannel, failures: backchannel.filter((delivery) => !delivery.ok) };
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -132,25 +136,36 @@ export function createSessionOps(deps: SessionOpsDeps) {
       return { items, page: query.page, pageSize: query.pageSize, total, unit: 'accounts' };
     },
 
-    /** Ends one session (by uid) and the grants of the apps it signed in to. */
-    async revokeSession(uid: string, actor: Actor): Promise<{ uid: string; accountId: string; grants: number }> {
+    /**
+     * Ends one session (by uid) and the grants of the apps it signed in to, then sends each of those
+     * apps that registered a `backchannel_logout_uri` a logout token with its `sid` for this session
+     * (the person's other sessions stay). As in revokeAccount: the kill first, the notifications last,
+     * and a failed delivery is audited and returned, never thrown.
+     */
+    async revokeSession(uid: string, actor: Actor): Promise<{ uid: string; accountId: string; grants: number } & Notified> {
       if (!/^[A-Za-z0-9_-]{1,64}$/.test(uid)) throw new AppError('sessions.not_found', 'no such session', { status: 404 });
       const provider = deps.provider();
       const session = await provider.Session.findByUid(uid);
       if (!session?.accountId) throw new AppError('sessions.not_found', 'no such session', { status: 404 });
-      const grantIds = Object.values(session.authorizations ?? {})
-        .map((authorization) => authorization.grantId)
-        .filter((id): id is string => typeof id === 'string');
+      const authorizations = Object.entries(session.authorizations ?? {});
+      const grantIds = authorizations.map(([, authorization]) => authorization.grantId).filter((id): id is string => typeof id === 'string');
       await Promise.all(grantIds.map((id) => revokeGrant(provider, id)));
       await session.destroy();
-      await record(actor, { type: 'session.revoked', accountId: session.accountId, details: { session: uid, apps: Object.keys(session.authorizations ?? {}) } });
-      return { uid, accountId: session.accountId, grants: grantIds.length };
+      const targets: LogoutTarget[] = authorizations.map(([clientId, authorization]) => ({ clientId, sid: authorization.sid }));
+      const backchannel = await sendLogouts(provider, session.accountId, targets);
+      await record(actor, {
+        type: 'session.revoked',
+        accountId: session.accountId,
+        details: { session: uid, apps: authorizations.map(([clientId]) => clientId), backchannel },
+      });
+      return { uid, accountId: session.accountId, grants: grantIds.length, ...notified(backchannel) };
     },
 
     /**
      * Ends what an account has at one app: its grants (with every token issued under them) and the
-     * app's place in the account's sessions, so the next visit asks the provider again. With
-     * `consent`, the remembered consent goes too.
+     * app's place in the account's sessions, so the next visit asks the provider again; then sends
+     * that app (and no other) a logout token for each of those sessions. With `consent`, the
+     * remembered consent goes too. Failed deliveries are audited and returned, never thrown.
      */
     async revokeAccountApp(ref: string, clientId: string, actor: Actor, options: { consent?: boolean } = {}) {
       const account = await deps.roles.findAccount(ref);
@@ -160,21 +175,27 @@ export function createSessionOps(deps: SessionOpsDeps) {
         const grant = await provider.Grant.find(id);
         if (grant && grant.accountId === account.id && grant.clientId === clientId) grantIds.add(id);
       }
-      let sessions = 0;
+      const targets: LogoutTarget[] = [];
       for (const id of await deps.accountIndex.sessionIds(account.id)) {
         const session = await provider.Session.find(id);
         const authorization = session?.accountId === account.id ? session.authorizations?.[clientId] : undefined;
         if (!session || !authorization) continue;
         if (authorization.grantId) grantIds.add(authorization.grantId);
+        targets.push({ clientId, sid: authorization.sid });
         delete session.authorizations![clientId];
         const ttl = (session.exp ?? 0) - Math.floor(Date.now() / 1000);
         if (ttl > 0) await session.save(ttl);
-        sessions += 1;
       }
       await Promise.all([...grantIds].map((id) => revokeGrant(provider, id)));
       const consents = options.consent ? await deps.consents.revoke(account.id, clientId) : 0;
-      await record(actor, { type: 'account.app_revoked', accountId: account.id, details: { client: clientId, grants: grantIds.size, sessions, consents } });
-      return { accountId: account.id, clientId, grants: grantIds.size, sessions, consents };
+      const backchannel = await sendLogouts(provider, account.id, targets);
+      const sessions = targets.length;
+      await record(actor, {
+        type: 'account.app_revoked',
+        accountId: account.id,
+        details: { client: clientId, grants: grantIds.size, sessions, consents, backchannel },
+      });
+      return { accountId: account.id, clientId, grants: grantIds.size, sessions, consents, ...notified(backchannel) };
     },
 
     async listConsents(query: { account?: string; client?: string; page: number; pageSize: number }): Promise<Paged<ConsentItem>> {
