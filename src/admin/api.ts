@@ -48,7 +48,7 @@ export function createAdminApiRouter(deps: AdminApiDeps): Router {
 
   router.get('/me', (ctx) => {
     const user = ctx.state.adminUser as AdminUser;
-    ctx.body = { accountId: user.accountId, name: user.name, level: user.level };
+    ctx.body = { accountId: user.accountId, name: user.name, level: user.level, kind: user.kind ?? 'person' };
   });
 
   // Accounts
@@ -340,6 +340,7 @@ export function clientForm(input: Record<string, unknown>): ClientForm {
       Object.entries(resources as Record<string, unknown>).map(([uri, scopes]) => [uri, Array.isArray(scopes) && scopes.length === 0 ? [] : stringList(scopes, `allowedResources[${uri}]`)]),
     );
   }
+  if (input.serviceRoles !== undefined) form.serviceRoles = input.serviceRoles === null ? [] : stringList(input.serviceRoles, 'serviceRoles');
   return form;
 }
 

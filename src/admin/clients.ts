@@ -6,6 +6,7 @@
  * `clients.invalid_metadata` with oidc-provider's description.
  */
 import type { ClientMetadata } from 'oidc-provider';
+import { isValidRoleName } from '../accounts/roles.js';
 import { AppError } from '../errors/app-error.js';
 import type { ClientInput, ClientStore, ClientSummary, GrantType, ResourceServer } from '../oidc/clients.js';
 import { ADMIN_CLIENT_ID, adminResource } from './setup.js';
@@ -34,6 +35,11 @@ export interface ClientView {
   idTokenClaims: true | string[] | null;
   groupsIncludeDepartments: boolean;
   allowedResources: Record<string, string[]>;
+  /**
+   * Roles the client's own tokens (client_credentials) carry as `roles`: a service account.
+   * `admin` or `auditor` here lets the client use the admin API without a person.
+   */
+  serviceRoles: string[];
 }
 
 /** The editable settings; on update, absent fields keep their value. */
@@ -54,6 +60,7 @@ export interface ClientForm {
   idTokenClaims?: true | string[] | null;
   groupsIncludeDepartments?: boolean;
   allowedResources?: Record<string, string[]>;
+  serviceRoles?: string[];
 }
 
 export const PRESET_NAMES = ['grafana', 'gitlab', 'jenkins', 'argocd'] as const;
@@ -149,6 +156,7 @@ export function toClientView(client: ClientSummary): ClientView {
       resources && typeof resources === 'object' && !Array.isArray(resources)
         ? Object.fromEntries(Object.entries(resources as Record<string, unknown>).map(([k, v]) => [k, strings(v)]))
         : {},
+    serviceRoles: strings(m.service_roles),
   };
 }
 
@@ -170,6 +178,7 @@ const OWNED = new Set([
   'access_policy',
   'id_token_claims',
   'groups_include_departments',
+  'service_roles',
 ]);
 
 function invalid(message: string): AppError {
@@ -220,6 +229,13 @@ function inputOf(form: ClientForm, current?: ClientSummary): Omit<ClientInput, '
   if (roles.length + departments.length > 0) metadata.access_policy = { roles, departments };
   if (claims !== null && !(Array.isArray(claims) && claims.length === 0)) metadata.id_token_claims = claims;
   if (pick(form.groupsIncludeDepartments, now?.groupsIncludeDepartments ?? false)) metadata.groups_include_departments = true;
+  const serviceRoles = [...new Set(pick(form.serviceRoles, now?.serviceRoles ?? []).map((role) => role.trim()).filter(Boolean))];
+  const badRole = serviceRoles.find((role) => !isValidRoleName(role));
+  if (badRole !== undefined) throw invalid(`service role ${badRole}: lower-case letters, digits, . _ : - (at most 64)`);
+  const grantTypes: GrantType[] = pick(form.grantTypes, (now?.grantTypes as GrantType[] | undefined) ?? ['authorization_code', 'refresh_token']);
+  if (isPublic && grantTypes.includes('client_credentials')) throw invalid('a public client has no secret and cannot use client_credentials');
+  if (serviceRoles.length > 0 && !grantTypes.includes('client_credentials')) throw invalid('service roles need the client_credentials grant');
+  if (serviceRoles.length > 0) metadata.service_roles = serviceRoles;
   const jwksUri = current?.metadata.jwks_uri;
   const scope = current?.metadata.scope;
   const resources = pick(form.allowedResources, now?.allowedResources ?? {});
@@ -227,7 +243,7 @@ function inputOf(form: ClientForm, current?: ClientSummary): Omit<ClientInput, '
     name,
     redirectUris: pick(form.redirectUris, now?.redirectUris ?? []),
     postLogoutRedirectUris: pick(form.postLogoutRedirectUris, now?.postLogoutRedirectUris ?? []),
-    grantTypes: pick(form.grantTypes, (now?.grantTypes as GrantType[] | undefined) ?? ['authorization_code', 'refresh_token']),
+    grantTypes,
     public: isPublic,
     firstParty: pick(form.firstParty, now?.firstParty ?? false),
     ...(backchannel ? { backchannelLogoutUri: backchannel } : {}),

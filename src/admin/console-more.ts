@@ -8,6 +8,7 @@
 import type Router from '@koa/router';
 import type { Context, Middleware, Next } from 'koa';
 import { AppError } from '../errors/app-error.js';
+import { GRANT_TYPES, type GrantType } from '../oidc/clients.js';
 import { format, type Locale, messages } from '../errors/messages.js';
 import { createPageRenderer } from '../ui/pages.js';
 import { type ClientForm, PRESET_NAMES, PRESETS, type PresetName } from './clients.js';
@@ -33,8 +34,13 @@ const lines = (value: unknown): string[] =>
 const text = (value: unknown): string => (typeof value === 'string' ? value.trim() : '');
 const checked = (value: unknown): boolean => value === 'on' || value === 'true';
 
-/** The client form's fields (textareas: one URI per line). */
-function clientFormOf(body: Record<string, unknown>, creating: boolean): ClientForm {
+/**
+ * The client form's fields (textareas: one URI per line). The grant types follow the service-account
+ * box: on creation, a client without redirect URIs is a service only; on edit, only
+ * client_credentials is added or taken away (`current`), the rest stays as it is.
+ */
+function clientFormOf(body: Record<string, unknown>, current?: { grantTypes: string[] }): ClientForm {
+  const creating = current === undefined;
   const form: ClientForm = {
     redirectUris: lines(body.redirectUris),
     postLogoutRedirectUris: lines(body.postLogoutRedirectUris),
@@ -56,6 +62,14 @@ function clientFormOf(body: Record<string, unknown>, creating: boolean): ClientF
   else if (!creating) form.idTokenClaims = null;
   const resources = lines(body.allowedResources);
   form.allowedResources = Object.fromEntries(resources.map((uri) => [uri, []]));
+  form.serviceRoles = lines(body.serviceRoles);
+  const service = checked(body.clientCredentials);
+  if (current) {
+    const others = current.grantTypes.filter((grant): grant is GrantType => grant !== 'client_credentials' && (GRANT_TYPES as readonly string[]).includes(grant));
+    form.grantTypes = service ? [...others, 'client_credentials'] : others;
+  } else if (service) {
+    form.grantTypes = (form.redirectUris ?? []).length > 0 ? ['authorization_code', 'refresh_token', 'client_credentials'] : ['client_credentials'];
+  }
   if (creating) {
     const clientId = text(body.clientId);
     if (clientId) form.clientId = clientId;
@@ -98,7 +112,7 @@ export function registerMorePages(router: Router, deps: MorePagesDeps): void {
   });
   router.post('/clients', signedIn, form, async (ctx) => {
     const actor = writer(ctx);
-    const { client, clientSecret } = await service.createClient(clientFormOf(fields(ctx), true), actor);
+    const { client, clientSecret } = await service.createClient(clientFormOf(fields(ctx)), actor);
     if (clientSecret) secretPage(ctx, client.clientId, clientSecret, true);
     else ctx.redirect(`/admin/clients/${encodeURIComponent(client.clientId)}?done=created`);
   });
@@ -108,7 +122,8 @@ export function registerMorePages(router: Router, deps: MorePagesDeps): void {
   });
   router.post('/clients/:id', signedIn, form, async (ctx) => {
     const actor = writer(ctx);
-    const client = await service.updateClient(ctx.params.id!, clientFormOf(fields(ctx), false), actor);
+    const current = await service.getClient(ctx.params.id!);
+    const client = await service.updateClient(ctx.params.id!, clientFormOf(fields(ctx), current), actor);
     ctx.redirect(`/admin/clients/${encodeURIComponent(client.clientId)}?done=saved`);
   });
   router.post('/clients/:id/rotate-secret', signedIn, form, async (ctx) => {

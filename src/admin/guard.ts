@@ -21,6 +21,8 @@ export interface AdminUser {
   level: AdminLevel;
   /** API calls: the client whose token was used. */
   clientId?: string;
+  /** `client`: a service account (a client_credentials token; `accountId` is `client:<id>`). */
+  kind?: 'person' | 'client';
 }
 
 export const AUDITOR_ROLE = 'auditor';
@@ -41,6 +43,8 @@ function lower(a: AdminLevel | undefined, b: AdminLevel | undefined): AdminLevel
 export interface GuardDeps {
   models: Models;
   roles: RoleService;
+  /** A client as the provider currently knows it (undefined: removed or disabled), for service-account tokens. */
+  findClient?: (clientId: string) => Promise<{ name: string; serviceRoles: readonly unknown[] } | undefined>;
 }
 
 /** The account behind a session or token, if it exists, is active and holds an admin role. */
@@ -58,14 +62,16 @@ export function forbidden(message = 'the admin or auditor role is needed'): AppE
   return new AppError('admin.forbidden', message, { status: 403 });
 }
 
-/**
- * Admin API: a JWT access token (RFC 9068) from our issuer for the admin resource server, with
- * `admin:read` (reads) or `admin:write` (writes), whose `roles` claim and current roles both give
- * admin or auditor.
- */
 /** API POSTs that change nothing. */
 const READ_ONLY_POSTS = new Set(['/admin/api/roles/rules/preview']);
 
+/**
+ * Admin API: a JWT access token (RFC 9068) from our issuer for the admin resource server, with
+ * `admin:read` (reads) or `admin:write` (writes), whose `roles` claim and current roles both give
+ * admin or auditor. The token is a person's (authorization code) or a service account's: a
+ * client_credentials token (`sub` is the client's id, RFC 9068 §2.2) of a client whose
+ * `service_roles` hold `admin` or `auditor`, now as when the token was issued.
+ */
 export function bearerGuard(deps: GuardDeps & { verifier: TokenVerifier; audience: string }) {
   return async (ctx: Context, next: Next): Promise<void> => {
     const header = ctx.get('authorization');
@@ -78,13 +84,23 @@ export function bearerGuard(deps: GuardDeps & { verifier: TokenVerifier; audienc
       if (error instanceof joseErrors.JOSEError || error instanceof TypeError) throw unauthorized('the access token is invalid or expired');
       throw error;
     }
-    if (typeof payload.sub !== 'string') throw forbidden('the token does not belong to a person (client credentials cannot administer)');
+    if (typeof payload.sub !== 'string') throw forbidden('the token names no subject');
     const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ') : [];
     // A POST that only reads (the rule preview) needs no write scope.
     const write = !['GET', 'HEAD'].includes(ctx.method) && !READ_ONLY_POSTS.has(ctx.path);
     const scopeOk = write ? scopes.includes(ADMIN_SCOPES.write) : scopes.includes(ADMIN_SCOPES.read) || scopes.includes(ADMIN_SCOPES.write);
     if (!scopeOk) throw forbidden(`the token lacks the ${write ? ADMIN_SCOPES.write : ADMIN_SCOPES.read} scope`);
     const claimed = levelOf(Array.isArray(payload.roles) ? payload.roles : []);
+    const clientId = typeof payload.client_id === 'string' ? payload.client_id : undefined;
+    if (clientId !== undefined && payload.sub === clientId) {
+      // A service account: the client must still exist, be enabled and hold the role.
+      const client = await deps.findClient?.(clientId);
+      const level = lower(claimed, client ? levelOf(client.serviceRoles) : undefined);
+      if (!client || !level) throw forbidden('the client’s service roles do not include admin or auditor');
+      ctx.state.adminUser = { accountId: `client:${clientId}`, name: client.name, level, clientId, kind: 'client' } satisfies AdminUser;
+      await next();
+      return;
+    }
     const current = await adminOf(deps, payload.sub);
     const level = lower(claimed, current?.level);
     if (!current || !level) throw forbidden();
@@ -92,7 +108,8 @@ export function bearerGuard(deps: GuardDeps & { verifier: TokenVerifier; audienc
       accountId: payload.sub,
       name: current.name,
       level,
-      ...(typeof payload.client_id === 'string' ? { clientId: payload.client_id } : {}),
+      kind: 'person',
+      ...(clientId ? { clientId } : {}),
     };
     ctx.state.adminUser = user;
     await next();

@@ -27,6 +27,7 @@ import type { RedisClient } from '../store/redis.js';
 import { createAdminApiRouter } from './api.js';
 import { createAdminAuth } from './auth.js';
 import { createAdminConsoleRouter } from './console.js';
+import type { GuardDeps } from './guard.js';
 import { createAdminRenderer } from './render.js';
 import { createAdminService } from './service.js';
 import { createMemoryAdminSessions, createRedisAdminSessions } from './session.js';
@@ -64,7 +65,17 @@ export function createAdminRoutes(deps: AdminDeps): Koa.Middleware[] {
   const service = createAdminService(deps);
   const sessions = deps.redis ? createRedisAdminSessions(deps.redis) : createMemoryAdminSessions();
   const ephemeral = deps.redis ? createRedisEphemeralStore(deps.redis) : createMemoryEphemeralStore();
-  const guardDeps = { models: deps.models, roles: deps.roles };
+  const guardDeps: GuardDeps = {
+    models: deps.models,
+    roles: deps.roles,
+    // Service accounts: the provider's own (cached, invalidated on change) view of the client.
+    findClient: async (clientId) => {
+      const client = await deps.provider().Client.find(clientId);
+      if (!client) return undefined;
+      const { clientName, service_roles: roles } = client as unknown as { clientName?: string; service_roles?: unknown };
+      return { name: clientName ?? clientId, serviceRoles: Array.isArray(roles) ? roles : [] };
+    },
+  };
   let client: Promise<AdminClient> | undefined;
   const adminClient = (): Promise<AdminClient> => {
     client ??= deps.client().catch((error: unknown) => {

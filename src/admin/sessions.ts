@@ -276,7 +276,8 @@ export function createSessionOps(deps: SessionOpsDeps) {
      * access token from a login, so it is proved by the admin's own sign-in and not re-run here.
      */
     async dingtalkHealth(adminAccountId: string) {
-      const account = await Account.findByPk(adminAccountId);
+      // A service account (`client:<id>`) has no DingTalk identity: only the app-wide checks run.
+      const account = UUID.test(adminAccountId) ? await Account.findByPk(adminAccountId) : null;
       const checks: HealthCheck[] = [];
       const dingtalk = deps.dingtalk;
       const describe = (error: unknown): string => {
@@ -300,9 +301,12 @@ export function createSessionOps(deps: SessionOpsDeps) {
       };
       checks.push({ name: 'users_me', ok: account?.lastLoginAt ? true : null, subject: 'your last sign-in', ...(account?.lastLoginAt ? {} : { error: 'not signed in through DingTalk yet' }) });
       await attempt('app_token', 'app', () => dingtalk!.getAppAccessToken());
-      const byUnion = (await attempt('getbyunionid', `unionId ${account?.unionId ?? '?'}`, () => dingtalk!.getUseridByUnionid(account!.unionId))) as
-        | { userid?: string }
-        | undefined;
+      let byUnion: { userid?: string } | undefined;
+      if (account) {
+        byUnion = (await attempt('getbyunionid', `unionId ${account.unionId}`, () => dingtalk!.getUseridByUnionid(account.unionId))) as typeof byUnion;
+      } else {
+        checks.push({ name: 'getbyunionid', ok: null, subject: 'unionId ?', error: 'no DingTalk identity: run this as a person' });
+      }
       const userid = byUnion?.userid ?? account?.userId ?? undefined;
       if (userid) await attempt('user_get', `userid ${userid}`, () => dingtalk!.getUser(userid));
       else checks.push({ name: 'user_get', ok: null, subject: 'userid ?', error: 'no userid to ask for' });

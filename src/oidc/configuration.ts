@@ -86,7 +86,7 @@ export function buildConfiguration(config: Config, deps: ProviderDeps): Configur
       // servers a client may get tokens for, each with the scopes it may have (empty: all).
       // `access_policy` limits who may sign in to it; `id_token_claims` (true or claim names) puts
       // claims into its ID token; `introspect_resources` lists resource servers whose tokens it may
-      // introspect ('*': all).
+      // introspect ('*': all); `service_roles` are the roles its own client_credentials tokens carry.
       properties: [
         'first_party',
         'allowed_resources',
@@ -94,6 +94,7 @@ export function buildConfiguration(config: Config, deps: ProviderDeps): Configur
         'id_token_claims',
         'introspect_resources',
         'groups_include_departments',
+        'service_roles',
       ],
       validator(_ctx, key, value) {
         if (value === undefined) return;
@@ -105,6 +106,9 @@ export function buildConfiguration(config: Config, deps: ProviderDeps): Configur
         }
         if (key === 'groups_include_departments' && typeof value !== 'boolean') {
           throw new errors.InvalidClientMetadata('groups_include_departments must be a boolean');
+        }
+        if (key === 'service_roles' && !isStringList(value)) {
+          throw new errors.InvalidClientMetadata('service_roles must be an array of role names');
         }
         if (key === 'introspect_resources' && !isStringList(value)) {
           throw new errors.InvalidClientMetadata('introspect_resources must be an array of resource URIs or "*"');
@@ -232,10 +236,13 @@ export function buildConfiguration(config: Config, deps: ProviderDeps): Configur
     // has passed, until the chain is as old as a grant may be (then it just expires).
     // Access tokens for a resource server carry the person's roles (JWT `roles` claim, and in
     // introspection answers), so an API can authorise without calling us (RFC 9068 §2.2.3.1).
-    extraTokenClaims: async (_ctx, token) => {
+    // A client's own tokens (client_credentials: no person) carry its `service_roles`.
+    extraTokenClaims: async (ctx, token) => {
+      if (!token.resourceServer) return undefined;
       const accountId = 'accountId' in token ? token.accountId : undefined;
-      if (!accountId || !deps.rolesOf || !token.resourceServer) return undefined;
-      return { roles: await deps.rolesOf(accountId) };
+      if (accountId) return deps.rolesOf ? { roles: await deps.rolesOf(accountId) } : undefined;
+      const serviceRoles = (ctx.oidc.client as unknown as { service_roles?: unknown } | undefined)?.service_roles;
+      return token.kind === 'ClientCredentials' && isStringList(serviceRoles) && serviceRoles.length > 0 ? { roles: serviceRoles } : undefined;
     },
     // A client allowed the refresh_token grant always gets one: with offline_access (asked with
     // prompt=consent, OIDC Core 11) it outlives the session; without, it dies with the session

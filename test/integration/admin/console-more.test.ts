@@ -61,6 +61,39 @@ describe('admin console: applications, sessions, keys, DingTalk, previews', func
     expect(rotated.text).to.match(/id="client-secret">[A-Za-z0-9_-]{43}</);
   });
 
+  it('registers a service account and adds or takes away client_credentials on an existing app', async function () {
+    const list = await admin.request(url('/admin/clients'));
+    const page = await submit(world, admin, list, '/admin/clients', {
+      name: 'Ops robot',
+      clientId: 'ops-robot',
+      public: '',
+      clientCredentials: 'on',
+      serviceRoles: 'admin, reporting',
+    });
+    expect(page.status).to.equal(200);
+    expect(page.text).to.match(/id="client-secret">[A-Za-z0-9_-]{43}</);
+    let robot = (await world.server.services.clientStore.get('ops-robot'))!;
+    expect(robot.metadata.grant_types).to.deep.equal(['client_credentials']);
+    expect(robot.metadata.service_roles).to.deep.equal(['admin', 'reporting']);
+    const detail = await admin.request(url('/admin/clients/ops-robot'));
+    expect(detail.text).to.match(/name="clientCredentials" value="on" checked/);
+    expect(detail.text).to.include('value="admin, reporting"');
+
+    await world.server.services.clientStore.add({ clientId: 'portal', name: 'Portal', redirectUris: ['https://portal.example.test/cb'] });
+    const on = await submit(world, admin, await admin.request(url('/admin/clients/portal')), '/admin/clients/portal', { redirectUris: 'https://portal.example.test/cb', clientCredentials: 'on' });
+    expect(on.status).to.equal(302);
+    expect((await world.server.services.clientStore.get('portal'))!.metadata.grant_types).to.deep.equal(['authorization_code', 'refresh_token', 'client_credentials']);
+    const off = await submit(world, admin, await admin.request(url('/admin/clients/portal')), '/admin/clients/portal', { redirectUris: 'https://portal.example.test/cb', clientCredentials: '' });
+    expect(off.status).to.equal(302);
+    expect((await world.server.services.clientStore.get('portal'))!.metadata.grant_types).to.deep.equal(['authorization_code', 'refresh_token']);
+
+    const bad = await submit(world, admin, await admin.request(url('/admin/clients/portal')), '/admin/clients/portal', { redirectUris: 'https://portal.example.test/cb', clientCredentials: '', serviceRoles: 'admin' });
+    expect(bad.status).to.equal(400);
+    expect(bad.text).to.include('client_credentials');
+    robot = (await world.server.services.clientStore.get('ops-robot'))!;
+    expect(robot.metadata.service_roles).to.deep.equal(['admin', 'reporting']);
+  });
+
   it('lists sessions and consents with filters and revokes a session', async function () {
     const rp = await registerRelyingParty(world, { name: 'Session app' });
     const login = await loginViaDingTalk(world, new Browser(), rp, EMPLOYEE);
