@@ -265,6 +265,10 @@ export function createRoleService(sequelize: Sequelize, models: Models, options:
      * `admin` while ADMIN_DINGTALK_USERIDS is set only lasts until those people next sign in.
      */
     async removeRole(name: string): Promise<RoleChange[]> {
+      // Removing `admin` would lock every administrator out (and ADMIN_DINGTALK_USERIDS brings it back).
+      if (name === ADMIN_ROLE) {
+        throw new AppError('roles.protected', 'the admin role is built in: unassign it or remove its rules instead', { status: 409 });
+      }
       return sequelize.transaction(async (transaction) => {
         const role = await findRole(name, transaction);
         const holders = await AccountRole.findAll({

@@ -89,6 +89,9 @@ function clientFormOf(body: Record<string, unknown>, current?: { grantTypes: str
   return form;
 }
 
+/** `&failed=N` for the notice that N back-channel logout deliveries failed (nothing when none did). */
+export const failedParam = (count: number): string => (count > 0 ? `&failed=${count}` : '');
+
 export const PREVIEW_PAGES = ['login', 'consent', 'error', 'logout', 'logged-out'] as const;
 
 export function registerMorePages(router: Router, deps: MorePagesDeps): void {
@@ -167,8 +170,8 @@ export function registerMorePages(router: Router, deps: MorePagesDeps): void {
   });
   router.post('/sessions/:uid/revoke', signedIn, form, async (ctx) => {
     const actor = writer(ctx);
-    await service.revokeSession(ctx.params.uid!, actor);
-    ctx.redirect(`/admin/sessions?done=session_revoked${returnFilter(fields(ctx))}`);
+    const { failures } = await service.revokeSession(ctx.params.uid!, actor);
+    ctx.redirect(`/admin/sessions?done=session_revoked${failedParam(failures.length)}${returnFilter(fields(ctx))}`);
   });
   router.post('/consents/revoke', signedIn, form, async (ctx) => {
     const actor = writer(ctx);
@@ -177,8 +180,8 @@ export function registerMorePages(router: Router, deps: MorePagesDeps): void {
   });
   router.post('/apps/revoke', signedIn, form, async (ctx) => {
     const actor = writer(ctx);
-    await service.revokeAccountApp(text(fields(ctx).account), text(fields(ctx).client), actor, { consent: checked(fields(ctx).consent) });
-    ctx.redirect(`/admin/sessions?done=app_revoked${returnFilter(fields(ctx))}`);
+    const { failures } = await service.revokeAccountApp(text(fields(ctx).account), text(fields(ctx).client), actor, { consent: checked(fields(ctx).consent) });
+    ctx.redirect(`/admin/sessions?done=app_revoked${failedParam(failures.length)}${returnFilter(fields(ctx))}`);
   });
 
   // Keys

@@ -16,7 +16,7 @@ import type { AdminRenderer } from './render.js';
 import { type Actor, type AdminService, auditFilterOf, pageOf, paginate } from './service.js';
 import type { AdminSessionStore } from './session.js';
 import { RULE_KINDS } from '../accounts/role-rules.js';
-import { registerMorePages } from './console-more.js';
+import { failedParam, registerMorePages } from './console-more.js';
 
 export interface AdminConsoleDeps extends GuardDeps {
   service: AdminService;
@@ -127,7 +127,8 @@ export function createAdminConsoleRouter(deps: AdminConsoleDeps): Router {
           : action === 'revoke'
             ? await service.revokeAccount(id, actor)
             : await service.syncAccount(id, actor);
-    ctx.redirect(`/admin/accounts/${encodeURIComponent(result.accountId)}?done=${action}`);
+    const failed = 'backchannelFailed' in result ? result.backchannelFailed : 0;
+    ctx.redirect(`/admin/accounts/${encodeURIComponent(result.accountId)}?done=${action}${failedParam(failed)}`);
   });
 
   // Role rules (before /roles/:name/…)

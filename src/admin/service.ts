@@ -284,7 +284,7 @@ export function createAdminService(deps: AdminServiceDeps) {
         source: `admin:${actor.via}`,
         ...(reason ? { reason: reason.slice(0, 200) } : {}),
       });
-      return { accountId: account.id, disabled: wasActive, sessions: result.sessions, grants: result.grants };
+      return { accountId: account.id, disabled: wasActive, sessions: result.sessions, grants: result.grants, backchannelFailed: result.failures.length };
     },
 
     async enableAccount(ref: string, actor: Actor) {

@@ -37,6 +37,8 @@ interface Tab {
   context: BrowserContext;
   page: Page;
   console: string[];
+  /** The language its pages must be in (`<html lang>`). */
+  lang: 'en' | 'zh-CN';
 }
 
 describe('e2e: the admin console in headless Chromium', function () {
@@ -75,7 +77,7 @@ describe('e2e: the admin console in headless Chromium', function () {
     context.setDefaultTimeout(10_000);
     await context.addInitScript(CSP_LISTENER);
     const page = await context.newPage();
-    const opened: Tab = { context, page, console: [] };
+    const opened: Tab = { context, page, console: [], lang: options.locale === 'zh-CN' ? 'zh-CN' : 'en' };
     page.on('console', (message) => {
       const text = message.text();
       // Chromium asks for /favicon.ico by itself where a page names no icon (the emulator).
@@ -100,7 +102,7 @@ describe('e2e: the admin console in headless Chromium', function () {
   async function checkPage(tab: Tab, shot: string | undefined, heading: string | RegExp): Promise<void> {
     const { page } = tab;
     await page.waitForLoadState('load');
-    expect(await page.locator('html').getAttribute('lang'), `${shot}: <html lang>`).to.equal('en');
+    expect(await page.locator('html').getAttribute('lang'), `${shot}: <html lang>`).to.equal(tab.lang);
     const h1 = page.locator('h1');
     expect(await h1.count(), `${shot}: exactly one h1`).to.equal(1);
     const h1Text = (await h1.innerText()).trim();
@@ -161,7 +163,7 @@ describe('e2e: the admin console in headless Chromium', function () {
   }
 
   const nav = (name: string) => admin.page.getByRole('navigation', { name: 'Admin console' }).getByRole('link', { name, exact: true });
-  const done = async () => expect(await admin.page.getByRole('status').innerText()).to.equal('Done.');
+  const done = async (text: string) => expect(await admin.page.getByRole('status').innerText()).to.equal(text);
 
   it('signs an auditor in from a second browser, and the admin through the emulator picker', async function () {
     const auditor = await openTab(LAPTOP);
@@ -195,7 +197,7 @@ describe('e2e: the admin console in headless Chromium', function () {
     await create.getByLabel('Description').fill('Operations on call');
     await create.getByRole('button', { name: 'Create' }).click();
     await arrive(admin, /\/admin\/roles\?done=/);
-    await done();
+    await done('The role is created.');
 
     const rule = page.locator('form[action="/admin/roles/rules/preview"]');
     await rule.locator('select[name="role"]').selectOption('ops');
@@ -213,7 +215,7 @@ describe('e2e: the admin console in headless Chromium', function () {
 
     await page.getByRole('button', { name: 'Save the rule' }).click();
     await arrive(admin, /\/admin\/roles\?done=/);
-    await done();
+    await done('The rule is saved; matching accounts have the role now.');
     const rules = page.locator('table.data').nth(1);
     expect(await rules.innerText()).to.contain(AUDITOR_USERID);
     expect(await rules.innerText()).to.contain('李娜 is on call');
@@ -254,7 +256,7 @@ describe('e2e: the admin console in headless Chromium', function () {
     await form.getByLabel(/^Allowed roles/).fill('ops');
     await form.getByRole('button', { name: 'Save' }).click();
     await arrive(admin, /\/admin\/clients\/[^/?]+\?done=/);
-    await done();
+    await done('Saved.');
     expect(await page.locator('h1').innerText()).to.contain('Grafana (ops)');
     expect(await form.getByLabel(/^Allowed roles/).inputValue()).to.equal('ops');
     await checkPage(admin, 'client', /^Grafana \(ops\)/);
@@ -275,7 +277,7 @@ describe('e2e: the admin console in headless Chromium', function () {
     expect(await row.count(), '李娜 has one session').to.equal(1);
     await row.getByRole('button', { name: 'Revoke', exact: true }).click();
     await arrive(admin, /\/admin\/sessions\?done=session_revoked/);
-    await done();
+    await done('The session is ended: its apps’ tokens are revoked and apps with a back-channel logout URI were told.');
     expect(await sessions.locator('tbody tr', { hasText: '李娜' }).count()).to.equal(0);
     expect(await sessions.locator('tbody tr', { hasText: '王建国' }).count()).to.equal(1);
   });
@@ -322,12 +324,44 @@ describe('e2e: the admin console in headless Chromium', function () {
       expect(await actor.getAttribute('href'), `${type}: the actor links to the admin's account`).to.equal(`/admin/accounts/${adminId}`);
     }
 
+    // The six filters and both buttons fit one row on a laptop.
+    const tops = await page.locator('form.filters > label, form.filters > .button').evaluateAll((nodes) => nodes.map((node) => Math.round(node.getBoundingClientRect().bottom)));
+    expect(tops, 'the audit filters are one row at 1280 px').to.have.length(8);
+    expect(Math.max(...tops) - Math.min(...tops), 'the audit filters are one row at 1280 px').to.be.at.most(4);
+
     // The filter narrows it to one kind of event.
     await page.getByLabel('Event type').fill('session.*');
     await page.getByRole('button', { name: 'Filter', exact: true }).click();
     await arrive(admin, /\/admin\/audit\?.*type=session\.\*/);
     const types = (await table.locator('tbody td:nth-child(2)').allInnerTexts()).map((t) => t.trim());
     expect(types).to.deep.equal(['session.revoked']);
+  });
+
+  it('speaks Chinese to a zh-CN browser on every console page, on a laptop and on a phone', async function () {
+    const state = await admin.context.storageState();
+    const grafana = (await world.server.services.clientStore.list()).find((client) => client.name.startsWith('Grafana'))!;
+    const pages: [string, string, string | RegExp][] = [
+      ['/admin', 'dashboard', '概览'],
+      ['/admin/accounts', 'accounts', '账号'],
+      ['/admin/roles', 'roles', '角色与规则'],
+      ['/admin/clients', 'clients', '应用'],
+      [`/admin/clients/${encodeURIComponent(grafana.clientId)}`, 'client', /^Grafana/],
+      ['/admin/sessions', 'sessions', '会话与授权'],
+      ['/admin/audit', 'audit', '审计日志'],
+      ['/admin/keys', 'keys', '签名密钥'],
+      ['/admin/dingtalk', 'dingtalk', '钉钉'],
+      ['/admin/previews', 'previews', '页面预览'],
+    ];
+    const laptop = await openTab({ ...LAPTOP, locale: 'zh-CN', storageState: state });
+    for (const [path, shot, heading] of pages) {
+      await laptop.page.goto(`${issuer}${path}`);
+      await checkPage(laptop, `zh-${shot}`, heading);
+    }
+    const phone = await openTab({ ...PHONE, locale: 'zh-CN', storageState: state });
+    for (const [path, shot, heading] of pages.filter(([, shot]) => ['dashboard', 'audit', 'client'].includes(shot))) {
+      await phone.page.goto(`${issuer}${path}`);
+      await checkPage(phone, `zh-phone-${shot}`, heading);
+    }
   });
 
   it('fits a phone: the dashboard and the accounts list at 390×844', async function () {

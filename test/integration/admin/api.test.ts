@@ -172,6 +172,10 @@ describe('admin API (/admin/api)', function () {
       expect(removed.status).to.equal(200);
       expect((await auditOf('role.removed')).at(-1)!.details.role).to.equal('oncall');
       expect((await api(world, adminToken, 'DELETE', '/roles/oncall')).status).to.equal(404);
+      // The built-in admin role cannot be removed: that would lock every administrator out.
+      const builtIn = await api(world, adminToken, 'DELETE', '/roles/admin');
+      expect(builtIn.status).to.equal(409);
+      expect(builtIn.json.code).to.equal('roles.protected');
     });
 
     it('previews a rule, adds it (roles follow) and removes it, each audited', async function () {

@@ -105,7 +105,14 @@ describe('admin console: applications, sessions, keys, DingTalk, previews', func
     const done = await submit(world, admin, page, action);
     expect(done.status).to.equal(302);
     expect(done.headers.get('location')).to.include('done=session_revoked');
+    expect(done.headers.get('location')).not.to.include('failed=');
     expect((await lastAudit('session.revoked'))!.accountId).to.equal(await accountIdOf(world, EMPLOYEE));
+    const after = await admin.request(new URL(done.headers.get('location')!, world.server.issuer).toString());
+    expect(after.text).to.match(/role="status">会话已结束/);
+    expect(after.text).not.to.include('role="alert"');
+    // Failed back-channel deliveries (counted by the revocation) get a notice of their own.
+    const failed = await admin.request(url('/admin/sessions?done=session_revoked&failed=2'));
+    expect(failed.text).to.match(/role="alert">有 2 个应用未能收到后端通道退出通知/);
   });
 
   it('shows keys and rotates one; shows the DingTalk checks; renders previews in both languages', async function () {
