@@ -316,6 +316,14 @@ export function clientForm(input: Record<string, unknown>): ClientForm {
     }
     form.tokenEndpointAuthMethod = auth;
   }
+  // null or '' removes them (a private_key_jwt client without jwksUri is then refused).
+  for (const field of ['jwksUri', 'scope'] as const) {
+    if (input[field] === null || input[field] === '') form[field] = null;
+    else {
+      const value = optionalString(field);
+      if (value !== undefined) form[field] = value;
+    }
+  }
   if (input.accessPolicy !== undefined) {
     const policy = input.accessPolicy;
     if (!policy || typeof policy !== 'object' || Array.isArray(policy)) throw bad('accessPolicy is { roles?, departments? }');

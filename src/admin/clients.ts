@@ -30,6 +30,10 @@ export interface ClientView {
   grantTypes: string[];
   tokenEndpointAuthMethod: string;
   public: boolean;
+  /** Where a private_key_jwt client publishes its public keys. */
+  jwksUri: string | null;
+  /** The OpenID scopes the client may ask for, space-separated; null: any. */
+  scope: string | null;
   accessPolicy: { roles: string[]; departments: number[] };
   /** `true` (every granted claim), a list of claim names, or null (only what the app asks for). */
   idTokenClaims: true | string[] | null;
@@ -42,7 +46,7 @@ export interface ClientView {
   serviceRoles: string[];
 }
 
-/** The editable settings; on update, absent fields keep their value. */
+/** The editable settings; on update, absent fields keep their value and null removes one. */
 export interface ClientForm {
   name?: string;
   clientId?: string;
@@ -55,12 +59,22 @@ export interface ClientForm {
   firstParty?: boolean;
   public?: boolean;
   grantTypes?: GrantType[];
+  /** `private_key_jwt` (no secret) needs `jwksUri`; a client cannot switch between a secret and none. */
   tokenEndpointAuthMethod?: Exclude<AuthMethod, 'none'>;
+  /** Where a private_key_jwt client publishes its public keys. */
+  jwksUri?: string | null;
+  /** The OpenID scopes the client may ask for, space-separated; null or blank: any. */
+  scope?: string | null;
   accessPolicy?: { roles?: string[]; departments?: number[] };
   idTokenClaims?: true | string[] | null;
   groupsIncludeDepartments?: boolean;
   allowedResources?: Record<string, string[]>;
   serviceRoles?: string[];
+  /**
+   * Further oidc-provider client metadata (the CLI's `--metadata`), laid over what the client has;
+   * a null value removes that key. Keys a field above sets are refused: use the field.
+   */
+  extraMetadata?: Record<string, unknown>;
 }
 
 export const PRESET_NAMES = ['grafana', 'gitlab', 'jenkins', 'argocd'] as const;
@@ -146,6 +160,8 @@ export function toClientView(client: ClientSummary): ClientView {
     grantTypes: strings(m.grant_types ?? ['authorization_code', 'refresh_token']),
     tokenEndpointAuthMethod: auth,
     public: auth === 'none',
+    jwksUri: typeof m.jwks_uri === 'string' ? m.jwks_uri : null,
+    scope: typeof m.scope === 'string' ? m.scope : null,
     accessPolicy: {
       roles: strings(policy.roles),
       departments: Array.isArray(policy.departments) ? policy.departments.filter((d): d is number => Number.isInteger(d)) : [],
@@ -160,9 +176,14 @@ export function toClientView(client: ClientSummary): ClientView {
   };
 }
 
-/** Metadata keys the form owns; every other key of a client's metadata is kept as it is. */
+/**
+ * Metadata keys the form owns (or the store keeps apart: the secret, first_party); every other key
+ * of a client's metadata is kept as it is, and only those can be `extraMetadata`.
+ */
 const OWNED = new Set([
   'client_id',
+  'client_secret',
+  'first_party',
   'client_name',
   'grant_types',
   'response_types',
@@ -226,6 +247,14 @@ function inputOf(form: ClientForm, current?: ClientSummary): Omit<ClientInput, '
   const auth = form.tokenEndpointAuthMethod ?? (now && !now.public ? (now.tokenEndpointAuthMethod as ClientInput['tokenEndpointAuthMethod']) : undefined);
   const backchannel = pick(form.backchannelLogoutUri, now?.backchannelLogoutUri ?? null);
   const metadata: Record<string, unknown> = { ...extra };
+  if (form.extraMetadata !== undefined) {
+    if (!form.extraMetadata || typeof form.extraMetadata !== 'object' || Array.isArray(form.extraMetadata)) throw invalid('further metadata is an object');
+    for (const [key, value] of Object.entries(form.extraMetadata)) {
+      if (OWNED.has(key)) throw invalid(`${key} is a setting of its own, not further metadata`);
+      if (value === null) delete metadata[key];
+      else metadata[key] = value;
+    }
+  }
   if (roles.length + departments.length > 0) metadata.access_policy = { roles, departments };
   if (claims !== null && !(Array.isArray(claims) && claims.length === 0)) metadata.id_token_claims = claims;
   if (pick(form.groupsIncludeDepartments, now?.groupsIncludeDepartments ?? false)) metadata.groups_include_departments = true;
@@ -236,8 +265,8 @@ function inputOf(form: ClientForm, current?: ClientSummary): Omit<ClientInput, '
   if (isPublic && grantTypes.includes('client_credentials')) throw invalid('a public client has no secret and cannot use client_credentials');
   if (serviceRoles.length > 0 && !grantTypes.includes('client_credentials')) throw invalid('service roles need the client_credentials grant');
   if (serviceRoles.length > 0) metadata.service_roles = serviceRoles;
-  const jwksUri = current?.metadata.jwks_uri;
-  const scope = current?.metadata.scope;
+  const jwksUri = pick(form.jwksUri, now?.jwksUri ?? null)?.trim();
+  const scope = pick(form.scope, now?.scope ?? null)?.split(/\s+/).filter(Boolean).join(' ');
   const resources = pick(form.allowedResources, now?.allowedResources ?? {});
   return {
     name,
@@ -248,8 +277,8 @@ function inputOf(form: ClientForm, current?: ClientSummary): Omit<ClientInput, '
     firstParty: pick(form.firstParty, now?.firstParty ?? false),
     ...(backchannel ? { backchannelLogoutUri: backchannel } : {}),
     ...(auth && !isPublic ? { tokenEndpointAuthMethod: auth } : {}),
-    ...(typeof jwksUri === 'string' ? { jwksUri } : {}),
-    ...(typeof scope === 'string' ? { scope } : {}),
+    ...(jwksUri ? { jwksUri } : {}),
+    ...(scope ? { scope } : {}),
     ...(Object.keys(resources).length > 0 ? { allowedResources: resources } : {}),
     metadata,
   };

@@ -1,4 +1,5 @@
 import { userInfo } from 'node:os';
+import { type AuditLog, createAuditLog } from '../accounts/audit.js';
 import type { Config } from '../config/schema.js';
 import { openDatabase } from '../main.js';
 import { createClientStore, readClientsFile, type ClientStore } from '../oidc/clients.js';
@@ -12,12 +13,14 @@ import { createRedis } from '../store/redis.js';
 export interface CliContext {
   keyStore: KeyStore;
   clientStore: ClientStore;
+  /** The audit log; a command's changes are recorded with the actor `cliUser()`. */
+  audit: AuditLog;
   /** Tell running servers about a change (Redis pub/sub); a no-op without REDIS_URL. */
   notify: ChangeNotifier['publish'];
   close(): Promise<void>;
 }
 
-/** Open what a management command needs: the database (migrated), keys and clients. */
+/** Open what a management command needs: the database (migrated), keys, clients and the audit log. */
 export async function openCli(config: Config): Promise<CliContext> {
   const logger = createLogger({ logLevel: 'warn' });
   const { db, embedded } = await openDatabase(config, logger);
@@ -51,6 +54,7 @@ export async function openCli(config: Config): Promise<CliContext> {
       config.clientsFile ? readClientsFile(config.clientsFile) : [],
       (id) => notify('clients', id),
     ),
+    audit: createAuditLog(db.models, logger),
     notify,
     close,
   };

@@ -21,7 +21,7 @@ const USAGE = `Usage: dingtalk-oidc <command> [options]
 Commands:
   start                         run the server (development: embedded database, DingTalk emulator)
   migrate                       apply pending database migrations
-  clients add|list|show|remove|rotate-secret   manage OIDC clients (see 'clients --help')
+  clients add|update|list|show|presets|remove|rotate-secret   manage OIDC clients (see 'clients --help')
   resource-servers add|list|remove             manage APIs that receive access tokens
   keys list|rotate|retire                      manage token signing keys
   roles list|add|remove|assign|unassign|rules  manage roles and role rules (see 'roles --help')

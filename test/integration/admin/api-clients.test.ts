@@ -1,4 +1,8 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { Browser } from '../../helpers/browser.js';
 import { exchangeCode, type LoginWorld, loginViaDingTalk, registerRelyingParty } from '../../helpers/login-flow.js';
 import { ADMIN, accountIdOf, adminApiToken, api, AUDITOR, EMPLOYEE, startAdminWorld } from './harness.js';
@@ -162,6 +166,126 @@ describe('admin API: clients, resource servers, sessions, consents, keys, DingTa
       expect(invalid.status).to.equal(400);
       expect((await api(world, adminToken, 'GET', '/clients/wiki')).json.redirectUris).to.deep.equal(['https://wiki.example.test/cb']);
       expect((await api(world, adminToken, 'PATCH', '/clients/nope', { name: 'x' })).status).to.equal(404);
+    });
+
+    describe('private_key_jwt, jwksUri and scope', function () {
+      let jwks: Server;
+      let jwksUri: string;
+      let privateKey: Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
+
+      before(async function () {
+        const pair = await generateKeyPair('ES256', { extractable: true });
+        privateKey = pair.privateKey;
+        const key = { ...(await exportJWK(pair.publicKey)), kid: 'signer-1', alg: 'ES256', use: 'sig' };
+        jwks = createServer((_req, res) => {
+          res.setHeader('content-type', 'application/json');
+          res.end(JSON.stringify({ keys: [key] }));
+        });
+        await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
+        jwksUri = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks`;
+      });
+
+      after(async function () {
+        await new Promise((resolve) => jwks?.close(resolve));
+      });
+
+      const assertion = (clientId: string) =>
+        new SignJWT({})
+          .setProtectedHeader({ alg: 'ES256', kid: 'signer-1' })
+          .setIssuer(clientId)
+          .setSubject(clientId)
+          .setAudience(world.server.issuer)
+          .setJti(randomUUID())
+          .setIssuedAt()
+          .setExpirationTime('1m')
+          .sign(privateKey);
+
+      it('registers a private_key_jwt client with its jwksUri and scope, shows them but no secret, and lets it get tokens', async function () {
+        const created = await api(world, adminToken, 'POST', '/clients', {
+          name: 'Signer',
+          clientId: 'signer',
+          redirectUris: ['https://signer.example.test/cb'],
+          grantTypes: ['authorization_code', 'client_credentials'],
+          tokenEndpointAuthMethod: 'private_key_jwt',
+          jwksUri,
+          scope: 'openid  profile',
+        });
+        expect(created.status, created.text).to.equal(201);
+        expect(created.json).not.to.have.property('clientSecret');
+        expect(created.json.client).to.deep.include({ tokenEndpointAuthMethod: 'private_key_jwt', jwksUri, scope: 'openid profile', public: false });
+
+        const shown = await api(world, adminToken, 'GET', '/clients/signer');
+        expect(shown.json).to.deep.include({ jwksUri, scope: 'openid profile' });
+        expect(shown.text).not.to.match(/secret/i);
+        const metadata = await world.server.services.clientStore.providerMetadata('signer');
+        expect(metadata).to.deep.include({ token_endpoint_auth_method: 'private_key_jwt', jwks_uri: jwksUri, scope: 'openid profile' });
+        expect(metadata).not.to.have.property('client_secret');
+
+        const response = await fetch(`${world.server.issuer}/token`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({
+            grant_type: 'client_credentials',
+            client_id: 'signer',
+            client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+            client_assertion: await assertion('signer'),
+          }),
+        });
+        expect(response.status, await response.clone().text()).to.equal(200);
+        expect((await response.json()) as { access_token?: string }).to.have.property('access_token');
+      });
+
+      it('clears the scope with null, keeping the jwksUri, and audits the change', async function () {
+        const res = await api(world, adminToken, 'PATCH', '/clients/signer', { scope: null });
+        expect(res.status, res.text).to.equal(200);
+        expect(res.json).to.deep.include({ scope: null, jwksUri, tokenEndpointAuthMethod: 'private_key_jwt' });
+        expect((await api(world, adminToken, 'GET', '/clients/signer')).json.scope).to.equal(null);
+        expect(await world.server.services.clientStore.providerMetadata('signer')).not.to.have.property('scope');
+        expect((await lastAudit('client.updated'))!.details).to.deep.include({ client: 'signer', changed: ['scope'], scope: null });
+
+        const scoped = await api(world, adminToken, 'PATCH', '/clients/signer', { scope: 'openid email' });
+        expect(scoped.json).to.deep.include({ scope: 'openid email', jwksUri });
+      });
+
+      it('refuses private_key_jwt without a jwksUri with oidc-provider’s reason', async function () {
+        const created = await api(world, adminToken, 'POST', '/clients', {
+          name: 'Keyless',
+          grantTypes: ['client_credentials'],
+          tokenEndpointAuthMethod: 'private_key_jwt',
+        });
+        expect(created.status).to.equal(400);
+        expect(created.json).to.deep.equal({ code: 'clients.invalid_metadata', message: 'jwks or jwks_uri is mandatory for this client' });
+
+        const cleared = await api(world, adminToken, 'PATCH', '/clients/signer', { jwksUri: null });
+        expect(cleared.status).to.equal(400);
+        expect(cleared.json).to.deep.equal({ code: 'clients.invalid_metadata', message: 'jwks or jwks_uri is mandatory for this client' });
+        expect((await api(world, adminToken, 'GET', '/clients/signer')).json.jwksUri).to.equal(jwksUri);
+
+        const badScope = await api(world, adminToken, 'PATCH', '/clients/signer', { scope: 'openid no-such-scope' });
+        expect(badScope.status).to.equal(400);
+        expect(badScope.json.message).to.match(/scope must only contain/);
+        const badType = await api(world, adminToken, 'PATCH', '/clients/signer', { jwksUri: 42 });
+        expect(badType.status).to.equal(400);
+        expect(badType.json.code).to.equal('admin.invalid_request');
+      });
+
+      it('switches between secret methods, keeping the secret, and refuses a switch between a secret and private_key_jwt', async function () {
+        const created = await api(world, adminToken, 'POST', '/clients', { name: 'Switcher', clientId: 'switcher', grantTypes: ['client_credentials'] });
+        const secret = created.json.clientSecret as string;
+        const post = await api(world, adminToken, 'PATCH', '/clients/switcher', { tokenEndpointAuthMethod: 'client_secret_post' });
+        expect(post.status, post.text).to.equal(200);
+        expect(post.json).to.deep.include({ tokenEndpointAuthMethod: 'client_secret_post', jwksUri: null });
+        expect((await world.server.services.clientStore.providerMetadata('switcher'))!.client_secret).to.equal(secret);
+
+        const toKeys = await api(world, adminToken, 'PATCH', '/clients/switcher', { tokenEndpointAuthMethod: 'private_key_jwt', jwksUri });
+        expect(toKeys.status).to.equal(400);
+        expect(toKeys.json).to.deep.include({ code: 'clients.invalid_metadata' });
+        expect(toKeys.json.message).to.match(/authenticates with a secret: it cannot switch to private_key_jwt/);
+        const toSecret = await api(world, adminToken, 'PATCH', '/clients/signer', { tokenEndpointAuthMethod: 'client_secret_basic' });
+        expect(toSecret.status).to.equal(400);
+        expect(toSecret.json.message).to.match(/has no secret: it cannot switch to client_secret_basic/);
+        expect((await api(world, adminToken, 'GET', '/clients/signer')).json.tokenEndpointAuthMethod).to.equal('private_key_jwt');
+      });
     });
 
     it('rotates a secret (returned once), refuses the console’s own client, deletes', async function () {
