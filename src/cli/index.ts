@@ -8,7 +8,9 @@ import { AppError, ConfigError } from '../errors/app-error.js';
 import { createLogger } from '../log.js';
 import { ACCOUNT_ADMIN_ACTIONS, runAccountAdmin } from './account-admin.js';
 import { runAccounts } from './accounts.js';
+import { runAudit } from './audit.js';
 import { runClients } from './clients.js';
+import { runDingTalk } from './dingtalk.js';
 import { runKeys } from './keys.js';
 import { runMigrate } from './migrate.js';
 import { runResourceServers } from './resource-servers.js';
@@ -29,6 +31,9 @@ Commands:
   consents list|revoke                         what people allowed applications
   accounts show|revoke|disable|enable|sync     an account's profile and roles; end its sessions and
                                                grants, disable, enable, re-read from DingTalk
+  audit [--account A] [--type T] [--from D] [--json|--csv]   the audit log, filtered (see 'audit --help')
+  dingtalk check [--as ACCOUNT]                try the DingTalk app's calls and permissions;
+                                               exit 3 when a check fails
 
 Configuration comes from config/*.json and the environment; see README.md.`;
 
@@ -53,6 +58,8 @@ async function main(argv: string[]): Promise<number> {
     consents: (config, args) => runSessions(config, args, 'consents'),
     accounts: (config, args) =>
       ACCOUNT_ADMIN_ACTIONS.has(args[0] ?? '') ? runAccountAdmin(config, args) : runAccounts(config, args),
+    audit: runAudit,
+    dingtalk: runDingTalk,
   };
   const run = commands[command];
   if (!run) {

@@ -6,6 +6,7 @@ import { createSessionOps } from '../admin/sessions.js';
 import type { Config } from '../config/schema.js';
 import { createLogger } from '../log.js';
 import { createServices } from '../main.js';
+import type { BackchannelDelivery } from '../accounts/revocation.js';
 import { printTable, cliUser } from './context.js';
 
 const HELP = `Usage:
@@ -71,6 +72,7 @@ export async function runSessions(config: Config, args: string[], kind: 'session
     if (kind === 'sessions' && action === 'revoke' && first) {
       const result = await ops.revokeSession(first, actor);
       console.log(values.json ? JSON.stringify(result) : `ended session ${first} of ${result.accountId} (${result.grants} grant(s) revoked)`);
+      if (!values.json) printDeliveries(result.backchannel);
       return 0;
     }
     if (kind === 'sessions' && action === 'revoke-app' && first && second) {
@@ -96,3 +98,7 @@ export async function runSessions(config: Config, args: string[], kind: 'session
   }
 }
 
+/** One line per back-channel logout token sent, and why a failed one failed. */
+function printDeliveries(deliveries: readonly BackchannelDelivery[]): void {
+  for (const d of deliveries) console.log(`  back-channel logout to ${d.clientId}: ${d.ok ? 'delivered' : `failed (${d.error ?? 'unknown error'})`}`);
+}

@@ -1,0 +1,268 @@
+import { parseArgs } from 'node:util';
+import type { HealthCheck } from '../admin/sessions.js';
+import { usesEmulator } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import type { Account } from '../db/models/account.js';
+import {
+  type CorpTokenCache,
+  createDingTalkClient,
+  createMemoryCorpTokenCache,
+  type DingTalkClient,
+  type DingTalkErrorDetail,
+  OPERATIONS,
+} from '../dingtalk/index.js';
+import { createLogger } from '../log.js';
+import { createServices, EMULATOR_PATH } from '../main.js';
+import { adminServiceOf } from './audit.js';
+import { cliUser } from './context.js';
+
+/** Exit code when at least one check failed (1 is bad usage, 2 an invalid configuration). */
+export const CHECK_FAILED = 3;
+
+const HELP = `Usage:
+  dingtalk-oidc dingtalk check [--as ACCOUNT] [--json]
+
+Tries the DingTalk calls the product needs with the configured app (DINGTALK_CLIENT_ID,
+DINGTALK_CLIENT_SECRET, at DINGTALK_API_BASE_URL and DINGTALK_OAPI_BASE_URL), as the console's
+DingTalk page does: the app token, then with the DingTalk identity of --as ACCOUNT (its id,
+DingTalk userid or unionId) getbyunionid, user/get and department/get. Without --as only the
+app-wide checks run. It also shows the event callback URL and when the last event arrived.
+The app token is fetched afresh (not taken from the servers' cache), so the secret is really tried.
+
+Prints ✓ passed, ✗ failed (with the error and DingTalk's own code), – not run.
+Exit status: 0 when no check failed, ${CHECK_FAILED} when one failed, 1 when it cannot run.`;
+
+const LABELS: Record<HealthCheck['name'], string> = {
+  app_token: 'app token',
+  users_me: 'users/me',
+  getbyunionid: 'getbyunionid',
+  user_get: 'user/get',
+  department_get: 'department/get',
+};
+
+/** `dingtalk check`: the console's DingTalk permission check, from the command line. */
+export async function runDingTalk(config: Config, args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      as: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [action, extra] = positionals;
+  if (values.help || !action) {
+    console.log(HELP);
+    return values.help ? 0 : 1;
+  }
+  if (action !== 'check' || extra !== undefined) {
+    console.error(`unknown command "dingtalk ${positionals.join(' ')}"\n\n${HELP}`);
+    return 1;
+  }
+  if (usesEmulator(config)) {
+    // The built-in emulator lives inside a running server, with a secret made up at its start:
+    // there is no DingTalk app here to check.
+    console.error(
+      `error: no DingTalk app is configured (DINGTALK_CLIENT_ID is not set), so the server signs in through its ` +
+        `built-in emulator at ${config.issuer}${EMULATOR_PATH}, which runs inside the server and cannot be checked from here. ` +
+        'Set DINGTALK_CLIENT_ID and DINGTALK_CLIENT_SECRET to check a DingTalk app ' +
+        '(and DINGTALK_API_BASE_URL / DINGTALK_OAPI_BASE_URL to check another endpoint, such as a standalone emulator).',
+    );
+    return 1;
+  }
+  const dt = config.dingtalk;
+  const target = {
+    clientId: dt.clientId!,
+    ...(dt.corpId === undefined ? {} : { corpId: dt.corpId }),
+    apiBaseUrl: dt.apiBaseUrl,
+    oapiBaseUrl: dt.oapiBaseUrl,
+  };
+
+  const logger = createLogger({ logLevel: config.logLevel === 'silent' ? 'silent' : 'warn' });
+  const services = await createServices(config, logger);
+  try {
+    const account: Account | undefined = values.as === undefined ? undefined : await services.roles.findAccount(values.as);
+    const errors = new Map<HealthCheck['name'], unknown>();
+    const dingtalk = observed(
+      createDingTalkClient({
+        clientId: target.clientId,
+        clientSecret: dt.clientSecret ?? '',
+        ...(dt.corpId === undefined ? {} : { corpId: dt.corpId }),
+        loginBaseUrl: dt.loginBaseUrl,
+        apiBaseUrl: dt.apiBaseUrl,
+        oapiBaseUrl: dt.oapiBaseUrl,
+        // Every call keeps the client's deadline; the check waits at most that long per attempt.
+        timeoutMs: dt.timeoutMs,
+        tokenCache: singleAttemptTokenCache(),
+      }),
+      errors,
+    );
+    const health = await adminServiceOf(services, { dingtalk }).dingtalkHealth(account?.id ?? cliUser());
+    const checks = health.checks.map((check) => explain(check, account, errors.get(check.name)));
+    const failed = checks.filter((check) => check.ok === false).length;
+    const unreachable = checks.map((check) => check.unreachable).find(Boolean);
+
+    if (values.json) {
+      const as = account ? { id: account.id, name: account.name, userId: account.userId, unionId: account.unionId } : null;
+      const report = { target, as, ...health, checks: checks.map(({ unreachable: _, ...check }) => check), failed };
+      console.log(JSON.stringify(report, null, 2));
+      return failed > 0 ? CHECK_FAILED : 0;
+    }
+
+    const at = target.apiBaseUrl === target.oapiBaseUrl ? target.apiBaseUrl : `${target.apiBaseUrl} (api) and ${target.oapiBaseUrl} (oapi)`;
+    console.log(`DingTalk app ${target.clientId}${target.corpId ? ` (organisation ${target.corpId})` : ''} at ${at}`);
+    console.log(
+      account
+        ? `as ${account.name} (userid ${account.userId ?? '?'}, account ${account.id})`
+        : 'app-wide checks only: give --as <account> for the checks with a person’s DingTalk identity',
+    );
+    console.log('');
+    const width = Math.max(...checks.map((check) => check.subject.length));
+    for (const check of checks) {
+      const mark = check.ok === true ? '✓' : check.ok === false ? '✗' : '–';
+      console.log(`${mark} ${LABELS[check.name].padEnd(15)} ${check.subject.padEnd(width)}  ${check.error ?? ''}`.trimEnd());
+    }
+    console.log('');
+    const secrets = health.eventToken && health.eventAesKey;
+    console.log(
+      `event callback URL: ${health.callbackUrl} ` +
+        (secrets ? '(DINGTALK_EVENT_TOKEN and DINGTALK_EVENT_AES_KEY set)' : '(DINGTALK_EVENT_TOKEN / DINGTALK_EVENT_AES_KEY not set: events are off)'),
+    );
+    console.log(`last event received: ${health.lastEventAt ? health.lastEventAt.toISOString() : 'none yet'}`);
+    const passed = checks.filter((check) => check.ok === true).length;
+    console.log(`\n${passed} passed, ${failed} failed, ${checks.length - passed - failed} not run`);
+    if (unreachable) {
+      const url = unreachable.host === 'api' ? target.apiBaseUrl : target.oapiBaseUrl;
+      const setting = unreachable.host === 'api' ? 'DINGTALK_API_BASE_URL' : 'DINGTALK_OAPI_BASE_URL';
+      console.error(`error: cannot reach DingTalk at ${url} (${unreachable.transport}): check ${setting}, the network and any proxy`);
+    }
+    return failed > 0 ? CHECK_FAILED : 0;
+  } finally {
+    await services.close();
+  }
+}
+
+interface ExplainedCheck extends HealthCheck {
+  /** Which host and what connection error, when the check failed because DingTalk was not reached. */
+  unreachable?: { host: 'api' | 'oapi'; transport: string };
+}
+
+/**
+ * A check as the command line says it: "you" of the console becomes the account of --as, and a
+ * failure carries what DingTalk itself answered (its code, HTTP status and request id) or, when it
+ * was not reached, the connection error.
+ */
+function explain(check: HealthCheck, account: Account | undefined, error: unknown): ExplainedCheck {
+  if (check.name === 'users_me') {
+    // users/me needs a person's own DingTalk token, from a sign-in: the sign-in is the proof.
+    if (!account) return { ...check, subject: 'a sign-in', error: 'needs --as <account>' };
+    return check.ok
+      ? { ...check, subject: `sign-in of ${account.name}`, error: `last ${account.lastLoginAt!.toISOString()}` }
+      : { ...check, subject: `sign-in of ${account.name}`, error: 'has not signed in through DingTalk yet' };
+  }
+  if (check.ok === null) {
+    if (!account) return { ...check, error: 'needs --as <account>' };
+    if (check.name === 'department_get') return { ...check, error: 'the account has no department' };
+    return check;
+  }
+  if (check.ok || error === undefined) return check;
+  const cause = (error as { cause?: unknown }).cause;
+  if (isErrorDetail(cause)) {
+    const upstream = upstreamCode(cause);
+    const parts = [upstream && `DingTalk ${upstream}`, `HTTP ${cause.httpStatus}`, cause.requestId && `request id ${cause.requestId}`];
+    const scopes = requiredScopes(cause.body);
+    if (scopes) parts.push(`needs ${scopes}`);
+    return { ...check, error: `${check.error} (${parts.filter(Boolean).join(', ')})` };
+  }
+  const code = (error as { code?: unknown }).code;
+  if ((code === 'dingtalk.unavailable' || code === 'dingtalk.timeout') && cause instanceof Error) {
+    const transport = transportText(cause);
+    const host = (error as { operation?: unknown }).operation === OPERATIONS.appToken ? 'api' : 'oapi';
+    return { ...check, error: `${check.error} (${transport})`, unreachable: { host, transport } };
+  }
+  return check;
+}
+
+function isErrorDetail(value: unknown): value is DingTalkErrorDetail {
+  return typeof value === 'object' && value !== null && 'host' in value && 'httpStatus' in value;
+}
+
+/**
+ * DingTalk's own code from an error body, for the operator to look up: `code` of the new API,
+ * `errcode` (with `sub_code` for the wrapped 88) of the old one. Codes only, never DingTalk's text.
+ */
+function upstreamCode(detail: DingTalkErrorDetail): string | undefined {
+  const body = detail.body as Record<string, unknown> | null;
+  if (typeof body !== 'object' || body === null) return undefined;
+  const clean = (value: unknown): string | undefined =>
+    (typeof value === 'string' || typeof value === 'number') && /^[\w.-]{1,100}$/.test(String(value)) ? String(value) : undefined;
+  if (detail.host === 'api') return clean(body.code);
+  const errcode = clean(body.errcode);
+  const sub = clean(body.sub_code);
+  return errcode === undefined ? undefined : `errcode ${errcode}${sub ? `/${sub}` : ''}`;
+}
+
+/** The permissions a 403 says are missing (`accessdenieddetail.requiredScopes`), when it says so. */
+function requiredScopes(body: unknown): string | undefined {
+  const scopes = (body as { accessdenieddetail?: { requiredScopes?: unknown } } | null)?.accessdenieddetail?.requiredScopes;
+  if (!Array.isArray(scopes)) return undefined;
+  const names = scopes.filter((scope): scope is string => typeof scope === 'string' && /^[\w.-]{1,100}$/.test(scope));
+  return names.length > 0 ? names.join(', ') : undefined;
+}
+
+/** A connection error in one line: `ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:9`, a timeout… */
+function transportText(error: Error): string {
+  const inner = error instanceof AggregateError && error.errors[0] instanceof Error ? (error.errors[0] as Error) : error;
+  const code = (inner as { code?: unknown }).code ?? (error as { code?: unknown }).code;
+  const message = (inner.message || error.message || error.name).replace(/\s+/g, ' ').slice(0, 200);
+  return typeof code === 'string' && !message.includes(code) ? `${code}: ${message}` : message;
+}
+
+/**
+ * The client with the last error of each checked call kept, so the report can show what DingTalk
+ * answered (the admin service keeps only our code and message).
+ */
+function observed(client: DingTalkClient, errors: Map<HealthCheck['name'], unknown>): DingTalkClient {
+  const watch =
+    <A extends unknown[], R>(name: HealthCheck['name'], call: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      try {
+        return await call(...args);
+      } catch (error) {
+        errors.set(name, error);
+        throw error;
+      }
+    };
+  return {
+    ...client,
+    getAppAccessToken: watch('app_token', client.getAppAccessToken),
+    getUseridByUnionid: watch('getbyunionid', client.getUseridByUnionid),
+    getUser: watch('user_get', client.getUser),
+    getDepartment: watch('department_get', client.getDepartment),
+  };
+}
+
+/**
+ * A token cache of this run only: the token is fetched with the configured secret, not read from
+ * the servers' shared cache. A failed fetch is not repeated for each following check (each would
+ * wait for the same timeout); they fail with the same error.
+ */
+function singleAttemptTokenCache(): CorpTokenCache {
+  const memory = createMemoryCorpTokenCache();
+  let failure: { error: unknown } | undefined;
+  return {
+    get: () => memory.get(),
+    async getOrRefresh(fetcher) {
+      if (failure) throw failure.error;
+      try {
+        return await memory.getOrRefresh(fetcher);
+      } catch (error) {
+        failure = { error };
+        throw error;
+      }
+    },
+    invalidate: (token) => memory.invalidate(token),
+  };
+}
