@@ -22,22 +22,31 @@ export type AccountChange = string;
 export function createAccountCache(models: Models, options: { ttlMs: number; max?: number }) {
   const { Account, AccountRole, Role } = models;
   const MISSING = Symbol('missing');
+  const load = async (id: string): Promise<AccountSnapshot | typeof MISSING> => {
+    const account = await Account.findByPk(id, {
+      include: [{ model: AccountRole, include: [{ model: Role, attributes: ['name'] }] }],
+    });
+    if (!account) return MISSING;
+    const links = (account as unknown as { AccountRoles?: { Role?: { name: string } }[] }).AccountRoles ?? [];
+    const roles = [...new Set(links.map((link) => link.Role?.name).filter((n): n is string => Boolean(n)))].sort();
+    return { account, roles };
+  };
   const cache = new LRUCache<string, AccountSnapshot | typeof MISSING>({
     max: options.max ?? 20_000,
     ttl: Math.max(1, options.ttlMs),
-    fetchMethod: async (id) => {
-      const account = await Account.findByPk(id, {
-        include: [{ model: AccountRole, include: [{ model: Role, attributes: ['name'] }] }],
-      });
-      if (!account) return MISSING;
-      const links = (account as unknown as { AccountRoles?: { Role?: { name: string } }[] }).AccountRoles ?? [];
-      const roles = [...new Set(links.map((link) => link.Role?.name).filter((n): n is string => Boolean(n)))].sort();
-      return { account, roles };
-    },
+    fetchMethod: (id) => load(id),
   });
   return {
     async get(id: string): Promise<AccountSnapshot | undefined> {
-      const hit = options.ttlMs > 0 ? await cache.fetch(id) : await cache.fetch(id, { forceRefresh: true });
+      let hit: AccountSnapshot | typeof MISSING | undefined;
+      try {
+        hit = options.ttlMs > 0 ? await cache.fetch(id) : await cache.fetch(id, { forceRefresh: true });
+      } catch {
+        // A write invalidated the account while it was being read (lru-cache aborts that read, which
+        // may have seen the old row), or the read failed: read it once more, past the cache, so the
+        // caller gets the current account or the real storage error.
+        hit = await load(id);
+      }
       return hit === MISSING || hit === undefined ? undefined : hit;
     },
     invalidate(change: AccountChange): void {
