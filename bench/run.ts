@@ -809,14 +809,22 @@ async function main(): Promise<number> {
         String(s.non2xx + s.errors),
       ]),
     ];
+    // Ratios are paired: ours and bare of the same round ran back to back (A B), so a slow patch of
+    // the machine hits both; the median of the per-round ratios is far steadier than the ratio of
+    // two medians, which may come from different rounds.
     const ratios = scenarios.filter((scenario) => scenario !== 'login').map((scenario) => {
-      const a = summaries.find((s) => s.scenario === scenario && s.server === 'ours')!;
-      const b = summaries.find((s) => s.scenario === scenario && s.server === 'bare')!;
+      const pairs = [...new Set(runs.filter((run) => run.scenario === scenario).map((run) => run.round))].flatMap((round) => {
+        const a = runs.find((run) => run.scenario === scenario && run.server === 'ours' && run.round === round);
+        const b = runs.find((run) => run.scenario === scenario && run.server === 'bare' && run.round === round);
+        return a && b ? [{ a, b }] : [];
+      });
+      const paired = (pick: (run: RunResult) => number): number => median(pairs.map(({ a, b }) => pick(a) / pick(b)));
       return {
         scenario,
-        reqPerSec: a.reqPerSec / b.reqPerSec,
-        serverCpuMsPerReq: a.serverCpuMsPerReq / b.serverCpuMsPerReq,
-        latencyP50Ms: a.latencyP50Ms / b.latencyP50Ms,
+        reqPerSec: paired((run) => run.reqPerSec),
+        serverCpuMsPerReq: paired((run) => run.serverCpuMsPerReq),
+        latencyP50Ms: paired((run) => run.latencyP50Ms),
+        serverCpuMsPerReqPerRound: pairs.map(({ a, b }) => Math.round((a.serverCpuMsPerReq / b.serverCpuMsPerReq) * 100) / 100),
       };
     });
 
@@ -827,8 +835,8 @@ async function main(): Promise<number> {
     log('');
     log(
       table([
-        ['scenario', 'ratio', 'req/s ours/bare', 'CPU/req ours/bare'],
-        ...ratios.map((r) => [r.scenario, 'ours/bare', r.reqPerSec.toFixed(2), r.serverCpuMsPerReq.toFixed(2)]),
+        ['scenario', 'ratio', 'req/s ours/bare', 'CPU/req ours/bare', 'CPU/req per round'],
+        ...ratios.map((r) => [r.scenario, 'ours/bare', r.reqPerSec.toFixed(2), r.serverCpuMsPerReq.toFixed(2), r.serverCpuMsPerReqPerRound.join(' ')]),
       ]),
     );
     log('');
