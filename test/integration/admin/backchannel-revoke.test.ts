@@ -65,6 +65,20 @@ describe('back-channel logout when an admin revokes one session or one app (emul
     if (!location?.startsWith(rp.redirectUri)) throw new Error(`expected a redirect to the app, got ${page.status} at ${page.url}`);
     return exchangeCode(rp, new URL(location), request);
   }
+  /**
+   * One person, two sessions: Wiki and Chat in one browser ("here"), Wiki again in another
+   * ("elsewhere").
+   */
+  async function twoSessions(): Promise<{ accountId: string; wikiHere: Tokens; chatHere: Tokens; wikiElsewhere: Tokens }> {
+    const person = newMember(world);
+    const here = new Browser();
+    const wikiHere = await signIn(here, wiki, person.unionid);
+    const chatHere = await signInAgain(here, chat);
+    const wikiElsewhere = await signIn(new Browser(), wiki, person.unionid);
+    expect(wikiHere.claims()!.sid, 'two sessions, two sids').to.not.equal(wikiElsewhere.claims()!.sid);
+    return { accountId: wikiHere.claims()!.sub, wikiHere, chatHere, wikiElsewhere };
+  }
+
 
   async function isActive(rp: RelyingParty, tokens: Tokens): Promise<boolean> {
     const response = await fetch(`${world.server.issuer}/token/introspection`, {
@@ -119,14 +133,7 @@ describe('back-channel logout when an admin revokes one session or one app (emul
     let response: Awaited<ReturnType<typeof api>>;
 
     before(async function () {
-      const person = newMember(world);
-      const here = new Browser();
-      wikiHere = await signIn(here, wiki, person.unionid);
-      chatHere = await signInAgain(here, chat);
-      wikiElsewhere = await signIn(new Browser(), wiki, person.unionid);
-      accountId = wikiHere.claims()!.sub;
-      expect(wikiHere.claims()!.sid, 'two sessions, two sids').to.not.equal(wikiElsewhere.claims()!.sid);
-
+      ({ accountId, wikiHere, chatHere, wikiElsewhere } = await twoSessions());
       const sessions = await sessionsOf(accountId);
       expect(sessions).to.have.length(2);
       uid = sessions.find((session) => session.apps.length === 2)!.uid;
@@ -179,12 +186,7 @@ describe('back-channel logout when an admin revokes one session or one app (emul
     let response: Awaited<ReturnType<typeof api>>;
 
     before(async function () {
-      const person = newMember(world);
-      const here = new Browser();
-      wikiHere = await signIn(here, wiki, person.unionid);
-      chatHere = await signInAgain(here, chat);
-      wikiElsewhere = await signIn(new Browser(), wiki, person.unionid);
-      accountId = wikiHere.claims()!.sub;
+      ({ accountId, wikiHere, chatHere, wikiElsewhere } = await twoSessions());
       wikiEndpoint.reset();
       chatEndpoint.reset();
       response = await api(world, adminToken, 'POST', `/accounts/${accountId}/apps/${wiki.clientId}/revoke`, {});
