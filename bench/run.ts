@@ -203,7 +203,10 @@ function startChild(name: ServerName, file: string, settings: ChildSettings, pin
       ? // One folder per server: tsx's module-hooks thread writes a profile of its own (the small one).
         ['--cpu-prof', `--cpu-prof-dir=${path.join(RESULTS_DIR, 'profiles', `${name}-${Date.now()}`)}`]
       : [];
-  const nodeArgs = [...profile, '--import', tsx, path.join(ROOT, 'bench', file)];
+  // BENCH_OURS_NODE_ARGS: node flags for ours only (e.g. --max-semi-space-size=2), to measure
+  // what a runtime setting costs against the same bare server.
+  const extra = name === 'ours' ? (env.BENCH_OURS_NODE_ARGS ?? '').split(/\s+/).filter(Boolean) : [];
+  const nodeArgs = [...profile, ...extra, '--import', tsx, path.join(ROOT, 'bench', file)];
   // taskset execs node, so the child's pid is the server's pid.
   const [command, args] = pin
     ? ['taskset', ['-c', '0', process.execPath, ...nodeArgs]]
