@@ -155,7 +155,10 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     const audit = observeLogins(createAuditLog(db.models, logger), metrics);
     const roles = createRoleService(db.sequelize, db.models, { adminDingtalkUserids: config.adminDingtalkUserids });
     const { dingtalk, emulator, dingtalkClientId, corpId } = createDingTalk(config, redis, logger, metrics);
-    const mayUse = createAccessCheck(db.models);
+    // Accounts for userinfo, refresh, introspection and access checks, from a per-process copy that
+    // every write drops everywhere.
+    const accountCache = createAccountCache(db.models, { ttlMs: config.oidc.accountCacheMs });
+    const mayUse = createAccessCheck((accountId) => accountCache.get(accountId));
     let holderRef: ProviderHolder | undefined;
     const deprovisioning = createDeprovisioning({
       models: db.models,
@@ -178,8 +181,6 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
         }
       },
     });
-    // Accounts for userinfo and refresh, from a per-process copy that every write drops everywhere.
-    const accountCache = createAccountCache(db.models, { ttlMs: config.oidc.accountCacheMs });
     watchAccountChanges(db.models, (change) => {
       accountCache.invalidate(change);
       void notifier.publish('accounts', change);
@@ -202,8 +203,8 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
         findResourceServer: (identifier) => resourceServers.find(identifier),
         loadExistingGrant: createLoadExistingGrant(consents),
         mayUse,
-        isActiveAccount: createIsActiveAccount(db.models),
-        rolesOf: (accountId) => roles.rolesOf(accountId),
+        isActiveAccount: createIsActiveAccount(accountCache),
+        rolesOf: async (accountId) => [...((await accountCache.get(accountId))?.roles ?? [])],
         ...providerPages(pages),
       },
       logger,

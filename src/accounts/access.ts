@@ -1,4 +1,3 @@
-import type { Models } from '../db/models/index.js';
 
 /**
  * Who may use an application (client metadata `access_policy`): anyone with one of `roles`, or
@@ -41,20 +40,21 @@ export function policyOf(client: unknown): AccessPolicy | undefined {
   return isAccessPolicy(value) ? value : undefined;
 }
 
-/** Reads the account's roles and departments and applies the client's policy. */
-export function createAccessCheck(models: Models) {
-  const { Account, AccountRole, Role } = models;
+/** An account's status, departments and role names, as the account cache (oidc/account-cache.ts) keeps them. */
+export type AccountLookup = (
+  accountId: string,
+) => Promise<{ account: { status: string; departments: unknown }; roles: readonly string[] } | undefined>;
+
+/** Applies the client's policy to the account's roles and departments (read through `lookup`). */
+export function createAccessCheck(lookup: AccountLookup) {
   return async function mayUse(accountId: string, client: unknown): Promise<boolean> {
     const policy = policyOf(client);
     if (!policy || ((policy.roles ?? []).length === 0 && (policy.departments ?? []).length === 0)) return true;
-    const account = await Account.findByPk(accountId, {
-      include: [{ model: AccountRole, include: [{ model: Role, attributes: ['name'] }] }],
-    });
-    if (!account || account.status !== 'active') return false;
-    const links = (account as unknown as { AccountRoles?: { Role?: { name: string } }[] }).AccountRoles ?? [];
+    const snapshot = await lookup(accountId);
+    if (!snapshot || snapshot.account.status !== 'active') return false;
     return isAllowed(policy, {
-      roles: links.map((link) => link.Role?.name).filter((n): n is string => Boolean(n)),
-      departments: account.departments as AccessFacts['departments'],
+      roles: [...snapshot.roles],
+      departments: snapshot.account.departments as AccessFacts['departments'],
     });
   };
 }

@@ -1,5 +1,4 @@
 import type { Account as OidcAccount, ClaimsParameterMember, FindAccount } from 'oidc-provider';
-import type { Models } from '../db/models/index.js';
 import type { AccountCache } from './account-cache.js';
 import type { Account } from '../db/models/account.js';
 
@@ -80,9 +79,6 @@ export function createFindAccount(accounts: AccountCache): FindAccount {
 }
 
 /** Introspection's check: is the account still active? (A disabled account's tokens are inactive.) */
-export function createIsActiveAccount(models: Models): (accountId: string) => Promise<boolean> {
-  return async (accountId) => {
-    const account = await models.Account.findByPk(accountId, { attributes: ['status'] });
-    return account?.status === 'active';
-  };
+export function createIsActiveAccount(accounts: AccountCache): (accountId: string) => Promise<boolean> {
+  return async (accountId) => (await accounts.get(accountId))?.account.status === 'active';
 }
