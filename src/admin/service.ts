@@ -100,12 +100,10 @@ export interface AdminServiceDeps {
   dingtalkEvents?: { token: boolean; aesKey: boolean };
 }
 
-export function createAdminService(deps: AdminServiceDeps) {
-  const { sequelize, models, roles, deprovisioning, audit } = deps;
-  const { Account, AuditEvent, Consent } = models;
-
-  function record(actor: Actor, entry: { type: string; accountId?: string | null; details?: Record<string, unknown> }) {
-    return audit.record({
+/** Writes an admin change to the audit log with who made it, how (`via`) and from where. */
+export function auditRecorder(audit: AuditLog) {
+  return (actor: Actor, entry: { type: string; accountId?: string | null; details?: Record<string, unknown> }) =>
+    audit.record({
       type: entry.type,
       actor: actor.accountId,
       accountId: entry.accountId ?? null,
@@ -113,7 +111,12 @@ export function createAdminService(deps: AdminServiceDeps) {
       ip: actor.ip ?? null,
       details: { via: actor.via, ...entry.details },
     });
-  }
+}
+
+export function createAdminService(deps: AdminServiceDeps) {
+  const { sequelize, models, roles, deprovisioning, audit } = deps;
+  const { Account, AuditEvent, Consent } = models;
+  const record = auditRecorder(audit);
 
   async function recordChanges(actor: Actor, changes: readonly RoleChange[]): Promise<void> {
     for (const change of changes) {

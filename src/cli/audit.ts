@@ -1,12 +1,10 @@
 import { parseArgs } from 'node:util';
-import { createAuditLog } from '../accounts/audit.js';
-import { createConsentStore } from '../accounts/consents.js';
 import { UUID } from '../admin/sessions.js';
-import { type AdminService, type AdminServiceDeps, type AuditItem, auditFilterOf, createAdminService, MAX_CSV_ROWS } from '../admin/service.js';
+import { type AuditItem, auditFilterOf, MAX_CSV_ROWS } from '../admin/service.js';
 import type { Config } from '../config/schema.js';
 import { createLogger } from '../log.js';
-import { createServices, type Services } from '../main.js';
-import { printTable } from './context.js';
+import { createServices } from '../main.js';
+import { adminServiceOf, printTable } from './context.js';
 
 const MAX_LIMIT = 1000;
 
@@ -135,30 +133,4 @@ function row(item: AuditItem): Record<string, string | null> {
 /** Control characters (a terminal's escape sequences included) shown as `?`, never sent to the terminal. */
 function printable(text: string): string {
   return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
-}
-
-/**
- * The admin service (src/admin/service.ts) on the services of one CLI run: the same audit queries,
- * CSV and DingTalk check as the console and the admin API. `overrides` swaps a part (the DingTalk
- * client of `dingtalk check`).
- */
-export function adminServiceOf(services: Services, overrides: Partial<AdminServiceDeps> = {}): AdminService {
-  const { config, db, holder, logger } = services;
-  return createAdminService({
-    sequelize: db.sequelize,
-    models: db.models,
-    roles: services.roles,
-    deprovisioning: services.deprovisioning,
-    consents: createConsentStore(db.models),
-    clientStore: services.clientStore,
-    accountIndex: services.accountIndex,
-    provider: () => holder.current(),
-    audit: createAuditLog(db.models, logger),
-    issuer: config.issuer,
-    keyStore: services.keyStore,
-    validateClient: (metadata) => holder.validateClient(metadata),
-    dingtalk: services.dingtalk,
-    dingtalkEvents: { token: Boolean(config.dingtalk.eventToken), aesKey: Boolean(config.dingtalk.eventAesKey) },
-    ...overrides,
-  });
 }

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { ClientMetadata } from 'oidc-provider';
 import { type ClientForm, type ClientView, createClientOps, PRESET_NAMES, PRESETS, type PresetName } from '../admin/clients.js';
-import type { Actor } from '../admin/service.js';
+import { type Actor, auditRecorder } from '../admin/service.js';
 import type { Config } from '../config/schema.js';
 import { AppError } from '../errors/app-error.js';
 import { GRANT_TYPES, type GrantType } from '../oidc/clients.js';
@@ -137,8 +137,7 @@ export async function runClients(config: Config, args: string[]): Promise<number
         validator ??= await createClientValidator(config, cli.keyStore);
         await validator(metadata);
       },
-      record: (who, entry) =>
-        cli.audit.record({ type: entry.type, actor: who.accountId, accountId: entry.accountId ?? null, details: { via: who.via, ...entry.details } }),
+      record: auditRecorder(cli.audit),
     });
 
     switch (action) {

@@ -1,7 +1,9 @@
 import { userInfo } from 'node:os';
 import { type AuditLog, createAuditLog } from '../accounts/audit.js';
 import type { Config } from '../config/schema.js';
-import { openDatabase } from '../main.js';
+import { createConsentStore } from '../accounts/consents.js';
+import { type AdminService, type AdminServiceDeps, createAdminService } from '../admin/service.js';
+import { openDatabase, type Services } from '../main.js';
 import { createClientStore, readClientsFile, type ClientStore } from '../oidc/clients.js';
 import { createKeyStore, type KeyStore } from '../oidc/keys.js';
 import { createSecretBox } from '../oidc/secret-box.js';
@@ -86,4 +88,30 @@ export function cliUser(): string {
   } catch {
     return 'cli';
   }
+}
+
+/**
+ * The admin service (src/admin/service.ts) on the services of one CLI run: the same operations,
+ * audit entries, queries and DingTalk check as the console and the admin API. `overrides` swaps a
+ * part (the DingTalk client of `dingtalk check`).
+ */
+export function adminServiceOf(services: Services, overrides: Partial<AdminServiceDeps> = {}): AdminService {
+  const { config, db, holder, logger } = services;
+  return createAdminService({
+    sequelize: db.sequelize,
+    models: db.models,
+    roles: services.roles,
+    deprovisioning: services.deprovisioning,
+    consents: createConsentStore(db.models),
+    clientStore: services.clientStore,
+    accountIndex: services.accountIndex,
+    provider: () => holder.current(),
+    audit: createAuditLog(db.models, logger),
+    issuer: config.issuer,
+    keyStore: services.keyStore,
+    validateClient: (metadata) => holder.validateClient(metadata),
+    dingtalk: services.dingtalk,
+    dingtalkEvents: { token: Boolean(config.dingtalk.eventToken), aesKey: Boolean(config.dingtalk.eventAesKey) },
+    ...overrides,
+  });
 }

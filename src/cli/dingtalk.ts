@@ -13,8 +13,7 @@ import {
 } from '../dingtalk/index.js';
 import { createLogger } from '../log.js';
 import { createServices, EMULATOR_PATH } from '../main.js';
-import { adminServiceOf } from './audit.js';
-import { cliUser } from './context.js';
+import { adminServiceOf, cliUser } from './context.js';
 
 /** Exit code when at least one check failed (1 is bad usage, 2 an invalid configuration). */
 export const CHECK_FAILED = 3;

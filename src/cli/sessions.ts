@@ -1,13 +1,10 @@
 import { parseArgs } from 'node:util';
-import { createAuditLog } from '../accounts/audit.js';
-import { createConsentStore } from '../accounts/consents.js';
 import type { Actor } from '../admin/service.js';
-import { createSessionOps } from '../admin/sessions.js';
 import type { Config } from '../config/schema.js';
 import { createLogger } from '../log.js';
 import { createServices } from '../main.js';
 import type { BackchannelDelivery } from '../accounts/revocation.js';
-import { printTable, cliUser } from './context.js';
+import { adminServiceOf, printTable, cliUser } from './context.js';
 
 const HELP = `Usage:
   dingtalk-oidc sessions list [--account A] [--client C] [--page N] [--json]
@@ -45,20 +42,9 @@ export async function runSessions(config: Config, args: string[], kind: 'session
   const logger = createLogger({ logLevel: 'warn' });
   const services = await createServices(config, logger);
   try {
-    const audit = createAuditLog(services.db.models, logger);
     const actor: Actor = { accountId: cliUser(), via: 'cli' };
-    const ops = createSessionOps({
-      issuer: config.issuer,
-      models: services.db.models,
-      consents: createConsentStore(services.db.models),
-      clientStore: services.clientStore,
-      accountIndex: services.accountIndex,
-      roles: services.roles,
-      provider: () => services.holder.current(),
-      keyStore: services.keyStore,
-      record: (who, entry) =>
-        audit.record({ type: entry.type, actor: who.accountId, accountId: entry.accountId ?? null, details: { via: who.via, ...entry.details } }),
-    });
+    // The console's session and consent operations, audited the same way.
+    const ops = adminServiceOf(services);
     const filter = { account: values.account, client: values.client, page, pageSize: 50 };
     if (kind === 'sessions' && action === 'list') {
       const result = await ops.listSessions(filter);
