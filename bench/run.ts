@@ -354,16 +354,19 @@ function scenarioRequest(scenario: HttpScenario, target: Target): ScenarioReques
   }
 }
 
+/** The status and the JSON body (or the start of a body that is not JSON). */
+async function answerOf(response: Response): Promise<{ status: number; json: Record<string, unknown> }> {
+  const text = await response.text();
+  try {
+    return { status: response.status, json: JSON.parse(text) as Record<string, unknown> };
+  } catch {
+    return { status: response.status, json: { raw: text.slice(0, 200) } };
+  }
+}
+
 async function send(target: Target, request: ScenarioRequest): Promise<{ status: number; json: Record<string, unknown> }> {
   const response = await fetch(new URL(request.path, target.ready.url), request);
-  const text = await response.text();
-  let json: Record<string, unknown> = {};
-  try {
-    json = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    json = { raw: text.slice(0, 200) };
-  }
-  return { status: response.status, json };
+  return answerOf(response);
 }
 
 /** What each scenario must answer (checked once before and once after the runs). */
@@ -400,14 +403,7 @@ async function post(target: Target, pathname: string, body: string): Promise<{ s
     headers: { authorization: target.authorization, 'content-type': FORM },
     body,
   });
-  const text = await response.text();
-  let json: Record<string, unknown> = {};
-  try {
-    json = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    json = { raw: text.slice(0, 200) };
-  }
-  return { status: response.status, json };
+  return answerOf(response);
 }
 
 /** Checks both endpoints answer as expected and takes the token the introspection scenario uses. */

@@ -18,7 +18,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
-import { CSP_LISTENER, escapeRegExp, launchChromium } from '../helpers/chromium.js';
+import { controlsOf, CSP_LISTENER, escapeRegExp, launchChromium } from '../helpers/chromium.js';
 import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playwright-core';
 import type { LoginWorld } from '../helpers/login-flow.js';
 import { AUDITOR_USERID, startAdminWorld } from '../integration/admin/harness.js';
@@ -109,15 +109,7 @@ describe('e2e: the admin console in headless Chromium', function () {
     if (typeof heading === 'string') expect(h1Text, `${shot}: h1`).to.equal(heading);
     else expect(h1Text, `${shot}: h1`).to.match(heading);
 
-    const found: { role: string; name: string }[] = [];
-    const walk = (node: unknown): void => {
-      if (Array.isArray(node)) return node.forEach(walk);
-      if (!node || typeof node !== 'object') return;
-      const { role, name, children } = node as { role?: string; name?: string; children?: unknown };
-      if (role === 'button' || role === 'link') found.push({ role, name: (name ?? '').trim() });
-      walk(children);
-    };
-    walk(await page.locator('body').ariaSnapshotJSON());
+    const found = await controlsOf(page);
     expect(found.length, `${shot}: has buttons or links`).to.be.greaterThan(0);
     expect(
       found.filter((control) => control.name === ''),

@@ -13,7 +13,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
-import { CSP_LISTENER, escapeRegExp, launchChromium } from '../helpers/chromium.js';
+import { controlsOf, CSP_LISTENER, escapeRegExp, launchChromium } from '../helpers/chromium.js';
 import * as oidc from 'openid-client';
 import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playwright-core';
 import { SCOPE_TEXT } from '../../src/errors/messages.js';
@@ -198,15 +198,7 @@ describe('e2e: login, consent and logout in headless Chromium', function () {
     expect(await h1.count(), `${step}: exactly one h1`).to.equal(1);
     expect((await h1.innerText()).trim(), `${step}: h1 (page: ${await page.locator('body').innerText()})`).to.equal(heading);
 
-    const found: { role: string; name: string }[] = [];
-    const walk = (node: unknown): void => {
-      if (Array.isArray(node)) return node.forEach(walk);
-      if (!node || typeof node !== 'object') return;
-      const { role, name, children } = node as { role?: string; name?: string; children?: unknown };
-      if (role === 'button' || role === 'link') found.push({ role, name: (name ?? '').trim() });
-      walk(children);
-    };
-    walk(await page.locator('body').ariaSnapshotJSON());
+    const found = await controlsOf(page);
     if (controls) expect(found.length, `${step}: has buttons or links`).to.be.greaterThan(0);
     const unnamed = found.filter((control) => control.name === '');
     expect(unnamed, `${step}: buttons and links without an accessible name`).to.deep.equal([]);

@@ -3,7 +3,7 @@
  * sandbox as root; no background networking, which the closed network would refuse).
  */
 import { existsSync } from 'node:fs';
-import { type Browser, chromium } from 'playwright-core';
+import { type Browser, chromium, type Page } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const CHROMIUM_ARGS = [
@@ -33,4 +33,18 @@ export async function launchChromium(): Promise<Browser> {
 
 export function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Every button and link of the page, with its accessible name (from the accessibility tree). */
+export async function controlsOf(page: Page): Promise<{ role: string; name: string }[]> {
+  const found: { role: string; name: string }[] = [];
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) return node.forEach(walk);
+    if (!node || typeof node !== 'object') return;
+    const { role, name, children } = node as { role?: string; name?: string; children?: unknown };
+    if (role === 'button' || role === 'link') found.push({ role, name: (name ?? '').trim() });
+    walk(children);
+  };
+  walk(await page.locator('body').ariaSnapshotJSON());
+  return found;
 }

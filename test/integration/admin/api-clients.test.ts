@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { Browser } from '../../helpers/browser.js';
 import { exchangeCode, type LoginWorld, loginViaDingTalk, registerRelyingParty } from '../../helpers/login-flow.js';
-import { ADMIN, accountIdOf, adminApiToken, api, AUDITOR, EMPLOYEE, startAdminWorld } from './harness.js';
+import { api, EMPLOYEE, startAdminApiWorld } from './harness.js';
 
 describe('admin API: clients, resource servers, sessions, consents, keys, DingTalk', function () {
   let world: LoginWorld;
@@ -16,12 +16,7 @@ describe('admin API: clients, resource servers, sessions, consents, keys, DingTa
   let employeeId: string;
 
   before(async function () {
-    world = await startAdminWorld();
-    adminToken = await adminApiToken(world, ADMIN);
-    auditorToken = await adminApiToken(world, AUDITOR);
-    employeeToken = await adminApiToken(world, EMPLOYEE);
-    adminId = await accountIdOf(world, ADMIN);
-    employeeId = await accountIdOf(world, EMPLOYEE);
+    ({ world, adminToken, auditorToken, employeeToken, adminId, employeeId } = await startAdminApiWorld());
   });
 
   after(async function () {

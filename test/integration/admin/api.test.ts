@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { Browser } from '../../helpers/browser.js';
 import { type LoginWorld, USERS } from '../../helpers/login-flow.js';
-import { ADMIN, accountIdOf, adminApiToken, api, AUDITOR, consoleLogin, EMPLOYEE, startAdminWorld } from './harness.js';
+import { ADMIN, adminApiToken, api, consoleLogin, EMPLOYEE, startAdminApiWorld } from './harness.js';
 
 describe('admin API (/admin/api)', function () {
   let world: LoginWorld;
@@ -12,12 +12,7 @@ describe('admin API (/admin/api)', function () {
   let employeeId: string;
 
   before(async function () {
-    world = await startAdminWorld();
-    adminToken = await adminApiToken(world, ADMIN);
-    auditorToken = await adminApiToken(world, AUDITOR);
-    employeeToken = await adminApiToken(world, EMPLOYEE);
-    adminId = await accountIdOf(world, ADMIN);
-    employeeId = await accountIdOf(world, EMPLOYEE);
+    ({ world, adminToken, auditorToken, employeeToken, adminId, employeeId } = await startAdminApiWorld());
   });
 
   after(async function () {

@@ -85,3 +85,25 @@ export async function accountIdOf(world: LoginWorld, unionId: string): Promise<s
   if (!account) throw new Error(`no account for ${unionId}`);
   return account.id;
 }
+
+/** The admin world with an admin API token for the admin, the auditor and an ordinary employee. */
+export interface AdminApiWorld {
+  world: LoginWorld;
+  adminToken: string;
+  auditorToken: string;
+  employeeToken: string;
+  adminId: string;
+  employeeId: string;
+}
+
+export async function startAdminApiWorld(): Promise<AdminApiWorld> {
+  const world = await startAdminWorld();
+  return {
+    world,
+    adminToken: await adminApiToken(world, ADMIN),
+    auditorToken: await adminApiToken(world, AUDITOR),
+    employeeToken: await adminApiToken(world, EMPLOYEE),
+    adminId: await accountIdOf(world, ADMIN),
+    employeeId: await accountIdOf(world, EMPLOYEE),
+  };
+}

@@ -2,32 +2,14 @@
  * `dingtalk-oidc roles …` and `accounts show` end to end: the real command as a subprocess on the
  * test database; accounts are signed in beforehand through provisioning, as a login would.
  */
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { createProvisioning } from '../../../src/accounts/provisioning.js';
 import { createRoleService } from '../../../src/accounts/roles.js';
 import type { UpstreamIdentity } from '../../../src/dingtalk/identity.js';
 import { createDatabase, type Database } from '../../../src/db/sequelize.js';
-import { resetState, TEST_DATABASE_URL, TEST_REDIS_URL } from '../../helpers/bootstrap.js';
+import { resetState, TEST_DATABASE_URL } from '../../helpers/bootstrap.js';
+import { cli } from '../../helpers/cli.js';
 import { PEOPLE } from '../dingtalk/harness.js';
-
-const run = promisify(execFile);
-const BIN = path.resolve(import.meta.dirname, '../../../bin/dingtalk-oidc.js');
-
-async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], {
-      env: { PATH: process.env.PATH, NODE_ENV: 'test', DATABASE_URL: TEST_DATABASE_URL, REDIS_URL: TEST_REDIS_URL, ...env },
-      timeout: 30_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
 
 function member(overrides: Partial<UpstreamIdentity>): UpstreamIdentity {
   return {
