@@ -32,3 +32,11 @@ export {
 } from './event-crypto.js';
 export { toUpstreamIdentity, type UpstreamDepartment, type UpstreamIdentity } from './identity.js';
 export { contactEventSchema, eventRequestBodySchema, type ContactEvent } from './schemas.js';
+export {
+  isUnreadable,
+  type DirectoryEvent,
+  type EventAck,
+  type EventSink,
+  type EventTransport,
+  type UnreadableEvent,
+} from './directory-event.js';
