@@ -90,7 +90,7 @@ export interface Preset {
   groupsIncludeDepartments: boolean;
 }
 
-/** As README.md "Integrations" configures each application. */
+/** As the guides in docs/integrations/ configure each application. */
 export const PRESETS: Record<PresetName, Preset> = {
   grafana: {
     label: 'Grafana',

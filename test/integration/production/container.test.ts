@@ -319,9 +319,8 @@ describe('container (Dockerfile, .dockerignore, docker-compose.yml, deploy/kuber
     });
   });
 
-  it('README "Production" shows the same commands as the image', function () {
-    const readme = readRepoFile('README.md');
-    const production = readme.slice(readme.indexOf('## Production'), readme.indexOf('\n## ', readme.indexOf('## Production') + 1));
+  it('docs/production.md shows the same commands as the image', function () {
+    const production = readRepoFile('docs/production.md');
     expect(production).to.contain(imageCommand(runtime).join(' '));
     expect(production).to.contain(MIGRATE.join(' '));
     expect(production).to.contain('docker compose');
