@@ -51,6 +51,7 @@ import {
   createClientStore,
   createResourceServerCache,
   readClientsFile,
+  clientsFileOptions,
 } from './oidc/clients.js';
 import { createKeyStore, type KeyStore } from './oidc/keys.js';
 import { createProviderHolder, type ProviderHolder } from './oidc/provider.js';
@@ -141,7 +142,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     const notifier = redis
       ? createRedisChangeNotifier(redis, (error) => logger.warn({ err: error }, 'change notifications: Redis failed'))
       : createLocalChangeNotifier();
-    const fileClients = config.clientsFile ? readClientsFile(config.clientsFile) : [];
+    const fileClients = config.clientsFile ? readClientsFile(config.clientsFile, clientsFileOptions(config)) : [];
     const clientStore = createClientStore(
       db.models,
       createSecretBox(config.secrets.keyEncryption, 'client-secrets'),

@@ -4,7 +4,7 @@ import type { Config } from '../config/schema.js';
 import { createConsentStore } from '../accounts/consents.js';
 import { type AdminService, type AdminServiceDeps, createAdminService } from '../admin/service.js';
 import { openDatabase, type Services } from '../main.js';
-import { createClientStore, readClientsFile, type ClientStore } from '../oidc/clients.js';
+import { clientsFileOptions, createClientStore, readClientsFile, type ClientStore } from '../oidc/clients.js';
 import { createKeyStore, type KeyStore } from '../oidc/keys.js';
 import { createSecretBox } from '../oidc/secret-box.js';
 import { createLogger } from '../log.js';
@@ -53,7 +53,7 @@ export async function openCli(config: Config): Promise<CliContext> {
     clientStore: createClientStore(
       db.models,
       createSecretBox(config.secrets.keyEncryption, 'client-secrets'),
-      config.clientsFile ? readClientsFile(config.clientsFile) : [],
+      config.clientsFile ? readClientsFile(config.clientsFile, clientsFileOptions(config)) : [],
       (id) => notify('clients', id),
     ),
     audit: createAuditLog(db.models, logger),

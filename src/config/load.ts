@@ -121,6 +121,13 @@ export function checkConsistency(config: DeepPartial<Config>): string[] {
       'DINGTALK_CLIENT_ID, DINGTALK_CLIENT_SECRET: required in production (the DingTalk emulator is for development)',
     );
   }
+  if (dt.clientId && !dt.corpId) {
+    // Without it the membership check, free login, events, departments and titles are off, and any
+    // DingTalk account could sign in to every app without an access policy.
+    problems.push(
+      "DINGTALK_CORP_ID: required in production with DingTalk credentials (your organisation's CorpId; without it any DingTalk user could sign in)",
+    );
+  }
   for (const [name, value] of [
     ['DINGTALK_LOGIN_BASE_URL', dt.loginBaseUrl],
     ['DINGTALK_API_BASE_URL', dt.apiBaseUrl],

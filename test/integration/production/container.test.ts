@@ -199,6 +199,7 @@ describe('container (Dockerfile, .dockerignore, docker-compose.yml, deploy/kuber
         POSTGRES_PASSWORD: secret(),
         DINGTALK_CLIENT_ID: 'dingabcdefghijklmnop',
         DINGTALK_CLIENT_SECRET: secret(),
+        DINGTALK_CORP_ID: 'dingcorpabcdefghijkl',
         KEY_ENCRYPTION_SECRET: secret(),
         COOKIE_SECRETS: `${secret()},${secret()}`,
       };

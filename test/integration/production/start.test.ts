@@ -144,6 +144,7 @@ describe('production start: the image commands from dist/ with NODE_ENV=producti
       // Production refuses http DingTalk URLs: the real defaults stay; this test calls no DingTalk API.
       DINGTALK_CLIENT_ID: 'dingprodtestclient01',
       DINGTALK_CLIENT_SECRET: secret(),
+      DINGTALK_CORP_ID: 'dingprodtestcorp01',
       KEY_ENCRYPTION_SECRET: secret(),
       COOKIE_SECRETS: `${secret()},${secret()}`,
       LOG_LEVEL: 'info',

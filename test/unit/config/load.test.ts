@@ -10,6 +10,7 @@ const PRODUCTION = {
   REDIS_URL: 'redis://redis:6379',
   DINGTALK_CLIENT_ID: 'dingabc',
   DINGTALK_CLIENT_SECRET: 'secret',
+  DINGTALK_CORP_ID: 'dingcorp123',
   KEY_ENCRYPTION_SECRET: STRONG,
   COOKIE_SECRETS: `${'a'.repeat(32)},${'b'.repeat(32)}`,
   TRUST_PROXY: 'true',
@@ -130,6 +131,19 @@ describe('config', function () {
       expect(problemsOf({ ...PRODUCTION, TRUST_PROXY: '' })).to.deep.equal([
         'TRUST_PROXY: must be true with an https ISSUER (TLS is terminated by your load balancer or proxy)',
       ]);
+    });
+
+    it('refuses DingTalk credentials without DINGTALK_CORP_ID, naming it', function () {
+      const { DINGTALK_CORP_ID: _corp, ...withoutCorp } = PRODUCTION;
+      const problems = problemsOf(withoutCorp);
+      expect(problems).to.have.length(1);
+      expect(problems[0]).to.match(/^DINGTALK_CORP_ID: required in production/);
+    });
+
+    it('reports a missing DINGTALK_CORP_ID together with the other problems', function () {
+      const { DINGTALK_CORP_ID: _corp, ...withoutCorp } = PRODUCTION;
+      const names = problemsOf({ ...withoutCorp, REDIS_URL: '', TRUST_PROXY: '' }).map((p) => p.split(':')[0]);
+      expect(names).to.include.members(['DINGTALK_CORP_ID', 'REDIS_URL', 'TRUST_PROXY']);
     });
 
     it('refuses DingTalk base URLs that are not https (an emulator)', function () {
