@@ -1,5 +1,6 @@
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import Koa from 'koa';
 import { createApiRouter } from './api-routes.js';
 import { faultInjection, qpsLimit } from './faults.js';
@@ -8,6 +9,7 @@ import { createLoginRouter } from './login-routes.js';
 import { createOapiRouter } from './oapi-routes.js';
 import { defaultSeed, type EmulatorSeed } from './seed.js';
 import { EmulatorState } from './state.js';
+import { createStreamRouter, StreamGateway, type StreamGatewayOptions } from './stream-gateway.js';
 
 /** Settings of {@link createEmulator}. */
 export interface EmulatorOptions {
@@ -30,6 +32,8 @@ export interface EmulatorOptions {
   authCodeTtlMs?: number;
   /** Lifetime of access tokens; default 7200 s. */
   tokenTtlSeconds?: number;
+  /** Stream mode timings (tickets, redelivery, pings); see `StreamGatewayOptions`. */
+  stream?: StreamGatewayOptions;
 }
 
 /** A running emulator server. */
@@ -44,6 +48,13 @@ export interface Emulator {
   app: Koa;
   /** Inspect and steer the fake DingTalk: users, codes, tokens, faults, QPS, clock, call log. */
   state: EmulatorState;
+  /** Stream mode: connections, pushes and replies, and the hooks to ping, disconnect or drop. */
+  stream: StreamGateway;
+  /**
+   * Serves a WebSocket upgrade aimed at the emulator (the Stream endpoint). `listen()` wires it up
+   * itself; whoever mounts `app` under `prefix` forwards their server's `upgrade` events here.
+   */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, prefix?: string): void;
   listen(port?: number, host?: string): Promise<RunningEmulator>;
 }
 
@@ -71,6 +82,9 @@ export function createEmulator(options: EmulatorOptions): Emulator {
   const login = createLoginRouter(state, options.publicBaseUrl === undefined ? {} : { publicBaseUrl: options.publicBaseUrl });
   const api = createApiRouter(state);
   const oapi = createOapiRouter(state);
+  const stream = new StreamGateway(state, options.stream);
+  state.onDirectoryChange((change) => stream.publishChange(change));
+  const streamRoutes = createStreamRouter(state, stream, options.publicBaseUrl);
 
   app.use(async (ctx, next) => {
     state.record(ctx.method, ctx.path);
@@ -81,6 +95,7 @@ export function createEmulator(options: EmulatorOptions): Emulator {
   app.use(qpsLimit(state));
   app.use(login.routes());
   app.use(api.routes());
+  app.use(streamRoutes.routes());
   app.use(oapi.routes());
   app.use(async (ctx) => {
     if (ctx.body !== undefined && ctx.body !== null) return;
@@ -96,8 +111,11 @@ export function createEmulator(options: EmulatorOptions): Emulator {
   return {
     app,
     state,
+    stream,
+    handleUpgrade: (req, socket, head, prefix) => stream.handleUpgrade(req, socket, head, prefix),
     listen(port = 0, host = '127.0.0.1') {
       const server = createServer(app.callback());
+      server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => stream.handleUpgrade(req, socket, head));
       return new Promise<RunningEmulator>((resolve, reject) => {
         server.once('error', reject);
         server.listen(port, host, () => {
@@ -107,6 +125,7 @@ export function createEmulator(options: EmulatorOptions): Emulator {
             url: `http://${printable}:${address.port}`,
             close: () =>
               new Promise<void>((done, fail) => {
+                stream.close();
                 server.close((error) => (error === undefined ? done() : fail(error)));
                 // Keep-alive sockets (and requests parked by a `delay` fault) must not hold close().
                 server.closeAllConnections();

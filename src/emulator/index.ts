@@ -2,5 +2,15 @@
 export { createEmulator, type Emulator, type EmulatorOptions, type RunningEmulator } from './emulator.js';
 export { contactEvent, pushEvent, type PushEventOptions, type PushEventResult } from './event-pusher.js';
 export { defaultSeed, parseSeed, type EmulatorSeed, type SeedUser, type SeedUserInput } from './seed.js';
-export { DEFAULT_PERMISSIONS, EmulatorState, type EmulatorCall, type EmulatorFault, type EmulatorUser } from './state.js';
+export { DEFAULT_PERMISSIONS, EmulatorState, type DirectoryChange, type EmulatorCall, type EmulatorFault, type EmulatorUser } from './state.js';
+export {
+  STREAM_CONNECT_PATH,
+  STREAM_OPEN_PATH,
+  StreamGateway,
+  type StreamConnectionInfo,
+  type StreamEventInput,
+  type StreamGatewayOptions,
+  type StreamReplyRecord,
+  type StreamSubscription,
+} from './stream-gateway.js';
 export { INVALID_AUTH_CODE } from './api-routes.js';

@@ -62,6 +62,22 @@ export type TokenRecord =
   | { type: 'app'; expiresAt: number }
   | { type: 'user'; unionid: string; corpId?: string; expiresAt: number };
 
+/**
+ * A change of the organisation's directory, as DingTalk announces it to event subscribers (§5.1,
+ * §10.3): the event type and the userids or department ids concerned.
+ */
+export interface DirectoryChange {
+  type:
+    | 'user_add_org'
+    | 'user_modify_org'
+    | 'user_leave_org'
+    | 'org_dept_create'
+    | 'org_dept_modify'
+    | 'org_dept_remove';
+  userIds?: string[];
+  deptIds?: number[];
+}
+
 /** Outcome of consuming a single-use code. */
 export type CodeOutcome<T> = { ok: true; value: T } | { ok: false; reason: 'unknown' | 'used' | 'expired' };
 
@@ -112,6 +128,7 @@ export class EmulatorState {
   readonly #faults = new Map<string, EmulatorFault[]>();
   readonly #qpsWindows = new Map<string, { second: number; count: number }>();
   #appToken: string | undefined;
+  readonly #directoryListeners = new Set<(change: DirectoryChange) => void>();
 
   constructor(options: EmulatorStateOptions) {
     const seed = parseSeed(options.seed);
@@ -168,39 +185,60 @@ export class EmulatorState {
     return this.#departments.get(deptId);
   }
 
-  /** Adds or replaces a department. */
+  /** Adds or replaces a department (announced as `org_dept_create` / `org_dept_modify`). */
   setDepartment(department: SeedDepartment): void {
+    const known = this.#departments.has(department.dept_id);
     this.#departments.set(department.dept_id, department);
+    this.#announce({ type: known ? 'org_dept_modify' : 'org_dept_create', deptIds: [department.dept_id] });
   }
 
+  /** Removes a department (announced as `org_dept_remove`). */
   removeDepartment(deptId: number): void {
-    this.#departments.delete(deptId);
+    if (this.#departments.delete(deptId)) this.#announce({ type: 'org_dept_remove', deptIds: [deptId] });
   }
 
-  /** Adds a person (validated like a seed entry) and returns them. */
+  /** Adds a person (validated like a seed entry) and returns them; a member is announced as `user_add_org`. */
   addUser(input: SeedUserInput): EmulatorUser {
     const user = this.#withOpenId(seedUserSchema.parse(input));
     this.#users.set(user.unionid, user);
+    if (user.status === 'member' && user.userid !== undefined) this.#announce({ type: 'user_add_org', userIds: [user.userid] });
     return user;
   }
 
   /**
+   * Calls `listener` on every directory change (a person joins, changes or leaves; a department is
+   * created, changed or removed): the emulator's event subscriptions push them. Returns the unsubscribe.
+   */
+  onDirectoryChange(listener: (change: DirectoryChange) => void): () => void {
+    this.#directoryListeners.add(listener);
+    return () => this.#directoryListeners.delete(listener);
+  }
+
+  #announce(change: DirectoryChange): void {
+    for (const listener of this.#directoryListeners) listener(change);
+  }
+
+  /**
    * The person leaves the organisation: gone from the directory (60121), still able to sign in to
-   * DingTalk with their personal account. Pair with a `user_leave_org` event from `pushEvent`.
+   * DingTalk with their personal account. Announced as `user_leave_org` (pushed over Stream by
+   * itself; over HTTP, push it with `pushEvent`).
    */
   markLeft(userid: string): void {
     this.#requireByUserid(userid).status = 'left';
+    this.#announce({ type: 'user_leave_org', userIds: [userid] });
   }
 
-  /** The person (re)joins the organisation. */
+  /** The person (re)joins the organisation (announced as `user_add_org`). */
   markMember(userid: string): void {
     this.#requireByUserid(userid).status = 'member';
+    this.#announce({ type: 'user_add_org', userIds: [userid] });
   }
 
-  /** Changes fields of a person found by userid or unionId. */
+  /** Changes fields of a person found by userid or unionId (a member's change is announced as `user_modify_org`). */
   setProfile(id: string, patch: Partial<Omit<SeedUser, 'unionid'>>): EmulatorUser {
     const user = this.#users.get(id) ?? this.#requireByUserid(id);
     Object.assign(user, patch);
+    if (user.status === 'member' && user.userid !== undefined) this.#announce({ type: 'user_modify_org', userIds: [user.userid] });
     return user;
   }
 
