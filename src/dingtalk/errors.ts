@@ -103,6 +103,8 @@ const API_CODES: ReadonlyMap<string, DingTalkErrorCode> = new Map<string, DingTa
   ['accesstoken.expired', 'dingtalk.invalid_token'],
   ['invalidClientIdOrSecret', 'dingtalk.invalid_client'],
   ['invalid.client', 'dingtalk.invalid_client'],
+  // Stream registration with a wrong Client ID or secret: HTTP 401 (§10.1).
+  ['authFailed', 'dingtalk.invalid_client'],
   ['Forbidden.AccessDenied.AccessTokenPermissionDenied', 'dingtalk.permission_denied'],
   ['Forbidden.AccessDenied.IpNotInWhiteList', 'dingtalk.ip_not_allowed'],
   ['Forbidden.AccessDenied.QpsLimitForAppkeyAndApi', 'dingtalk.throttled'],

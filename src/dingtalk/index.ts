@@ -40,3 +40,13 @@ export {
   type EventTransport,
   type UnreadableEvent,
 } from './directory-event.js';
+export {
+  createStreamClient,
+  STREAM_OPEN_PATH,
+  type StreamClient,
+  type StreamClientOptions,
+  type StreamErrorCode,
+  type StreamEventOutcome,
+  type StreamState,
+  type StreamStatus,
+} from './stream-client.js';
