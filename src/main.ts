@@ -16,6 +16,7 @@ import { createAccessCheck } from './accounts/access.js';
 import { createAuditLog } from './accounts/audit.js';
 import { startSyncSchedule } from './accounts/sync-schedule.js';
 import { createDeprovisioning, type Deprovisioning } from './accounts/deprovisioning.js';
+import { createEventInbox, type EventInbox } from './accounts/event-inbox.js';
 import { createConsentStore } from './accounts/consents.js';
 import { createProvisioning } from './accounts/provisioning.js';
 import { createRoleService, type RoleService } from './accounts/roles.js';
@@ -30,7 +31,7 @@ import { createEmulator, defaultSeed, type Emulator } from './emulator/index.js'
 import { createApp } from './http/app.js';
 import { createDingTalkEventsRouter } from './http/dingtalk-events.js';
 import { migrationsCurrent } from './http/health.js';
-import { createMetrics, type Metrics, observeDingTalkCall, observeLogins, observeRedis, observeSequelize } from './metrics.js';
+import { createMetrics, type Metrics, observeDingTalkCall, observeInbox, observeLogins, observeRedis, observeSequelize } from './metrics.js';
 import { createInteractionRouter } from './interactions/routes.js';
 import { createAdminRoutes } from './admin/routes.js';
 import { ensureAdminClient } from './admin/setup.js';
@@ -72,6 +73,11 @@ export interface Services {
   roles: RoleService;
   /** Revoke, disable, enable, sync from DingTalk, DingTalk events (accounts/deprovisioning.ts). */
   deprovisioning: Deprovisioning;
+  /**
+   * The durable event inbox: `receive` is where HTTP and Stream events go; its worker is started by
+   * startServer (every server process runs one), never by the CLI.
+   */
+  inbox: EventInbox;
   accountIndex: AccountIndex;
   /** The Prometheus registry /metrics serves, and the named metrics. */
   metrics: Metrics;
@@ -182,6 +188,16 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
         }
       },
     });
+    const inbox = createEventInbox({
+      sequelize: db.sequelize,
+      models: db.models,
+      deprovisioning,
+      audit,
+      logger,
+      ...(corpId === undefined ? {} : { corpId }),
+      onReceived: ({ transport, type, outcome }) => metrics.dingtalkEvents.inc({ transport, type, outcome }),
+    });
+    observeInbox(metrics, () => inbox.counts());
     watchAccountChanges(db.models, (change) => {
       accountCache.invalidate(change);
       void notifier.publish('accounts', change);
@@ -238,7 +254,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
             token: config.dingtalk.eventToken,
             aesKey: config.dingtalk.eventAesKey,
             ownerKey: dingtalkClientId,
-            handleEvent: (event) => deprovisioning.handleEvent(event),
+            sink: inbox.receive,
             logger,
           })
         : undefined;
@@ -326,6 +342,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       dingtalk,
       roles,
       deprovisioning,
+      inbox,
       accountIndex: adapter.accountIndex,
       metrics,
       emulator,
@@ -337,6 +354,8 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       },
       async close() {
         schedule?.stop();
+        // Drain: the item in hand is finished (or, if this process dies first, left to another replica).
+        await inbox.stop();
         await notifier.close();
         await db.close().catch(() => undefined);
         await redis?.quit().catch(() => undefined);
@@ -447,6 +466,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     );
   }
   const { port } = server.address() as AddressInfo;
+  services.inbox.startWorker();
   let closing: Promise<void> | undefined;
   return {
     url: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`,

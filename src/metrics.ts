@@ -7,7 +7,7 @@
  * The helpers at the end connect the parts that know nothing of metrics (the DingTalk client, the
  * audit log, Sequelize, ioredis) from the composition root (main.ts).
  */
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import {
   ConnectionError,
   DatabaseError,
@@ -36,6 +36,12 @@ export interface Metrics {
   postgresErrors: Counter<'kind'>;
   /** `rate_limit_rejections_total{limit}`: requests answered 429, by limit name. */
   rateLimited: Counter<'limit'>;
+  /**
+   * `dingtalk_events_total{transport,type,outcome}`: DingTalk events handed to the event inbox, by
+   * transport (http, stream), type (the handled types, else `other` or `unreadable`) and outcome
+   * (recorded, duplicate, unreadable, unknown_type, other_corp, no_corp, later).
+   */
+  dingtalkEvents: Counter<'transport' | 'type' | 'outcome'>;
 }
 
 const HTTP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -97,7 +103,33 @@ export function createMetrics(): Metrics {
       labelNames: ['limit'],
       registers,
     }),
+    dingtalkEvents: new Counter({
+      name: 'dingtalk_events_total',
+      help: 'DingTalk events received by transport, type and outcome (recorded, duplicate, unreadable, unknown_type, other_corp, no_corp, later)',
+      labelNames: ['transport', 'type', 'outcome'],
+      registers,
+    }),
   };
+}
+
+/**
+ * `event_inbox_items{status}`: items in the event inbox by status (pending, done, failed, ignored),
+ * counted in PostgreSQL when `/metrics` is scraped. A failed count leaves the gauge as it was.
+ */
+export function observeInbox(metrics: Metrics, counts: () => Promise<Record<string, number>>): void {
+  new Gauge({
+    name: 'event_inbox_items',
+    help: 'Items in the DingTalk event inbox by status (pending, done, failed, ignored)',
+    labelNames: ['status'],
+    registers: [metrics.registry],
+    async collect() {
+      try {
+        for (const [status, count] of Object.entries(await counts())) this.set({ status }, count);
+      } catch {
+        // PostgreSQL unavailable: /metrics still answers, and postgres_errors_total says why.
+      }
+    },
+  });
 }
 
 const LOGIN_OUTCOMES = new Set(['succeeded', 'failed', 'denied']);

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type Provider from 'oidc-provider';
 import { Op } from 'sequelize';
 
@@ -7,13 +6,13 @@ import type { Models } from '../db/models/index.js';
 import type { DingTalkClient } from '../dingtalk/client.js';
 import { isDingTalkError } from '../dingtalk/errors.js';
 import type { UpstreamIdentity } from '../dingtalk/identity.js';
-import type { ContactEvent } from '../dingtalk/schemas.js';
+import { isDepartmentRemoval } from '../dingtalk/event-types.js';
 import { AppError } from '../errors/app-error.js';
 import type { Logger } from '../log.js';
 import type { AccountIndex } from '../store/account-index.js';
 import type { MarkerStore } from '../store/markers.js';
 import type { AuditLog } from './audit.js';
-import { revokeAccount, type RevocationResult } from './revocation.js';
+import { type BackchannelDelivery, type LogoutTarget, revokeAccount, type RevocationResult, sendLogouts } from './revocation.js';
 
 /** `statusReason` of an account disabled because its person left the organisation in DingTalk. */
 export const LEFT_ORG_REASON = 'dingtalk.left_org';
@@ -30,8 +29,6 @@ export const AUDIT = {
   backchannelFailed: 'logout.backchannel_failed',
 } as const;
 
-/** How long a handled event is remembered, so a redelivery is answered without redoing it. */
-export const EVENT_DEDUPE_SECONDS = 24 * 60 * 60;
 /** How long a positive membership answer spares DingTalk a call on refresh. */
 export const DEFAULT_MEMBERSHIP_CACHE_SECONDS = 300;
 
@@ -45,11 +42,11 @@ export interface DeprovisioningDeps {
   audit: AuditLog;
   logger: Logger;
   /**
-   * The organisation (DINGTALK_CORP_ID, or the emulator's in development). Events of any other
-   * corp are ignored; without one, contact events are ignored and refresh does not re-check membership.
+   * The organisation (DINGTALK_CORP_ID, or the emulator's in development). Without one, refresh
+   * does not re-check membership (and the event inbox ignores every event).
    */
   corpId?: string;
-  /** Event deduplication and the membership cache (Redis with several replicas). */
+  /** The membership cache (Redis with several replicas). */
   markers: MarkerStore;
   /** Runs after an active account's profile was re-read (role re-evaluation); its failure fails the sync of that account. */
   afterSync?: (account: Account) => Promise<void>;
@@ -64,10 +61,8 @@ export interface ActorOptions {
   actor: string;
 }
 
-export type EventOutcome =
-  | { status: 'handled'; type: string }
-  | { status: 'duplicate'; type: string }
-  | { status: 'ignored'; type: string; reason: 'check_url' | 'other_corp' | 'unknown_type' };
+/** Logout tokens to send later instead of now: the event inbox stores the targets before anything is revoked. */
+export type DeferLogouts = (accountId: string, targets: LogoutTarget[]) => Promise<void>;
 
 /** What re-reading one account from DingTalk did. */
 export type SyncOutcome = 'updated' | 'unchanged' | 'disabled' | 'skipped';
@@ -82,12 +77,6 @@ export interface SyncSummary {
   failed: number;
   failures: { accountId: string; code: string }[];
 }
-
-const EVENT_TYPES = {
-  leave: new Set(['user_leave_org']),
-  resync: new Set(['user_add_org', 'user_modify_org', 'user_active_org']),
-  department: new Set(['org_dept_create', 'org_dept_modify', 'org_dept_remove']),
-};
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -123,11 +112,21 @@ export function createDeprovisioning(deps: DeprovisioningDeps) {
     return byUserId[0] ?? null;
   }
 
-  /** Ends every session and grant of the account (back-channel logout included) and audits it. */
-  async function revoke(accountId: string, options: ActorOptions & { reason: string }): Promise<RevocationResult> {
-    const result = await revokeAccount(deps.provider(), deps.accountIndex, accountId, { reason: options.reason });
+  /**
+   * Ends every session and grant of the account (back-channel logout included, or handed to
+   * `deferLogouts`) and audits it.
+   */
+  async function revoke(
+    accountId: string,
+    options: ActorOptions & { reason: string; deferLogouts?: DeferLogouts },
+  ): Promise<RevocationResult> {
+    const defer = options.deferLogouts;
+    const result = await revokeAccount(deps.provider(), deps.accountIndex, accountId, {
+      reason: options.reason,
+      ...(defer ? { deferLogouts: (targets: LogoutTarget[]) => defer(accountId, targets) } : {}),
+    });
     const { actor, reason } = options;
-    if (result.sessions > 0 || result.grants > 0 || result.backchannel.length > 0) {
+    if (result.sessions > 0 || result.grants > 0 || result.backchannel.length > 0 || result.deferred > 0) {
       await audit.record({
         type: AUDIT.revoked,
         actor,
@@ -138,10 +137,20 @@ export function createDeprovisioning(deps: DeprovisioningDeps) {
           grants: result.grants,
           backchannelSent: result.backchannel.length - result.failures.length,
           backchannelFailed: result.failures.length,
+          ...(result.deferred > 0 ? { backchannelQueued: result.deferred } : {}),
         },
       });
     }
-    for (const delivery of result.backchannel) {
+    await auditDeliveries(accountId, result.backchannel, { actor, reason });
+    if (result.failures.length > 0) {
+      logger.warn({ accountId, failures: result.failures }, 'back-channel logout failed for some apps');
+    }
+    return result;
+  }
+
+  async function auditDeliveries(accountId: string, deliveries: readonly BackchannelDelivery[], options: ActorOptions & { reason: string }) {
+    const { actor, reason } = options;
+    for (const delivery of deliveries) {
       await audit.record({
         type: delivery.ok ? AUDIT.backchannelSent : AUDIT.backchannelFailed,
         actor,
@@ -150,14 +159,31 @@ export function createDeprovisioning(deps: DeprovisioningDeps) {
         details: { reason, sid: delivery.sid, ...(delivery.error === undefined ? {} : { error: delivery.error }) },
       });
     }
-    if (result.failures.length > 0) {
-      logger.warn({ accountId, failures: result.failures }, 'back-channel logout failed for some apps');
-    }
-    return result;
+  }
+
+  /**
+   * Sends logout tokens that {@link revoke} deferred (the event inbox's slow part). Each success is
+   * audited at once; a failure is returned, and audited only when `final` (no retry left).
+   */
+  async function sendDeferredLogouts(
+    accountId: string,
+    targets: readonly LogoutTarget[],
+    options: ActorOptions & { reason: string; final: boolean },
+  ): Promise<BackchannelDelivery[]> {
+    const deliveries = await sendLogouts(deps.provider(), accountId, targets);
+    await auditDeliveries(
+      accountId,
+      deliveries.filter((delivery) => delivery.ok || options.final),
+      options,
+    );
+    return deliveries;
   }
 
   /** Disables the account (idempotent) and revokes everything it has. */
-  async function disable(account: Account, options: ActorOptions & { reason?: string; source?: string }): Promise<RevocationResult> {
+  async function disable(
+    account: Account,
+    options: ActorOptions & { reason?: string; source?: string; deferLogouts?: DeferLogouts },
+  ): Promise<RevocationResult> {
     const reason = options.reason ?? ADMIN_DISABLED_REASON;
     const [changed] = await Account.update({ status: 'disabled', statusReason: reason.slice(0, 256) }, {
       where: { id: account.id, status: 'active' },
@@ -173,7 +199,7 @@ export function createDeprovisioning(deps: DeprovisioningDeps) {
       logger.info({ accountId: account.id, reason, source: options.source }, 'account disabled');
     }
     await markers.delete(memberKey(account.id)).catch(() => undefined);
-    return revoke(account.id, { actor: options.actor, reason });
+    return revoke(account.id, { actor: options.actor, reason, ...(options.deferLogouts ? { deferLogouts: options.deferLogouts } : {}) });
   }
 
   /** Enables a disabled account; false when it was not disabled. */
@@ -277,15 +303,41 @@ export function createDeprovisioning(deps: DeprovisioningDeps) {
     return summary;
   }
 
+  /** Accounts of the organisation with these DingTalk userids. */
   async function accountsOfUsers(userIds: readonly string[]): Promise<Account[]> {
-    if (userIds.length === 0) return [];
-    return Account.findAll({ where: { corpId: corpId!, userId: { [Op.in]: [...userIds] } }, order: [['id', 'ASC']] });
+    if (userIds.length === 0 || corpId === undefined) return [];
+    return Account.findAll({ where: { corpId, userId: { [Op.in]: [...userIds] } }, order: [['id', 'ASC']] });
   }
 
-  async function handleDepartments(event: ContactEvent): Promise<void> {
-    for (const deptId of event.DeptId ?? []) {
-      // A renamed or moved department: fetch it again, which also refreshes the client's cached name.
-      if (event.EventType !== 'org_dept_remove') {
+  /**
+   * The urgent part of a leave event (`user_leave_org`): each account of these userids is disabled
+   * and every session and grant revoked, with no call to DingTalk or to an app (the logout tokens
+   * go to `deferLogouts`). Idempotent: a second call finds nothing left to do.
+   */
+  async function cutOff(userIds: readonly string[], options: { source: string; deferLogouts: DeferLogouts }): Promise<number> {
+    const accounts = await accountsOfUsers(userIds);
+    await forEachLimited(accounts, concurrency, async (account) => {
+      await disable(account, { actor: 'dingtalk:event', reason: LEFT_ORG_REASON, source: options.source, deferLogouts: options.deferLogouts });
+    });
+    return accounts.length;
+  }
+
+  /** A profile event (`user_add_org`, `user_modify_org`, `user_active_org`): re-read these people from DingTalk. */
+  async function resyncUsers(userIds: readonly string[], options: { source: string }): Promise<void> {
+    const accounts = await accountsOfUsers(userIds);
+    await forEachLimited(accounts, concurrency, async (account) => {
+      await syncAccount(account, { actor: 'dingtalk:event', source: options.source, reactivate: true });
+    });
+  }
+
+  /**
+   * A department event (`org_dept_*`): the department is read again (which refreshes the client's
+   * cached name), then its members and the members of the departments below it are re-read.
+   */
+  async function resyncDepartments(departmentIds: readonly number[], options: { source: string }): Promise<void> {
+    if (corpId === undefined) return;
+    for (const deptId of departmentIds) {
+      if (!isDepartmentRemoval(options.source)) {
         try {
           await dingtalk.getDepartment(deptId);
         } catch (error) {
@@ -295,7 +347,7 @@ export function createDeprovisioning(deps: DeprovisioningDeps) {
       // Its members, and the members of departments below it (their `path` names it).
       const members = await Account.findAll({
         where: {
-          corpId: corpId!,
+          corpId,
           status: 'active',
           [Op.or]: [
             { departments: { [Op.contains]: [{ id: deptId }] } as never },
@@ -305,57 +357,9 @@ export function createDeprovisioning(deps: DeprovisioningDeps) {
         order: [['id', 'ASC']],
       });
       await forEachLimited(members, concurrency, async (account) => {
-        await syncAccount(account, { actor: 'dingtalk:event', source: event.EventType });
+        await syncAccount(account, { actor: 'dingtalk:event', source: options.source });
       });
     }
-  }
-
-  async function handle(event: ContactEvent): Promise<void> {
-    const type = event.EventType;
-    if (EVENT_TYPES.leave.has(type)) {
-      const accounts = await accountsOfUsers(event.UserId ?? []);
-      await forEachLimited(accounts, concurrency, async (account) => {
-        await disable(account, { actor: 'dingtalk:event', reason: LEFT_ORG_REASON, source: type });
-      });
-    } else if (EVENT_TYPES.resync.has(type)) {
-      const accounts = await accountsOfUsers(event.UserId ?? []);
-      await forEachLimited(accounts, concurrency, async (account) => {
-        await syncAccount(account, { actor: 'dingtalk:event', source: type, reactivate: true });
-      });
-    } else {
-      await handleDepartments(event);
-    }
-  }
-
-  /**
-   * Handles one decrypted, verified contact event exactly once per day: a redelivery (DingTalk
-   * retries until it gets `success`) is recognised by {@link eventKey} and not redone. When
-   * handling fails the mark is released, so DingTalk's next delivery tries again.
-   */
-  async function handleEvent(event: ContactEvent): Promise<EventOutcome> {
-    const type = event.EventType;
-    if (type === 'check_url') return { status: 'ignored', type, reason: 'check_url' };
-    if (corpId === undefined || event.CorpId !== corpId) {
-      logger.warn({ type, corpId: event.CorpId }, 'DingTalk event of another organisation ignored');
-      return { status: 'ignored', type, reason: 'other_corp' };
-    }
-    if (!EVENT_TYPES.leave.has(type) && !EVENT_TYPES.resync.has(type) && !EVENT_TYPES.department.has(type)) {
-      logger.debug({ type }, 'DingTalk event type not handled');
-      return { status: 'ignored', type, reason: 'unknown_type' };
-    }
-    const key = `dingtalk:event:${eventKey(event)}`;
-    if (!(await markers.claim(key, EVENT_DEDUPE_SECONDS))) {
-      logger.info({ type }, 'DingTalk event already handled');
-      return { status: 'duplicate', type };
-    }
-    try {
-      await handle(event);
-    } catch (error) {
-      await markers.delete(key).catch(() => undefined);
-      throw error;
-    }
-    logger.info({ type, users: event.UserId?.length ?? 0, departments: event.DeptId?.length ?? 0 }, 'DingTalk event handled');
-    return { status: 'handled', type };
   }
 
   /**
@@ -392,26 +396,22 @@ export function createDeprovisioning(deps: DeprovisioningDeps) {
     return true;
   }
 
-  return { findAccount, revoke, disable, enable, syncAccount, syncAccounts, handleEvent, checkMembershipOnRefresh };
+  return {
+    findAccount,
+    revoke,
+    disable,
+    enable,
+    syncAccount,
+    syncAccounts,
+    cutOff,
+    resyncUsers,
+    resyncDepartments,
+    sendDeferredLogouts,
+    checkMembershipOnRefresh,
+  };
 }
 
 export type Deprovisioning = ReturnType<typeof createDeprovisioning>;
-
-/**
- * A stable key for one DingTalk event: the same change redelivered (re-encrypted with a new random
- * prefix, keys in another order) gives the same key; a later change of the same people does not,
- * because DingTalk stamps each change (`TimeStamp`).
- */
-export function eventKey(event: ContactEvent): string {
-  const canonical = JSON.stringify([
-    event.EventType,
-    event.CorpId ?? '',
-    event.TimeStamp ?? '',
-    [...(event.UserId ?? [])].sort(),
-    [...(event.DeptId ?? [])].sort((a, b) => a - b),
-  ]);
-  return createHash('sha256').update(canonical).digest('hex');
-}
 
 /** DingTalk no longer lists the person: user/get's 60121, or the client's membership error wrapping it. */
 function isNotMember(error: unknown): boolean {

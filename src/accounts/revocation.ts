@@ -24,11 +24,19 @@ export interface RevocationResult {
   /** Every logout token attempted; the failed ones are also in `failures`. */
   backchannel: BackchannelDelivery[];
   failures: BackchannelDelivery[];
+  /** Logout tokens handed to `deferLogouts` instead of being sent (the event inbox sends them later). */
+  deferred: number;
 }
 
 export interface RevokeAccountOptions {
   /** Why (e.g. `dingtalk.left_org`, `admin.revoke`); returned for the caller's audit entry. */
   reason: string;
+  /**
+   * Instead of sending the logout tokens now, hand their targets here — called before anything is
+   * destroyed, so once it has stored them durably a crash cannot lose a notification (the event
+   * inbox's urgent part). Its failure stops the revocation before anything was destroyed.
+   */
+  deferLogouts?: (targets: LogoutTarget[]) => Promise<void>;
 }
 
 /** An app to send a logout token to, and the session id it knows (`sid` of its ID tokens). */
@@ -85,6 +93,9 @@ export async function revokeAccount(
     }
   }
 
+  const deferred = [...targets.values()];
+  if (options.deferLogouts && deferred.length > 0) await options.deferLogouts(deferred);
+
   await Promise.all([
     ...sessions.map(({ id, session }) =>
       session && session.accountId === accountId ? session.destroy() : provider.Session.adapter.destroy(id),
@@ -92,7 +103,7 @@ export async function revokeAccount(
     ...[...grantIds].map((grantId) => revokeGrant(provider, grantId)),
   ]);
 
-  const backchannel = await sendLogouts(provider, accountId, targets.values());
+  const backchannel = options.deferLogouts ? [] : await sendLogouts(provider, accountId, deferred);
 
   return {
     accountId,
@@ -101,6 +112,7 @@ export async function revokeAccount(
     grants: grantIds.size,
     backchannel,
     failures: backchannel.filter((delivery) => !delivery.ok),
+    deferred: options.deferLogouts ? deferred.length : 0,
   };
 }
 

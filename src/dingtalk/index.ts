@@ -50,3 +50,5 @@ export {
   type StreamState,
   type StreamStatus,
 } from './stream-client.js';
+export { parseHttpPush, type HttpPush } from './http-event.js';
+export { directoryChangeOf, isDepartmentRemoval, type DirectoryChange } from './event-types.js';

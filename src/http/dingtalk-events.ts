@@ -1,8 +1,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 
-import { contactEventSchema, createEventCrypto, eventRequestBodySchema, type ContactEvent, type EventCrypto } from '../dingtalk/index.js';
-import type { EventOutcome } from '../accounts/deprovisioning.js';
+import { createEventCrypto, eventRequestBodySchema, parseHttpPush, type EventCrypto, type EventSink } from '../dingtalk/index.js';
 import type { Logger } from '../log.js';
 
 /** Where DingTalk pushes events (DESIGN.md contract). */
@@ -11,8 +10,8 @@ export const DINGTALK_EVENTS_PATH = '/dingtalk/events';
 /** Largest body accepted: an event is a few hundred bytes of Base64. */
 const MAX_BODY_BYTES = 64 * 1024;
 /**
- * How old a push's `timestamp` may be: as long as handled events are remembered, so that a captured
- * push replayed later is either refused here or recognised as a duplicate — never redone.
+ * How old a push's `timestamp` may be: less than the event inbox keeps handled events (30 days), so
+ * a captured push replayed later is either refused here or recognised as a duplicate — never redone.
  */
 const MAX_AGE_MS = 24 * 60 * 60 * 1000;
 /** How far ahead of our clock a push may be stamped. */
@@ -25,8 +24,8 @@ export interface DingTalkEventsOptions {
   aesKey: string;
   /** The DingTalk app's Client ID (DINGTALK_CLIENT_ID): the owner key of console-configured subscriptions (§5.1). */
   ownerKey: string;
-  /** Handles a verified, decrypted event; `deprovisioning.handleEvent`. */
-  handleEvent(event: ContactEvent): Promise<EventOutcome>;
+  /** Where verified, decrypted events go: the event inbox's `receive` (accounts/event-inbox.ts). */
+  sink: EventSink;
   logger: Logger;
   /** Clock, for tests. */
   now?: () => number;
@@ -35,13 +34,16 @@ export interface DingTalkEventsOptions {
 /**
  * POST /dingtalk/events — DingTalk's encrypted HTTP event push (dingtalk-api.md §5.1): query
  * `signature` (or `msg_signature`), `timestamp` (ms), `nonce`; body `{"encrypt"}`. The signature is
- * checked before anything is decrypted, then the event is handled and answered with the encrypted,
- * signed `success` DingTalk waits for (else it redelivers). `check_url` (saving the URL in the
- * console) gets the same answer.
+ * checked before anything is decrypted; the decrypted event is handed to the sink (the event inbox,
+ * which records it and does the urgent part) and answered with the encrypted, signed `success`
+ * DingTalk waits for (else it redelivers). `check_url` (saving the URL in the console) gets the same
+ * answer. A payload that is authentic but cannot be read as an event is still handed over (the
+ * inbox records it as failed) and acknowledged: answering an error would make DingTalk re-send it
+ * forever.
  *
  * Answers: 400 for a malformed request, 403 for a bad signature or a stale timestamp (JSON, no
- * details), 503 when handling failed (DingTalk will try again; the event was not marked handled),
- * never a 500. Throws `ConfigError` at construction for a malformed EncodingAESKey.
+ * details), 503 when the inbox answered `LATER` (PostgreSQL or Redis unavailable: DingTalk will try
+ * again), never a 500. Throws `ConfigError` at construction for a malformed EncodingAESKey.
  */
 export function createDingTalkEventsRouter(options: DingTalkEventsOptions): Router {
   const crypto = createEventCrypto({ token: options.token, aesKey: options.aesKey, ownerKey: options.ownerKey });
@@ -93,17 +95,13 @@ async function receive(ctx: Context, crypto: EventCrypto, options: DingTalkEvent
     // Signed with our token but not encrypted for this app: a wrong EncodingAESKey or owner key.
     return badRequest(ctx, logger, 'payload cannot be decrypted with this app\'s key');
   }
-  let event: ContactEvent;
-  try {
-    const parsed = contactEventSchema.safeParse(JSON.parse(plaintext));
-    if (!parsed.success) return badRequest(ctx, logger, 'payload is not an event');
-    event = parsed.data;
-  } catch {
-    return badRequest(ctx, logger, 'payload is not JSON');
+  const push = parseHttpPush(plaintext);
+  if (push.kind === 'check_url') {
+    logger.info('DingTalk check_url answered');
+    return reply(ctx, 200, crypto.encryptedReply('success'));
   }
-
-  const outcome = await options.handleEvent(event);
-  logger.info({ type: event.EventType, outcome: outcome.status }, 'DingTalk event received');
+  const ack = await options.sink(push.event);
+  if (ack === 'LATER') return reply(ctx, 503, { code: 'temporarily_unavailable' });
   reply(ctx, 200, crypto.encryptedReply('success'));
 }
 

@@ -76,7 +76,7 @@ export async function resetState(): Promise<void> {
   const db = createDatabase(TEST_DATABASE_URL, { poolMax: 1 });
   try {
     await db.sequelize.query(
-      'TRUNCATE accounts, roles, account_roles, role_rules, clients, resource_servers, signing_keys, audit_events, consents RESTART IDENTITY CASCADE',
+      'TRUNCATE accounts, roles, account_roles, role_rules, clients, resource_servers, signing_keys, audit_events, consents, inbox_events RESTART IDENTITY CASCADE',
     );
   } finally {
     await db.close();

@@ -2,6 +2,7 @@ import type { Sequelize } from 'sequelize';
 import { type Account, initAccount } from './account.js';
 import { type AuditEvent, initAuditEvent } from './audit-event.js';
 import { type Consent, initConsent } from './consent.js';
+import { type InboxEvent, initInboxEvent } from './inbox-event.js';
 import { type ClientRecord, initClients, type ResourceServerRecord } from './client.js';
 import { type AccountRole, initRoles, type Role } from './role.js';
 import { initRoleRule, type RoleRule } from './role-rule.js';
@@ -17,6 +18,7 @@ export interface Models {
   SigningKey: typeof SigningKey;
   AuditEvent: typeof AuditEvent;
   Consent: typeof Consent;
+  InboxEvent: typeof InboxEvent;
 }
 
 /**
@@ -31,13 +33,14 @@ export function initModels(sequelize: Sequelize): Models {
   const SigningKey = initSigningKey(sequelize);
   const AuditEvent = initAuditEvent(sequelize);
   const Consent = initConsent(sequelize);
+  const InboxEvent = initInboxEvent(sequelize);
   Account.hasMany(AccountRole, { foreignKey: 'accountId', onDelete: 'CASCADE' });
   AccountRole.belongsTo(Account, { foreignKey: 'accountId' });
   Role.hasMany(AccountRole, { foreignKey: 'roleId', onDelete: 'CASCADE' });
   AccountRole.belongsTo(Role, { foreignKey: 'roleId' });
   Role.hasMany(RoleRule, { foreignKey: 'roleId', onDelete: 'CASCADE' });
   RoleRule.belongsTo(Role, { foreignKey: 'roleId' });
-  return { Account, Role, AccountRole, RoleRule, ClientRecord, ResourceServerRecord, SigningKey, AuditEvent, Consent };
+  return { Account, Role, AccountRole, RoleRule, ClientRecord, ResourceServerRecord, SigningKey, AuditEvent, Consent, InboxEvent };
 }
 
-export type { Account, AccountRole, AuditEvent, ClientRecord, Consent, ResourceServerRecord, Role, RoleRule, SigningKey };
+export type { Account, AccountRole, AuditEvent, ClientRecord, Consent, InboxEvent, ResourceServerRecord, Role, RoleRule, SigningKey };

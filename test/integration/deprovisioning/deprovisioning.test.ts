@@ -5,7 +5,7 @@ import { request } from 'undici';
 import { createAuditLog } from '../../../src/accounts/audit.js';
 import { AUDIT, createDeprovisioning, LEFT_ORG_REASON } from '../../../src/accounts/deprovisioning.js';
 import { runAccountAdmin } from '../../../src/cli/account-admin.js';
-import { createEventCrypto } from '../../../src/dingtalk/index.js';
+import { createEventCrypto, parseHttpPush } from '../../../src/dingtalk/index.js';
 import { contactEvent, pushEvent, type EmulatorUser } from '../../../src/emulator/index.js';
 import { createRedisMarkerStore } from '../../../src/store/markers.js';
 import { createRedisAccountIndex } from '../../../src/store/redis-adapter.js';
@@ -15,6 +15,7 @@ import {
   type DeprovisioningWorld,
   EVENT_SETTINGS,
   newMember,
+  settledItem,
   startDeprovisioningWorld,
   TestRelyingPartyEndpoint,
 } from './harness.js';
@@ -91,10 +92,26 @@ describe('deprovisioning from DingTalk (emulator, real Postgres and Redis)', fun
     return pushEvent(world.eventsUrl, event, EVENT_SETTINGS);
   }
 
+  /** The inbox id of an HTTP push. */
+  function idOf(event: Record<string, unknown>): string {
+    const parsed = parseHttpPush(JSON.stringify(event));
+    if (parsed.kind !== 'event') throw new Error('not an event');
+    return parsed.event.id;
+  }
+
+  /** Pushes, then waits until the inbox worker has done the slow part. */
+  async function pushAndSettle(event: Record<string, unknown>) {
+    const pushed = await push(event);
+    expect(pushed).to.include({ accepted: true, reply: 'success' });
+    return settledItem(world, idOf(event));
+  }
+
   describe('the leaver path: user_leave_org pushed by DingTalk', function () {
     let person: EmulatorUser;
     let session: Awaited<ReturnType<typeof signIn>>;
-    /** Logout tokens the app received during the push. */
+    /** What held when DingTalk got its answer, while the app's logout endpoint had not answered yet. */
+    let atAck: { status: unknown; introspection: Record<string, unknown>; tokens: number };
+    /** Logout tokens the app received once the inbox worker was done. */
     let delivered: string[];
 
     before(async function () {
@@ -104,17 +121,29 @@ describe('deprovisioning from DingTalk (emulator, real Postgres and Redis)', fun
       expect(await introspect(session.tokens.access_token)).to.include({ active: true });
 
       world.emulator.state.markLeft(person.userid!);
-      const pushed = await push(contactEvent('user_leave_org', [person.userid!], CORP_ID));
+      const event = contactEvent('user_leave_org', [person.userid!], CORP_ID);
+      // The app's logout endpoint answers nothing until released: were the delivery part of the
+      // push, DingTalk would get no answer (the push would time out).
+      endpoint.hold();
+      const pushed = await push(event);
       expect(pushed, 'DingTalk got the encrypted success reply').to.include({ accepted: true, reply: 'success' });
+      atAck = {
+        status: await accountStatus(session.account.id),
+        introspection: await introspect(session.tokens.access_token),
+        tokens: endpoint.tokens.length,
+      };
+      endpoint.release();
+      const item = await settledItem(world, idOf(event));
+      expect(item).to.deep.include({ status: 'done', urgentDone: true, pendingLogouts: 0, attempts: 1 });
       delivered = [...endpoint.tokens];
     });
 
-    it('disables the account within the push', async function () {
-      expect(await accountStatus(session.account.id)).to.deep.equal({ status: 'disabled', statusReason: LEFT_ORG_REASON });
+    it('disables the account before DingTalk gets its answer', async function () {
+      expect(atAck.status).to.deep.equal({ status: 'disabled', statusReason: LEFT_ORG_REASON });
     });
 
-    it('makes introspection of the live access token answer active: false', async function () {
-      expect(await introspect(session.tokens.access_token)).to.deep.equal({ active: false });
+    it('makes introspection of the live access token answer active: false before DingTalk gets its answer', async function () {
+      expect(atAck.introspection).to.deep.equal({ active: false });
     });
 
     it('refuses the refresh token with invalid_grant', async function () {
@@ -137,7 +166,8 @@ describe('deprovisioning from DingTalk (emulator, real Postgres and Redis)', fun
       expect(new URL(answer.headers.get('location')!).searchParams.get('error')).to.equal('login_required');
     });
 
-    it('sent the app a logout token that verifies against /jwks: iss, aud, events, sid, sub, no nonce', async function () {
+    it('sent the app a logout token from the inbox, after the answer, that verifies against /jwks: iss, aud, events, sid, sub, no nonce', async function () {
+      expect(atAck.tokens, 'no logout token is sent within DingTalk\'s request').to.equal(0);
       expect(delivered).to.have.length(1);
       const jwks = createRemoteJWKSet(new URL(`${world.server.issuer}/jwks`));
       const { payload } = await jwtVerify(delivered[0]!, jwks, {
@@ -160,8 +190,9 @@ describe('deprovisioning from DingTalk (emulator, real Postgres and Redis)', fun
       expect(disabled).to.deep.include({ actor: 'dingtalk:event' });
       expect(disabled?.details).to.deep.include({ reason: LEFT_ORG_REASON, source: 'user_leave_org' });
       const revoked = audit.find((e) => e.type === AUDIT.revoked);
-      expect(revoked?.details).to.deep.include({ sessions: 1, grants: 1, backchannelSent: 1, backchannelFailed: 0 });
-      expect(audit.filter((e) => e.type === AUDIT.backchannelSent).map((e) => e.clientId)).to.deep.equal([rp.clientId]);
+      expect(revoked?.details).to.deep.include({ sessions: 1, grants: 1, backchannelQueued: 1 });
+      const sent = audit.filter((e) => e.type === AUDIT.backchannelSent);
+      expect(sent.map((e) => [e.clientId, e.actor])).to.deep.equal([[rp.clientId, 'dingtalk:event']]);
     });
   });
 
@@ -244,15 +275,18 @@ describe('deprovisioning from DingTalk (emulator, real Postgres and Redis)', fun
     it('ignores events of another organisation', async function () {
       const person = newMember(world);
       const { tokens, account } = await signIn(person);
-      const pushed = await push(contactEvent('user_leave_org', [person.userid!], 'dingotherorg0000000'));
-      expect(pushed).to.include({ accepted: true });
+      const event = contactEvent('user_leave_org', [person.userid!], 'dingotherorg0000000');
+      expect(await push(event)).to.include({ accepted: true });
+      expect(await world.server.services.inbox.get(idOf(event))).to.deep.include({ status: 'ignored', reason: 'event of another organisation' });
       expect(await accountStatus(account.id)).to.deep.include({ status: 'active' });
       expect(await introspect(tokens.access_token)).to.include({ active: true });
     });
 
-    it('acknowledges unknown event types and ignores them', async function () {
-      const pushed = await push({ EventType: 'label_user_change', CorpId: CORP_ID, TimeStamp: String(Date.now()) });
+    it('acknowledges unknown event types and records them as failed', async function () {
+      const event = { EventType: 'label_user_change', CorpId: CORP_ID, TimeStamp: String(Date.now()) };
+      const pushed = await push(event);
       expect(pushed).to.include({ accepted: true, reply: 'success' });
+      expect(await world.server.services.inbox.get(idOf(event))).to.deep.include({ status: 'failed', reason: 'unknown event type' });
     });
 
     it('re-enables on user_add_org an account disabled because its person had left', async function () {
@@ -263,7 +297,7 @@ describe('deprovisioning from DingTalk (emulator, real Postgres and Redis)', fun
       expect(await accountStatus(account.id)).to.deep.include({ status: 'disabled' });
 
       world.emulator.state.markMember(person.userid!);
-      expect(await push(contactEvent('user_add_org', [person.userid!], CORP_ID))).to.include({ accepted: true });
+      expect(await pushAndSettle(contactEvent('user_add_org', [person.userid!], CORP_ID))).to.include({ status: 'done' });
       expect(await accountStatus(account.id)).to.deep.equal({ status: 'active', statusReason: null });
       const enabled = (await auditOf(account.id)).find((e) => e.type === AUDIT.enabled);
       expect(enabled?.details).to.deep.include({ previousReason: LEFT_ORG_REASON, source: 'user_add_org' });
@@ -273,7 +307,7 @@ describe('deprovisioning from DingTalk (emulator, real Postgres and Redis)', fun
       const person = newMember(world);
       const { account } = await signIn(person);
       await world.deprovisioning.disable(account, { actor: 'test', reason: 'security review' });
-      expect(await push(contactEvent('user_add_org', [person.userid!], CORP_ID))).to.include({ accepted: true });
+      expect(await pushAndSettle(contactEvent('user_add_org', [person.userid!], CORP_ID))).to.include({ status: 'done' });
       expect(await accountStatus(account.id)).to.deep.equal({ status: 'disabled', statusReason: 'security review' });
     });
 
@@ -281,7 +315,7 @@ describe('deprovisioning from DingTalk (emulator, real Postgres and Redis)', fun
       const person = newMember(world);
       const { account } = await signIn(person);
       world.emulator.state.setProfile(person.userid!, { title: '架构师', dept_id_list: [101, 201] });
-      expect(await push(contactEvent('user_modify_org', [person.userid!], CORP_ID))).to.include({ accepted: true });
+      expect(await pushAndSettle(contactEvent('user_modify_org', [person.userid!], CORP_ID))).to.include({ status: 'done' });
 
       await account.reload();
       expect(account.title).to.equal('架构师');
@@ -296,14 +330,15 @@ describe('deprovisioning from DingTalk (emulator, real Postgres and Redis)', fun
       const person = newMember(world, { dept_id_list: [101] });
       const { account } = await signIn(person);
       world.emulator.state.setDepartment({ dept_id: 100, name: '研发与平台中心', parent_id: 1, order: 1 });
-      const pushed = await push({ EventType: 'org_dept_modify', DeptId: [100], CorpId: CORP_ID, TimeStamp: String(Date.now()) });
-      expect(pushed).to.include({ accepted: true });
+      expect(await pushAndSettle({ EventType: 'org_dept_modify', DeptId: [100], CorpId: CORP_ID, TimeStamp: String(Date.now()) })).to.include({
+        status: 'done',
+      });
       await account.reload();
       expect(account.departments).to.deep.equal([{ id: 101, name: '平台组', ancestors: [1, 100], path: '研发与平台中心/平台组' }]);
       // Renamed back, as DingTalk would tell us: caches everywhere follow.
       world.emulator.state.setDepartment({ dept_id: 100, name: '研发中心', parent_id: 1, order: 1 });
-      expect(await push({ EventType: 'org_dept_modify', DeptId: [100], CorpId: CORP_ID, TimeStamp: String(Date.now() + 1) })).to.include({
-        accepted: true,
+      expect(await pushAndSettle({ EventType: 'org_dept_modify', DeptId: [100], CorpId: CORP_ID, TimeStamp: String(Date.now() + 1) })).to.include({
+        status: 'done',
       });
       await account.reload();
       expect(account.departments[0]?.path).to.equal('研发中心/平台组');
@@ -372,13 +407,8 @@ describe('deprovisioning from DingTalk (emulator, real Postgres and Redis)', fun
       const person = newMember(world);
       const { tokens, account } = await signIn(person);
       world.emulator.state.markLeft(person.userid!);
-      if (world.wired) {
-        // main.ts calls the check from findAccount when a refresh token is used.
-        await expectRefreshRefused(tokens.refresh_token!);
-      } else {
-        expect(await world.deprovisioning.checkMembershipOnRefresh(account.id)).to.equal(false);
-        await expectRefreshRefused(tokens.refresh_token!);
-      }
+      // main.ts calls the check from findAccount when a refresh token is used.
+      await expectRefreshRefused(tokens.refresh_token!);
       expect(await accountStatus(account.id)).to.deep.equal({ status: 'disabled', statusReason: LEFT_ORG_REASON });
       expect(await introspect(tokens.access_token)).to.deep.equal({ active: false });
       expect(endpoint.tokens).to.have.length(1);

@@ -1,18 +1,14 @@
 /**
- * The leaver world: the whole product on the emulator with an event subscription configured, a
- * test relying party that records back-channel logout tokens, and the `/dingtalk/events` URL to
- * push to. Until main.ts mounts the route, it is served by a small Koa app of its own built from
- * the server's services (the same Postgres, Redis, provider and DingTalk client); once it is
- * mounted, the server's own route is used and this falls away.
+ * The leaver world: the whole product on the emulator with an event subscription configured (so
+ * the server serves `/dingtalk/events` and runs its event inbox worker), a test relying party that
+ * records back-channel logout tokens, and helpers to wait for the inbox.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import Koa from 'koa';
-import { createDingTalkEventsRouter } from '../../../src/http/dingtalk-events.js';
 import type { Deprovisioning } from '../../../src/accounts/deprovisioning.js';
+import type { InboxItem } from '../../../src/accounts/event-inbox.js';
 import { deprovisioningOf } from '../../../src/cli/account-admin.js';
-import { createLogger } from '../../../src/log.js';
 import type { EmulatorUser } from '../../../src/emulator/index.js';
 import { resetState } from '../../helpers/bootstrap.js';
 import { type LoginWorld, startLoginWorld } from '../../helpers/login-flow.js';
@@ -27,43 +23,35 @@ export const EVENT_SETTINGS = { token: EVENT_TOKEN, aesKey: EVENT_AES_KEY, owner
 export interface DeprovisioningWorld extends LoginWorld {
   /** Where to push DingTalk events. */
   eventsUrl: string;
-  /** True when the server itself serves /dingtalk/events (main.ts wiring in place). */
-  wired: boolean;
   deprovisioning: Deprovisioning;
 }
 
-export async function startDeprovisioningWorld(): Promise<DeprovisioningWorld> {
-  await resetState();
+export async function startDeprovisioningWorld(options: { reset?: boolean } = {}): Promise<DeprovisioningWorld> {
+  if (options.reset !== false) await resetState();
   const world = await startLoginWorld({ dingtalk: { eventToken: EVENT_TOKEN, eventAesKey: EVENT_AES_KEY } });
-  const deprovisioning = deprovisioningOf(world.server.services);
-  const probe = await fetch(`${world.server.issuer}/dingtalk/events`, { method: 'POST' });
-  await probe.body?.cancel();
-  const wired = probe.status !== 404;
-  if (wired) {
-    return { ...world, eventsUrl: `${world.server.issuer}/dingtalk/events`, wired, deprovisioning };
-  }
+  return { ...world, eventsUrl: `${world.server.issuer}/dingtalk/events`, deprovisioning: deprovisioningOf(world.server.services) };
+}
 
-  // Not wired yet: the route in a Koa app of its own. (Logout tokens reach the test RP on 127.0.0.1
-  // because configuration.ts's `fetch` drops oidc-provider's SSRF guard, and retry because it retries.)
-  const app = new Koa();
-  const router = createDingTalkEventsRouter({
-    ...EVENT_SETTINGS,
-    handleEvent: (event) => deprovisioning.handleEvent(event),
-    logger: createLogger({ logLevel: 'silent' }),
-  });
-  app.use(router.routes());
-  const server = createServer(app.callback());
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    ...world,
-    eventsUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/dingtalk/events`,
-    wired,
-    deprovisioning,
-    async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await world.close();
-    },
-  };
+/**
+ * Waits until the inbox item satisfies `done` (default: no longer pending), waking the worker;
+ * gives up after `limitMs` with the item as it was. Not a timing assertion: the bound only keeps a
+ * broken worker from hanging the run.
+ */
+export async function settledItem(
+  world: LoginWorld,
+  id: string,
+  done: (item: InboxItem) => boolean = (item) => item.status !== 'pending',
+  limitMs = 20_000,
+): Promise<InboxItem> {
+  const { inbox } = world.server.services;
+  const until = Date.now() + limitMs;
+  for (;;) {
+    const item = await inbox.get(id);
+    if (item && done(item)) return item;
+    if (Date.now() > until) throw new Error(`inbox item ${id} did not settle: ${JSON.stringify(item)}`);
+    inbox.wake();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 /** A relying party's back-channel logout endpoint that records what it receives. */
@@ -74,7 +62,19 @@ export class TestRelyingPartyEndpoint {
   /** Statuses to answer with, first in first out; then 200. */
   readonly answers: number[] = [];
   #server: Server | undefined;
+  #held: (() => void)[] | undefined;
   url = '';
+
+  /** Keeps every answer back until {@link release}: shows that nobody waits for the app. */
+  hold(): void {
+    this.#held ??= [];
+  }
+
+  release(): void {
+    const held = this.#held ?? [];
+    this.#held = undefined;
+    for (const answer of held) answer();
+  }
 
   async start(): Promise<this> {
     this.#server = createServer((req, res) => {
@@ -82,12 +82,16 @@ export class TestRelyingPartyEndpoint {
       req.setEncoding('utf8');
       req.on('data', (chunk: string) => (body += chunk));
       req.on('end', () => {
-        this.attempts += 1;
-        const status = this.answers.shift() ?? 200;
-        const token = new URLSearchParams(body).get('logout_token');
-        if (status === 200 && token) this.tokens.push(token);
-        res.statusCode = status;
-        res.end();
+        const answer = () => {
+          this.attempts += 1;
+          const status = this.answers.shift() ?? 200;
+          const token = new URLSearchParams(body).get('logout_token');
+          if (status === 200 && token) this.tokens.push(token);
+          res.statusCode = status;
+          res.end();
+        };
+        if (this.#held) this.#held.push(answer);
+        else answer();
       });
     });
     const server = this.#server;
@@ -97,12 +101,14 @@ export class TestRelyingPartyEndpoint {
   }
 
   reset(): void {
+    this.release();
     this.tokens.length = 0;
     this.answers.length = 0;
     this.attempts = 0;
   }
 
   async close(): Promise<void> {
+    this.release();
     const server = this.#server;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }

@@ -1,0 +1,336 @@
+import { expect } from 'chai';
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Koa from 'koa';
+import { createEventInbox } from '../../../src/accounts/event-inbox.js';
+import { createAuditLog } from '../../../src/accounts/audit.js';
+import { createDatabase } from '../../../src/db/sequelize.js';
+import { parseHttpPush } from '../../../src/dingtalk/index.js';
+import { contactEvent, pushEvent, type EmulatorUser } from '../../../src/emulator/index.js';
+import { createDingTalkEventsRouter } from '../../../src/http/dingtalk-events.js';
+import { createLogger } from '../../../src/log.js';
+import { startTestServer, type TestServer } from '../../helpers/bootstrap.js';
+import { Browser } from '../../helpers/browser.js';
+import { CORP_ID, exchangeCode, loginViaDingTalk, registerRelyingParty, type RelyingParty } from '../../helpers/login-flow.js';
+import {
+  type DeprovisioningWorld,
+  EVENT_AES_KEY,
+  EVENT_SETTINGS,
+  EVENT_TOKEN,
+  newMember,
+  settledItem,
+  startDeprovisioningWorld,
+  TestRelyingPartyEndpoint,
+} from './harness.js';
+
+const silent = createLogger({ logLevel: 'silent' });
+
+describe('the durable event inbox (HTTP pushes, real Postgres and Redis)', function () {
+  let world: DeprovisioningWorld;
+  let endpoint: TestRelyingPartyEndpoint;
+  let rp: RelyingParty;
+
+  before(async function () {
+    world = await startDeprovisioningWorld();
+    endpoint = await new TestRelyingPartyEndpoint().start();
+    rp = await registerRelyingParty(world, { name: 'Wiki', backchannelLogoutUri: endpoint.url });
+  });
+
+  after(async function () {
+    await endpoint?.close();
+    await world?.close();
+  });
+
+  beforeEach(function () {
+    endpoint.reset();
+    world.server.services.inbox.startWorker();
+  });
+
+  const inbox = () => world.server.services.inbox;
+  const models = () => world.server.services.db.models;
+
+  function push(event: Record<string, unknown> | string, url = world.eventsUrl) {
+    return pushEvent(url, event, EVENT_SETTINGS);
+  }
+
+  function idOf(event: Record<string, unknown> | string): string {
+    const parsed = parseHttpPush(typeof event === 'string' ? event : JSON.stringify(event));
+    if (parsed.kind !== 'event') throw new Error('not an event');
+    return parsed.event.id;
+  }
+
+  async function signIn(person: EmulatorUser) {
+    const browser = new Browser();
+    const { callback, request } = await loginViaDingTalk(world, browser, rp, person.unionid, { scope: 'openid profile offline_access' });
+    const tokens = await exchangeCode(rp, callback, request);
+    const account = await models().Account.findOne({ where: { unionId: person.unionid } });
+    return { tokens, account: account!, sid: tokens.claims()!.sid as string };
+  }
+
+  async function statusOf(accountId: string) {
+    return (await models().Account.findByPk(accountId))?.status;
+  }
+
+  describe('malformed and unwanted events', function () {
+    it('acknowledges DeptId given as strings that are not numbers and lists it as failed, with the reason', async function () {
+      const event = { EventType: 'org_dept_modify', DeptId: ['研发', 'x1'], CorpId: CORP_ID, TimeStamp: String(Date.now()) };
+      expect(await push(event)).to.include({ accepted: true, reply: 'success' });
+      const item = await inbox().get(idOf(event));
+      expect(item).to.deep.include({ status: 'failed', reason: 'DeptId is not a list of department ids', type: null });
+      expect((await inbox().list({ status: 'failed' })).items.map((i) => i.id)).to.include(idOf(event));
+    });
+
+    it('reads DeptId given as numeric strings, as some payloads send them', async function () {
+      const event = { EventType: 'org_dept_modify', DeptId: ['100'], CorpId: CORP_ID, TimeStamp: String(Date.now()) };
+      expect(await push(event)).to.include({ accepted: true, reply: 'success' });
+      expect(await settledItem(world, idOf(event))).to.deep.include({ status: 'done', departmentIds: [100], type: 'org_dept_modify' });
+    });
+
+    it('acknowledges a payload that is not JSON and lists it as failed', async function () {
+      const text = 'this is not json {';
+      expect(await push(text)).to.include({ accepted: true, reply: 'success' });
+      expect(await inbox().get(idOf(text))).to.deep.include({ status: 'failed', reason: 'payload is not JSON' });
+      try {
+        await inbox().retry(idOf(text), 'test');
+        expect.fail('retried');
+      } catch (error) {
+        expect(error).to.deep.include({ code: 'inbox.not_retryable', status: 409 });
+      }
+    });
+
+    it('acknowledges an unknown event type and lists it as failed; a retry cannot make it succeed', async function () {
+      const event = { EventType: 'org_remove', CorpId: CORP_ID, TimeStamp: String(Date.now()) };
+      expect(await push(event)).to.include({ accepted: true, reply: 'success' });
+      expect(await inbox().get(idOf(event))).to.deep.include({ status: 'failed', reason: 'unknown event type', type: 'org_remove' });
+      await inbox().retry(idOf(event), 'test');
+      expect(await settledItem(world, idOf(event))).to.deep.include({ status: 'failed', attempts: 1, reason: 'inbox.unknown_type: unknown event type' });
+    });
+
+    it('counts every event by type and outcome, and the inbox by status, in /metrics', async function () {
+      const text = await world.server.services.metrics.registry.metrics();
+      expect(text).to.match(/dingtalk_events_total\{transport="http",type="unreadable",outcome="unreadable"\} [1-9]/);
+      expect(text).to.match(/dingtalk_events_total\{transport="http",type="other",outcome="unknown_type"\} [1-9]/);
+      expect(text).to.match(/event_inbox_items\{status="failed"\} [1-9]/);
+      expect(text).to.match(/event_inbox_items\{status="done"\} [1-9]/);
+    });
+  });
+
+  describe('a redelivery', function () {
+    it('is a no-op: one record, the account stays as an admin left it', async function () {
+      const person = newMember(world);
+      const { account } = await signIn(person);
+      const event = contactEvent('user_leave_org', [person.userid!], CORP_ID);
+      expect(await push(event)).to.include({ accepted: true });
+      await settledItem(world, idOf(event));
+      await world.deprovisioning.enable(account, { actor: 'test' });
+      expect(await push(event)).to.include({ accepted: true, reply: 'success' });
+      expect(await statusOf(account.id)).to.equal('active');
+      expect(await models().InboxEvent.count({ where: { id: idOf(event) } })).to.equal(1);
+      const text = await world.server.services.metrics.registry.metrics();
+      expect(text).to.match(/dingtalk_events_total\{transport="http",type="user_leave_org",outcome="duplicate"\} [1-9]/);
+    });
+
+    it('of an event recorded just before a crash, urgent part not done, does the urgent part', async function () {
+      const person = newMember(world);
+      const { account, tokens } = await signIn(person);
+      const event = contactEvent('user_leave_org', [person.userid!], CORP_ID);
+      // What a process that died right after recording the event leaves behind.
+      await models().InboxEvent.create({
+        id: idOf(event),
+        transport: 'http',
+        type: 'user_leave_org',
+        corpId: CORP_ID,
+        userIds: [person.userid!],
+        occurredAt: null,
+        payload: event,
+        status: 'pending',
+        reason: null,
+        urgentDoneAt: null,
+        nextAttemptAt: new Date(Date.now() + 3_600_000),
+        finishedAt: null,
+      });
+      endpoint.hold();
+      expect(await push(event)).to.include({ accepted: true, reply: 'success' });
+      expect(await statusOf(account.id)).to.equal('disabled');
+      expect(await world.server.services.holder.current().AccessToken.find(tokens.access_token)).to.equal(undefined);
+      endpoint.release();
+      expect(await settledItem(world, idOf(event))).to.deep.include({ status: 'done', urgentDone: true });
+      expect(endpoint.tokens).to.have.length(1);
+    });
+
+    it('never comes, yet a worker does the urgent part once the grace period is over', async function () {
+      const person = newMember(world);
+      const { account } = await signIn(person);
+      const event = contactEvent('user_leave_org', [person.userid!], CORP_ID);
+      await models().InboxEvent.create({
+        id: idOf(event),
+        transport: 'http',
+        type: 'user_leave_org',
+        corpId: CORP_ID,
+        userIds: [person.userid!],
+        occurredAt: null,
+        payload: event,
+        status: 'pending',
+        reason: null,
+        urgentDoneAt: null,
+        nextAttemptAt: new Date(Date.now() - 1000),
+        finishedAt: null,
+      });
+      expect(await settledItem(world, idOf(event))).to.deep.include({ status: 'done', urgentDone: true, attempts: 1 });
+      expect(await statusOf(account.id)).to.equal('disabled');
+      expect(endpoint.tokens).to.have.length(1);
+    });
+  });
+
+  describe('transient failures', function () {
+    it('answers 503 (LATER) when PostgreSQL cannot be reached, so DingTalk sends the event again', async function () {
+      const { services } = world.server;
+      // An inbox on a PostgreSQL that is not there (nothing listens on port 1).
+      const down = createDatabase('postgres://postgres@127.0.0.1:1/nowhere', { poolMax: 1 });
+      const unreachable = createEventInbox({
+        sequelize: down.sequelize,
+        models: down.models,
+        deprovisioning: services.deprovisioning,
+        audit: createAuditLog(down.models, silent),
+        logger: silent,
+        corpId: CORP_ID,
+      });
+      const app = new Koa();
+      app.use(createDingTalkEventsRouter({ ...EVENT_SETTINGS, sink: unreachable.receive, logger: silent }).routes());
+      const server = createServer(app.callback());
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      try {
+        const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/dingtalk/events`;
+        const person = newMember(world);
+        expect(await push(contactEvent('user_leave_org', [person.userid!], CORP_ID), url)).to.include({ accepted: false, status: 503 });
+        expect(await unreachable.receive({ id: 'x', transport: 'stream', reason: 'test', raw: null })).to.equal('LATER');
+      } finally {
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        await down.close();
+      }
+    });
+
+    it('retries a logout token the app refuses, with backoff, then marks the item failed with the reason', async function () {
+      const { services } = world.server;
+      await services.inbox.stop(); // this test's own inbox does the work, with tiny delays
+      const quick = createEventInbox({
+        sequelize: services.db.sequelize,
+        models: services.db.models,
+        deprovisioning: services.deprovisioning,
+        audit: createAuditLog(services.db.models, silent),
+        logger: silent,
+        corpId: CORP_ID,
+        timings: { maxAttempts: 3, backoffBaseMs: 1, backoffMaxMs: 1 },
+      });
+      const person = newMember(world);
+      const { account } = await signIn(person);
+      const event = contactEvent('user_leave_org', [person.userid!], CORP_ID);
+      expect(await quick.receive(parseEvent(event))).to.equal('SUCCESS');
+      expect(await statusOf(account.id)).to.equal('disabled');
+      endpoint.answers.push(...Array.from({ length: 20 }, () => 500));
+      for (let attempt = 1; attempt <= 3; attempt += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 5)); // past the 1 ms backoff
+        expect(await quick.runOnce(), `attempt ${attempt} taken`).to.equal(true);
+        const item = await quick.get(idOf(event));
+        expect(item).to.deep.include({ attempts: attempt, status: attempt < 3 ? 'pending' : 'failed', pendingLogouts: 1 });
+        expect(item?.reason).to.equal(`logout token not delivered to ${rp.clientId}`);
+      }
+      expect(await quick.runOnce(), 'nothing left to take').to.equal(false);
+      const failedAudit = await models().AuditEvent.findAll({ where: { accountId: account.id, type: 'logout.backchannel_failed' } });
+      expect(failedAudit, 'audited once, when no retry is left').to.have.length(1);
+
+      // An operator retries once the app is back: delivered.
+      endpoint.answers.length = 0;
+      expect(await quick.retry(idOf(event), 'test-operator')).to.deep.include({ status: 'pending', attempts: 0 });
+      expect(await quick.runOnce()).to.equal(true);
+      expect(await quick.get(idOf(event))).to.deep.include({ status: 'done', pendingLogouts: 0, reason: null });
+      expect(endpoint.tokens).to.have.length(1);
+      const retried = await models().AuditEvent.findOne({ where: { type: 'inbox.retry', actor: 'test-operator' } });
+      expect(retried?.details).to.deep.include({ eventId: idOf(event), previousStatus: 'failed' });
+    });
+  });
+
+  describe('restarts and replicas', function () {
+    it('a server stopped after the ack, before the slow work, leaves it to the next server on the same database', async function () {
+      const person = newMember(world);
+      const { account } = await signIn(person);
+      const event = contactEvent('user_leave_org', [person.userid!], CORP_ID);
+      await world.server.services.inbox.stop(); // the slow part has not started when the server goes
+      expect(await push(event)).to.include({ accepted: true, reply: 'success' });
+      expect(await statusOf(account.id)).to.equal('disabled');
+      expect(await inbox().get(idOf(event))).to.deep.include({ status: 'pending', urgentDone: true, pendingLogouts: 1 });
+      expect(endpoint.tokens).to.have.length(0);
+
+      const next = await startTestServer({
+        dingtalk: { ...world.server.config.dingtalk, eventToken: EVENT_TOKEN, eventAesKey: EVENT_AES_KEY },
+      });
+      try {
+        const item = await waitFor(next, idOf(event));
+        expect(item).to.deep.include({ status: 'done', attempts: 1 });
+        expect(endpoint.tokens).to.have.length(1);
+      } finally {
+        await next.close();
+      }
+    });
+
+    it('two replicas working the same inbox never do one item twice', async function () {
+      this.timeout(60_000);
+      const count = 120;
+      const now = new Date();
+      const accountId = randomUUID();
+      await models().InboxEvent.bulkCreate(
+        Array.from({ length: count }, (_, i) => ({
+          id: `replica-test-${i}`,
+          transport: 'stream',
+          type: 'user_leave_org',
+          corpId: CORP_ID,
+          userIds: [],
+          occurredAt: null,
+          payload: null,
+          status: 'pending' as const,
+          reason: null,
+          urgentDoneAt: now,
+          // One logout token each, told apart by its sid.
+          logouts: [{ accountId, clientId: rp.clientId, sid: `sid-${i}` }],
+          nextAttemptAt: now,
+          finishedAt: null,
+        })),
+      );
+      const second = await startTestServer({
+        dingtalk: { ...world.server.config.dingtalk, eventToken: EVENT_TOKEN, eventAesKey: EVENT_AES_KEY },
+      });
+      try {
+        second.services.inbox.wake();
+        inbox().wake();
+        for (let i = 0; i < count; i += 1) await waitFor(second, `replica-test-${i}`);
+      } finally {
+        await second.close();
+      }
+      const sids = endpoint.tokens.map((token) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).sid as string);
+      expect(sids).to.have.length(count);
+      expect(new Set(sids).size).to.equal(count);
+      const items = await models().InboxEvent.findAll({ where: { status: 'done' } });
+      expect(items.filter((i) => i.id.startsWith('replica-test-')).every((i) => i.attempts === 1)).to.equal(true);
+      expect(await models().AuditEvent.count({ where: { accountId, type: 'logout.backchannel' } })).to.equal(count);
+    });
+  });
+
+  function parseEvent(event: Record<string, unknown>) {
+    const parsed = parseHttpPush(JSON.stringify(event));
+    if (parsed.kind !== 'event') throw new Error('not an event');
+    return parsed.event;
+  }
+});
+
+/** Polls one server's view of an item until it is no longer pending (bounded, never a timing assertion). */
+async function waitFor(server: TestServer, id: string, limitMs = 30_000) {
+  const until = Date.now() + limitMs;
+  for (;;) {
+    const item = await server.services.inbox.get(id);
+    if (item && item.status !== 'pending') return item;
+    if (Date.now() > until) throw new Error(`inbox item ${id} still pending: ${JSON.stringify(item)}`);
+    server.services.inbox.wake();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
