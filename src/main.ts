@@ -31,6 +31,7 @@ import { createEmulator, defaultSeed, type Emulator } from './emulator/index.js'
 import { createApp } from './http/app.js';
 import { createDingTalkEventsRouter } from './http/dingtalk-events.js';
 import { migrationsCurrent } from './http/health.js';
+import { createMetricsApp } from './http/metrics-server.js';
 import { createMetrics, type Metrics, observeDingTalkCall, observeInbox, observeLogins, observeRedis, observeSequelize } from './metrics.js';
 import { createInteractionRouter } from './interactions/routes.js';
 import { createAdminRoutes } from './admin/routes.js';
@@ -435,6 +436,8 @@ function createDingTalk(
 
 export interface RunningServer {
   url: string;
+  /** Where /metrics is served when METRICS_PORT is set. */
+  metricsUrl?: string;
   services: Services;
   server: http.Server;
   close(): Promise<void>;
@@ -465,15 +468,23 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       { cause: error },
     );
   }
+  const metricsServer = await listenForMetrics(config, services.metrics).catch(async (error: unknown) => {
+    server.close();
+    await services.close();
+    throw error;
+  });
   const { port } = server.address() as AddressInfo;
   services.inbox.startWorker();
   let closing: Promise<void> | undefined;
+  const host = config.host === '0.0.0.0' ? 'localhost' : config.host;
   return {
-    url: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`,
+    url: `http://${host}:${port}`,
+    ...(metricsServer ? { metricsUrl: `http://${host}:${(metricsServer.address() as AddressInfo).port}/metrics` } : {}),
     services,
     server,
     close() {
       closing ??= (async () => {
+        metricsServer?.close();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeIdleConnections();
@@ -483,4 +494,17 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       return closing;
     },
   };
+}
+
+/** `/metrics` on its own port (METRICS_PORT), off the public listener; undefined without one. */
+async function listenForMetrics(config: Config, metrics: Metrics): Promise<http.Server | undefined> {
+  if (!config.metrics.enabled || config.metrics.port === undefined) return undefined;
+  const server = http.createServer(createMetricsApp(metrics, config.metrics.token).callback());
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(new Error(error.code === 'EADDRINUSE' ? `port ${config.metrics.port} is already in use (METRICS_PORT)` : `cannot listen on METRICS_PORT: ${error.message}`, { cause: error })),
+    );
+    server.listen(config.metrics.port, config.host, () => resolve());
+  });
+  return server;
 }

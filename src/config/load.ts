@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../errors/app-error.js';
+import { credentialSettings, secretProblems } from './secret-strength.js';
 import {
   type Config,
   configSchema,
@@ -20,7 +21,7 @@ export const CONFIG_DIR = path.resolve(import.meta.dirname, '../../config');
 const configDir = (): string =>
   existsSync(CONFIG_DIR) ? CONFIG_DIR : path.resolve(import.meta.dirname, '../../../config');
 
-const NUMERIC_PATHS = new Set(['port', 'database.poolMax', 'dingtalk.timeoutMs', 'webConcurrency', 'dingtalk.syncIntervalMinutes']);
+const NUMERIC_PATHS = new Set(['port', 'metrics.port', 'database.poolMax', 'dingtalk.timeoutMs', 'webConcurrency', 'dingtalk.syncIntervalMinutes']);
 const BOOLEAN_PATHS = new Set(['login.autoRedirect', 'trustProxy', 'oidc.logoutRevokesOfflineGrants']);
 const ENVS = ['development', 'test', 'production'] as const;
 
@@ -151,6 +152,18 @@ export function checkConsistency(config: DeepPartial<Config>): string[] {
     problems.push('COOKIE_SECRETS: required in production (comma list, 32 or more random characters each)');
   }
   if (config.demoClient) problems.push('demoClient: must be false in production');
+  // Security review, issue #14: weak or reused secrets, and metrics open to whoever reaches PORT.
+  const ownValue = (value: unknown) => typeof value === 'string' && !value.includes(INSECURE_DEFAULT_MARK);
+  problems.push(
+    ...secretProblems({
+      keyEncryption: ownValue(secrets.keyEncryption) ? secrets.keyEncryption : undefined,
+      cookieKeys: Array.isArray(secrets.cookieKeys) ? secrets.cookieKeys.filter(ownValue) : undefined,
+      others: credentialSettings(config),
+    }),
+  );
+  if (config.metrics?.enabled !== false && !config.metrics?.token && config.metrics?.port === undefined) {
+    problems.push('METRICS_TOKEN or METRICS_PORT: set one in production, so /metrics is not open to everyone who reaches PORT');
+  }
   return problems;
 }
 

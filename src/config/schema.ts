@@ -172,7 +172,18 @@ export const configSchema = z.object({
     enabled: z.boolean(),
     /** When set, /metrics requires `Authorization: Bearer <token>` (METRICS_TOKEN); ≥ 16 characters. */
     token: z.string().min(16).optional(),
+    /**
+     * Serve /metrics on this port only, on its own listener (METRICS_PORT), and not on PORT: keep it
+     * off the public load balancer. Production needs this or METRICS_TOKEN.
+     */
+    port: z.number().int().min(0).max(65535).optional(),
   }),
+
+  /**
+   * How long a /readyz answer is reused, in milliseconds: a flood of probes then costs PostgreSQL
+   * and Redis at most one round of checks per this interval per process (0: every probe checks).
+   */
+  readinessCacheMs: z.number().int().min(0).max(60_000),
 
   /** Header carrying the request id: a valid incoming one is kept, otherwise one is made; always echoed. */
   requestIdHeader: z.string().regex(/^[A-Za-z][A-Za-z0-9-]*$/, 'must be an HTTP header name'),
@@ -213,6 +224,7 @@ export const ENV_VARS = {
   EMAIL_FALLBACK_DOMAIN: 'login.emailFallbackDomain',
   COOKIE_SECRETS: 'secrets.cookieKeys',
   METRICS_TOKEN: 'metrics.token',
+  METRICS_PORT: 'metrics.port',
 } as const satisfies Record<string, string>;
 
 export type EnvVarName = keyof typeof ENV_VARS;

@@ -89,8 +89,9 @@ export function createApp(deps: AppDeps): Koa {
     ctx.redirect('/assets/favicon.svg');
   });
   router.get('/healthz', liveness);
-  router.get('/readyz', readiness(deps.checks ?? {}, logger));
-  if (config.metrics.enabled) router.get('/metrics', metricsEndpoint(metrics, config.metrics.token));
+  router.get('/readyz', readiness(deps.checks ?? {}, logger, { cacheMs: config.readinessCacheMs }));
+  // With METRICS_PORT, /metrics lives on its own listener only (metrics-server.ts, main.ts).
+  if (config.metrics.enabled && config.metrics.port === undefined) router.get('/metrics', metricsEndpoint(metrics, config.metrics.token));
 
   // Discovery and JWKS from memory, before anything else (well-known.ts).
   app.use(

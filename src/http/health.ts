@@ -20,11 +20,22 @@ export const liveness: Middleware = (ctx) => {
 /**
  * `/readyz`: every check in parallel, each bounded by `timeoutMs`; 200 when all pass, else 503
  * with which failed (names only, no error text). A check that changes state is logged once.
+ *
+ * The answer is reused for `cacheMs` (1 s), and probes arriving while the checks run share that
+ * run: a flood of /readyz (it needs no credentials) costs PostgreSQL and Redis at most one round
+ * of checks a second per process, while an orchestrator probing every few seconds sees every change.
  */
-export function readiness(checks: Record<string, ReadinessCheck>, logger: Logger, options: { timeoutMs?: number } = {}): Middleware {
+export function readiness(
+  checks: Record<string, ReadinessCheck>,
+  logger: Logger,
+  options: { timeoutMs?: number; cacheMs?: number } = {},
+): Middleware {
   const timeoutMs = options.timeoutMs ?? 2_000;
+  const cacheMs = options.cacheMs ?? 1_000;
   const lastState = new Map<string, boolean>();
-  return async (ctx) => {
+  let answer: { at: number; ready: boolean; checks: Record<string, string> } | undefined;
+  let running: Promise<{ ready: boolean; checks: Record<string, string> }> | undefined;
+  const runChecks = async (): Promise<{ ready: boolean; checks: Record<string, string> }> => {
     const results = await Promise.all(
       Object.entries(checks).map(async ([name, check]) => {
         let ok = true;
@@ -43,10 +54,19 @@ export function readiness(checks: Record<string, ReadinessCheck>, logger: Logger
         return [name, ok ? 'ok' : 'failing'] as const;
       }),
     );
-    const ready = results.every(([, state]) => state === 'ok');
-    ctx.status = ready ? 200 : 503;
+    return { ready: results.every(([, state]) => state === 'ok'), checks: Object.fromEntries(results) };
+  };
+  return async (ctx) => {
+    if (!answer || Date.now() - answer.at >= cacheMs) {
+      running ??= runChecks().finally(() => {
+        running = undefined;
+      });
+      const result = await running;
+      answer = { at: Date.now(), ...result };
+    }
+    ctx.status = answer.ready ? 200 : 503;
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = { status: ready ? 'ok' : 'failing', checks: Object.fromEntries(results) };
+    ctx.body = { status: answer.ready ? 'ok' : 'failing', checks: answer.checks };
   };
 }
 

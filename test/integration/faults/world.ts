@@ -52,6 +52,8 @@ export async function startFaultWorld(overrides: DeepPartial<Config> = {}): Prom
     const config = loadConfig({
       env: { NODE_ENV: 'test', DATABASE_URL: parts.postgres!.url, REDIS_URL: parts.redis!.url },
       overrides: {
+        // Each probe checks afresh: these tests stop a service and look at the very next probe.
+        readinessCacheMs: 0,
         ...overrides,
         ...(process.env.FAULT_LOG_LEVEL ? { logLevel: process.env.FAULT_LOG_LEVEL as Config['logLevel'] } : {}),
         port,

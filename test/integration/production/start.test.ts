@@ -147,6 +147,8 @@ describe('production start: the image commands from dist/ with NODE_ENV=producti
       DINGTALK_CORP_ID: 'dingprodtestcorp01',
       KEY_ENCRYPTION_SECRET: secret(),
       COOKIE_SECRETS: `${secret()},${secret()}`,
+      // Production serves /metrics only with a token or on its own port.
+      METRICS_PORT: String(await freePort()),
       LOG_LEVEL: 'info',
       NODE_OPTIONS: `--import=${WITHOUT_DEV_DEPENDENCIES}`,
     };

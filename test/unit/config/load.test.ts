@@ -1,8 +1,14 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { expect } from 'chai';
 import { checkConsistency, loadConfig, usesEmulator } from '../../../src/config/load.js';
 import { ConfigError } from '../../../src/errors/app-error.js';
 
-const STRONG = 'k'.repeat(40);
+// Random-looking values (as `openssl rand -hex 32` makes): production refuses repeats and words.
+const STRONG = '3f9c1e7a5b2d8064f1a9c3e5b7d90246';
+const COOKIE_A = 'b71e4c09a3f65d28e90c1b7f4a36d582';
+const COOKIE_B = '0d5a9e3c7f1b86244c8e2a0f6d9b3175';
 const PRODUCTION = {
   NODE_ENV: 'production',
   ISSUER: 'https://id.example.com',
@@ -12,8 +18,9 @@ const PRODUCTION = {
   DINGTALK_CLIENT_SECRET: 'secret',
   DINGTALK_CORP_ID: 'dingcorp123',
   KEY_ENCRYPTION_SECRET: STRONG,
-  COOKIE_SECRETS: `${'a'.repeat(32)},${'b'.repeat(32)}`,
+  COOKIE_SECRETS: `${COOKIE_A},${COOKIE_B}`,
   TRUST_PROXY: 'true',
+  METRICS_TOKEN: 'c4e8a1f07b3d9265e0a7c3f1',
 };
 
 function problemsOf(env: NodeJS.ProcessEnv): string[] {
@@ -150,6 +157,53 @@ describe('config', function () {
       expect(problemsOf({ ...PRODUCTION, DINGTALK_API_BASE_URL: 'http://127.0.0.1:4000' })).to.deep.equal([
         'DINGTALK_API_BASE_URL: must be https in production',
       ]);
+    });
+
+    it('refuses the CHANGE-ME placeholders of deploy/kubernetes/secret.yaml', function () {
+      const sample = readFileSync(path.resolve(import.meta.dirname, '../../../deploy/kubernetes/secret.yaml'), 'utf8');
+      const value = (name: string) => new RegExp(`^\\s+${name}: (.+)$`, 'm').exec(sample)![1]!.trim();
+      const problems = problemsOf({
+        ...PRODUCTION,
+        DATABASE_URL: value('DATABASE_URL'),
+        REDIS_URL: value('REDIS_URL'),
+        DINGTALK_CLIENT_ID: value('DINGTALK_CLIENT_ID'),
+        DINGTALK_CLIENT_SECRET: value('DINGTALK_CLIENT_SECRET'),
+        KEY_ENCRYPTION_SECRET: value('KEY_ENCRYPTION_SECRET'),
+        COOKIE_SECRETS: value('COOKIE_SECRETS'),
+      });
+      const names = problems.map((p) => p.split(':')[0]);
+      expect(names).to.include.members(['DATABASE_URL', 'REDIS_URL', 'DINGTALK_CLIENT_ID', 'DINGTALK_CLIENT_SECRET', 'KEY_ENCRYPTION_SECRET', 'COOKIE_SECRETS']);
+      expect(problems.join('\n')).to.not.contain('CHANGE-ME');
+    });
+
+    it('refuses low-entropy secrets: repeats, runs and words', function () {
+      for (const weak of ['k'.repeat(40), 'abcdefghijklmnopqrstuvwxyz0123456789', 'passwordpasswordpasswordpassword', '1212121212121212121212121212121212']) {
+        expect(problemsOf({ ...PRODUCTION, KEY_ENCRYPTION_SECRET: weak }), weak).to.deep.equal([
+          'KEY_ENCRYPTION_SECRET: too predictable to be a key (low entropy): generate one with `openssl rand -hex 32`',
+        ]);
+      }
+      expect(problemsOf({ ...PRODUCTION, COOKIE_SECRETS: `${COOKIE_A},${'a'.repeat(32)}` })).to.deep.equal([
+        'COOKIE_SECRETS (entry 2): too predictable to be a key (low entropy): generate one with `openssl rand -hex 32`',
+      ]);
+    });
+
+    it('accepts generated values: 64 hex characters, base64url', function () {
+      expect(problemsOf({ ...PRODUCTION, KEY_ENCRYPTION_SECRET: randomBytes(32).toString('hex'), COOKIE_SECRETS: randomBytes(32).toString('base64url') })).to.deep.equal([]);
+    });
+
+    it('refuses one value for both KEY_ENCRYPTION_SECRET and COOKIE_SECRETS', function () {
+      expect(problemsOf({ ...PRODUCTION, COOKIE_SECRETS: `${COOKIE_A},${STRONG}` })).to.deep.equal([
+        'KEY_ENCRYPTION_SECRET and COOKIE_SECRETS: the same value is used for both: give each its own',
+      ]);
+    });
+
+    it('refuses /metrics on the public port without METRICS_TOKEN; METRICS_PORT moves it off', function () {
+      const { METRICS_TOKEN: _token, ...open } = PRODUCTION;
+      expect(problemsOf(open)).to.deep.equal([
+        'METRICS_TOKEN or METRICS_PORT: set one in production, so /metrics is not open to everyone who reaches PORT',
+      ]);
+      expect(problemsOf({ ...open, METRICS_PORT: '9464' })).to.deep.equal([]);
+      expect(loadConfig({ env: { ...open, METRICS_PORT: '9464' } }).metrics.port).to.equal(9464);
     });
 
     it('never prints a secret value in a problem', function () {
