@@ -84,6 +84,12 @@ export function bearerGuard(deps: GuardDeps & { verifier: TokenVerifier; audienc
       if (error instanceof joseErrors.JOSEError || error instanceof TypeError) throw unauthorized('the access token is invalid or expired');
       throw error;
     }
+    // A sender-constrained token (RFC 9449 DPoP `cnf.jkt`, RFC 8705 `cnf.x5t#S256`) is worth something
+    // only with a proof of its key, which the admin API does not check: refused as a plain bearer
+    // token (RFC 9449 §7.1), so a stolen DPoP-bound token stays useless here too.
+    if (payload.cnf !== undefined) {
+      throw unauthorized('this access token is bound to a key (DPoP): the admin API takes only bearer tokens, ask for one without DPoP');
+    }
     if (typeof payload.sub !== 'string') throw forbidden('the token names no subject');
     const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ') : [];
     // A POST that only reads (the rule preview) needs no write scope.
