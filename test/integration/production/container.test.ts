@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
-// js-yaml comes with mocha (a dev dependency of ours), with its own types.
+// js-yaml (a dev dependency; mocha uses the same version) ships its own types.
 import { load, loadAll } from 'js-yaml';
 import { loadConfig } from '../../../src/config/load.js';
 import {
