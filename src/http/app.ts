@@ -3,7 +3,8 @@
  *
  *   discovery/JWKS from memory → request id (+ access log, metrics) → (emulator) → security
  *   headers (CSP nonce; short ones on JSON endpoints) → no-store → error page → rate limits
- *   → oidc-provider's JSON endpoints directly → CSRF tokens → our routes → oidc-provider
+ *   → oidc-provider's JSON endpoints directly → CSRF tokens → home, assets, probes, /metrics
+ *   → our routes (DingTalk events, interactions, admin, demo) → oidc-provider
  *
  * - Discovery and JWKS come first: read by every relying party and resource server, often, and
  *   unchanged between key rotations (well-known.ts); they get no request id or access line.
@@ -43,9 +44,12 @@ export interface AppDeps {
   pages?: PageRenderer;
   /** Readiness probe parts (Postgres, Redis, migrations); each throws when not ready. */
   checks?: Record<string, ReadinessCheck>;
-  /** Our own routes (interactions, demo), mounted after the security middleware. */
+  /** Our own routes (DingTalk events, interactions, admin console and API, demo), mounted after the security middleware. */
   routes?: Koa.Middleware[];
-  /** Mounted before everything else: the development DingTalk emulator, which is its own "site". */
+  /**
+   * Mounted right after the request id, before the security headers: the development DingTalk
+   * emulator, which is its own "site".
+   */
   standalone?: Koa.Middleware[];
   /** The registry /metrics serves (shared with the DingTalk client, audit log, …); default: a new one. */
   metrics?: Metrics;

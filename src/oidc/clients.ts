@@ -1,8 +1,11 @@
 /**
- * Clients and resource servers: registered in Postgres (by the CLI, later the admin console) or
- * listed in CLIENTS_FILE. oidc-provider reads clients through `createClientAdapter`, which keeps
- * each answer (found or not) for `clientCacheMs`, so the token and introspection hot paths do not
- * touch Postgres on every request. The secret is stored encrypted and shown only once.
+ * Clients and resource servers: registered in Postgres (by the admin console, the admin API and the
+ * CLI, through the admin operations) or listed in CLIENTS_FILE. oidc-provider reads clients through
+ * `createClientAdapter`, read-only, which keeps each answer (found or not) for `clientCacheMs`, so
+ * the token and introspection hot paths do not touch Postgres on every request; every change is
+ * announced through `onChange` so that each replica drops its copy at once, and the cache time
+ * only bounds a lost announcement. While Postgres is down, a cached client is served as last read.
+ * The secret is stored encrypted (SecretBox) and shown only once.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
