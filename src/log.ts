@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { Writable } from 'node:stream';
+import { createRequire } from 'node:module';
 import { pino, type DestinationStream, type Logger } from 'pino';
+import type { PrettyOptions } from 'pino-pretty';
 import type { Config } from './config/schema.js';
 
 export type { Logger };
@@ -30,7 +31,7 @@ export function currentRequest(): RequestContext | undefined {
 }
 
 export interface LoggerOptions {
-  /** Where the lines go; default stdout (pretty in development on a terminal, JSON otherwise). */
+  /** Where the lines go; default stdout (readable in development on a terminal, JSON otherwise). */
   destination?: DestinationStream;
 }
 
@@ -40,15 +41,16 @@ export interface LoggerOptions {
  * hold a secret are censored wherever they appear, so a careless `log.info({ req })` cannot leak a
  * token, a code or a client secret.
  *
- * In development on a terminal, lines are printed in a short readable form instead (no
- * dependency: pino-pretty is not installed); anywhere else, one JSON object per line.
+ * In development on a terminal, lines are printed for a person instead (pino-pretty, when it is
+ * installed: it is a dev dependency); anywhere else (production, tests, a pipe, a file), one JSON
+ * object per line.
  */
 export function createLogger(
   config: Pick<Config, 'logLevel'> & Partial<Pick<Config, 'env'>>,
   options: LoggerOptions = {},
 ): Logger {
   const destination =
-    options.destination ?? (config.env === 'development' && process.stdout.isTTY ? prettyStream(process.stdout) : undefined);
+    options.destination ?? (config.env === 'development' && process.stdout.isTTY ? prettyStdout() : undefined);
   const settings = {
     level: config.logLevel,
     base: undefined,
@@ -90,32 +92,35 @@ export function createLogger(
   return destination ? pino(settings, destination) : pino(settings);
 }
 
-const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO ', 40: 'WARN ', 50: 'ERROR', 60: 'FATAL' };
+/**
+ * pino-pretty's options for our lines: one line per entry (`[12:03:04.123] WARN: request {…}`),
+ * local time, no pid or hostname. The JSON stays the contract; this is only how a person reads it.
+ */
+const PRETTY: PrettyOptions = {
+  singleLine: true,
+  translateTime: 'SYS:HH:MM:ss.l',
+  ignore: 'pid,hostname',
+};
 
-/** `12:03:04.123 INFO  message  key=value …` — development only; the JSON stays the contract. */
-export function prettyStream(out: NodeJS.WritableStream): Writable {
-  return new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n')) {
-        if (line) out.write(`${prettyLine(line)}\n`);
-      }
-      done();
-    },
-  });
+type PinoPretty = (options: PrettyOptions) => DestinationStream;
+
+/** pino-pretty, or undefined where only production dependencies are installed (the container image). */
+function loadPinoPretty(): PinoPretty | undefined {
+  try {
+    return createRequire(import.meta.url)('pino-pretty') as PinoPretty;
+  } catch {
+    return undefined;
+  }
 }
 
-function prettyLine(line: string): string {
-  let entry: Record<string, unknown>;
-  try {
-    entry = JSON.parse(line) as Record<string, unknown>;
-  } catch {
-    return line;
-  }
-  const { time, level, msg, err, ...rest } = entry;
-  const clock = typeof time === 'number' ? new Date(time).toISOString().slice(11, 23) : '';
-  const fields = Object.entries(rest)
-    .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`)
-    .join(' ');
-  const stack = err && typeof err === 'object' && 'stack' in err ? `\n${String((err as { stack: unknown }).stack)}` : '';
-  return `${clock} ${LEVELS[Number(level)] ?? String(level)} ${String(msg ?? '')}${fields ? `  ${fields}` : ''}${stack}`;
+/** stdout for a person: pino-pretty writing synchronously to fd 1, in colour; JSON without pino-pretty. */
+function prettyStdout(): DestinationStream | undefined {
+  return loadPinoPretty()?.({ ...PRETTY, colorize: true, destination: 1, sync: true });
+}
+
+/** The readable lines of development on any stream, without colour (tests read them). */
+export function prettyStream(out: NodeJS.WritableStream): DestinationStream {
+  const pretty = loadPinoPretty();
+  if (!pretty) throw new Error('pino-pretty is not installed (it is a dev dependency): run `npm install`');
+  return pretty({ ...PRETTY, colorize: false, destination: out as unknown as PrettyOptions['destination'] });
 }
