@@ -13,6 +13,7 @@ import { createDatabase, type Database } from './db/sequelize.js';
 import { randomBytes } from 'node:crypto';
 import mount from 'koa-mount';
 import { createAccessCheck } from './accounts/access.js';
+import { type AccessChanges, createAccessChanges, createAfterDirectorySync } from './accounts/access-changes.js';
 import { createAuditLog } from './accounts/audit.js';
 import { startSyncSchedule } from './accounts/sync-schedule.js';
 import { createDeprovisioning, type Deprovisioning } from './accounts/deprovisioning.js';
@@ -72,6 +73,8 @@ export interface Services {
   holder: ProviderHolder;
   dingtalk: DingTalkClient;
   roles: RoleService;
+  /** Revokes grants that role and access-policy changes take away (accounts/access-changes.ts). */
+  access: AccessChanges;
   /** Revoke, disable, enable, sync from DingTalk, DingTalk events (accounts/deprovisioning.ts). */
   deprovisioning: Deprovisioning;
   /**
@@ -167,6 +170,15 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     // every write drops everywhere.
     const accountCache = createAccountCache(db.models, { ttlMs: config.oidc.accountCacheMs });
     const mayUse = createAccessCheck((accountId) => accountCache.get(accountId));
+    // Access changes reach live grants: revoked when the change happens (and checked at every use).
+    const access = createAccessChanges({
+      models: db.models,
+      adapter,
+      lookup: (accountId) => accountCache.get(accountId),
+      clientMetadata: (clientId) => clientStore.metadataOf(clientId),
+      audit,
+      logger,
+    });
     let holderRef: ProviderHolder | undefined;
     const deprovisioning = createDeprovisioning({
       models: db.models,
@@ -177,17 +189,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       logger,
       ...(corpId === undefined ? {} : { corpId }),
       markers: redis ? createRedisMarkerStore(redis) : createMemoryMarkerStore(),
-      afterSync: async (account) => {
-        const change = await roles.reevaluate(account);
-        if (change.added.length + change.removed.length > 0) {
-          await audit.record({
-            type: 'account.roles_changed',
-            actor: 'dingtalk:sync',
-            accountId: account.id,
-            details: { added: change.added, removed: change.removed },
-          });
-        }
-      },
+      afterSync: createAfterDirectorySync({ roles, audit, access }),
     });
     const inbox = createEventInbox({
       sequelize: db.sequelize,
@@ -203,7 +205,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       accountCache.invalidate(change);
       void notifier.publish('accounts', change);
     });
-    const findAccount = createFindAccount(accountCache);
+    const findAccount = createFindAccount(accountCache, { mayUse });
 
     const holder = await createProviderHolder(
       config,
@@ -269,6 +271,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
         emailFallbackDomain: config.login.emailFallbackDomain,
         roles,
         audit,
+        access,
       }),
       consents,
       ephemeral: redis ? createRedisEphemeralStore(redis) : createMemoryEphemeralStore(),
@@ -298,6 +301,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       keysChanged: () => notifier.publish('keys'),
       dingtalk,
       dingtalkEvents: { token: Boolean(config.dingtalk.eventToken), aesKey: Boolean(config.dingtalk.eventAesKey) },
+      access,
     });
 
     // Development: a demo client and a tiny relying party at /demo that signs in through the emulator.
@@ -342,6 +346,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       holder,
       dingtalk,
       roles,
+      access,
       deprovisioning,
       inbox,
       accountIndex: adapter.accountIndex,

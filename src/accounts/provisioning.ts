@@ -3,6 +3,7 @@ import type { UpstreamIdentity } from '../dingtalk/identity.js';
 import type { Account } from '../db/models/account.js';
 import type { Models } from '../db/models/index.js';
 import { AccountError } from '../errors/app-error.js';
+import type { AccessChanges } from './access-changes.js';
 import type { AuditLog } from './audit.js';
 import type { RoleChange, RoleService } from './roles.js';
 
@@ -16,6 +17,8 @@ export interface ProvisioningOptions {
   roles?: RoleService;
   /** Where role changes found at sign-in are recorded (`account.roles_changed`). */
   audit?: AuditLog;
+  /** Revokes grants at other apps that a role lost or a department move at sign-in takes away. */
+  access?: Pick<AccessChanges, 'accountChanged'>;
 }
 
 /**
@@ -60,7 +63,7 @@ export function createProvisioning(sequelize: Sequelize, models: Models, options
     },
     /** Create or refresh the account of a DingTalk user who just signed in; throws if disabled. */
     async signIn(identity: UpstreamIdentity): Promise<Account> {
-      const { account, change } = await sequelize.transaction(async (transaction) => {
+      const { account, change, moved } = await sequelize.transaction(async (transaction) => {
         const profile = { ...profileOf(identity), lastLoginAt: new Date() };
         const existing = await Account.findOne({
           where: { unionId: identity.unionId },
@@ -70,10 +73,12 @@ export function createProvisioning(sequelize: Sequelize, models: Models, options
         if (existing?.status === 'disabled') {
           throw new AccountError('account.disabled', 'the account is disabled');
         }
+        const departmentsBefore = existing ? JSON.stringify(existing.departments ?? []) : undefined;
         const account = existing ? await existing.update(profile, { transaction }) : await Account.create(profile, { transaction });
+        const moved = departmentsBefore !== undefined && departmentsBefore !== JSON.stringify(account.departments ?? []);
         // Same transaction: the roles a login's tokens carry always match the record just stored.
         const change: RoleChange | undefined = await options.roles?.reevaluate(account, { transaction });
-        return { account, change };
+        return { account, change, moved };
       });
       if (change && change.added.length + change.removed.length > 0) {
         await options.audit?.record({
@@ -82,6 +87,9 @@ export function createProvisioning(sequelize: Sequelize, models: Models, options
           accountId: account.id,
           details: { added: change.added, removed: change.removed },
         });
+      }
+      if (moved || (change?.removed.length ?? 0) > 0) {
+        await options.access?.accountChanged(account.id, { actor: 'login', reason: 'signed_in' });
       }
       return account;
     },

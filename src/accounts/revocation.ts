@@ -50,7 +50,7 @@ export interface LogoutTarget {
  * with our adapters one call empties the shared grant index, but asking every model keeps this
  * right for any adapter.
  */
-const GRANT_TOKEN_MODELS = [
+export const GRANT_TOKEN_MODELS = [
   'AccessToken',
   'RefreshToken',
   'AuthorizationCode',

@@ -5,6 +5,7 @@
  * own validation (`validateClient`) before anything is saved; its complaint comes back as a 400
  * `clients.invalid_metadata` with oidc-provider's description.
  */
+import type { AccessChanges } from '../accounts/access-changes.js';
 import type { ClientMetadata } from 'oidc-provider';
 import { isValidRoleName } from '../accounts/roles.js';
 import { AppError } from '../errors/app-error.js';
@@ -136,6 +137,8 @@ export interface ClientOpsDeps {
   /** oidc-provider's own check of client metadata (ProviderHolder.validateClient). */
   validateClient: (metadata: ClientMetadata) => Promise<void>;
   record: (actor: Actor, entry: { type: string; accountId?: string | null; details?: Record<string, unknown> }) => Promise<unknown>;
+  /** Revokes the grants an app's changed `access_policy` no longer admits (accounts/access-changes.ts). */
+  access?: Pick<AccessChanges, 'clientChanged'>;
 }
 
 const strings = (value: unknown): string[] => (Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []);
@@ -356,6 +359,7 @@ export function createClientOps(deps: ClientOpsDeps) {
         type: 'client.updated',
         details: { client: clientId, changed, ...Object.fromEntries(changed.map((key) => [key, after[key]])) },
       });
+      if (changed.includes('accessPolicy')) await deps.access?.clientChanged(clientId, { actor: actor.accountId });
       return after;
     },
 

@@ -8,6 +8,7 @@
  *
  * Who may do what is in guard.ts: `admin` reads and writes, `auditor` reads.
  */
+import type { AccessChanges } from '../accounts/access-changes.js';
 import type Koa from 'koa';
 import type { ClientMetadata } from 'oidc-provider';
 import type Provider from 'oidc-provider';
@@ -57,6 +58,8 @@ export interface AdminDeps {
   /** For the DingTalk health page. */
   dingtalk?: DingTalkClient;
   dingtalkEvents?: { token: boolean; aesKey: boolean };
+  /** Revokes grants that role and access-policy changes take away. */
+  access?: AccessChanges;
 }
 
 /** Middleware for `createApp({ routes })`: the API first (it answers JSON), then the console. */

@@ -5,6 +5,7 @@
  */
 import type Provider from 'oidc-provider';
 import { Op, type Sequelize, type WhereOptions } from 'sequelize';
+import type { AccessChanges } from '../accounts/access-changes.js';
 import type { AuditLog } from '../accounts/audit.js';
 import type { ConsentStore } from '../accounts/consents.js';
 import type { Deprovisioning } from '../accounts/deprovisioning.js';
@@ -98,6 +99,8 @@ export interface AdminServiceDeps {
   dingtalk?: DingTalkClient;
   /** Whether DINGTALK_EVENT_TOKEN and DINGTALK_EVENT_AES_KEY are set. */
   dingtalkEvents?: { token: boolean; aesKey: boolean };
+  /** Revokes grants that role and access-policy changes take away (accounts/access-changes.ts). */
+  access?: AccessChanges;
 }
 
 /** Writes an admin change to the audit log with who made it, how (`via`) and from where. */
@@ -123,6 +126,7 @@ export function createAdminService(deps: AdminServiceDeps) {
       if (change.added.length + change.removed.length === 0) continue;
       await record(actor, { type: 'account.roles_changed', accountId: change.accountId, details: { added: change.added, removed: change.removed } });
     }
+    await deps.access?.rolesChanged(changes, { actor: actor.accountId });
   }
 
   async function clientNames(): Promise<Map<string, string>> {
@@ -169,7 +173,7 @@ export function createAdminService(deps: AdminServiceDeps) {
   }
 
   return {
-    ...createClientOps({ issuer: deps.issuer, clientStore: deps.clientStore, validateClient: deps.validateClient, record }),
+    ...createClientOps({ issuer: deps.issuer, clientStore: deps.clientStore, validateClient: deps.validateClient, record, ...(deps.access ? { access: deps.access } : {}) }),
     ...createSessionOps({ ...deps, record }),
 
     /**

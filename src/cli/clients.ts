@@ -138,6 +138,7 @@ export async function runClients(config: Config, args: string[]): Promise<number
         await validator(metadata);
       },
       record: auditRecorder(cli.audit),
+      ...(cli.access ? { access: cli.access } : {}),
     });
 
     switch (action) {

@@ -10,7 +10,12 @@ import { createSecretBox } from '../oidc/secret-box.js';
 import { createLogger } from '../log.js';
 import { pendingMigrations } from '../db/migrator.js';
 import { type ChangeNotifier, createRedisChangeNotifier } from '../store/notifications.js';
-import { createRedis } from '../store/redis.js';
+import { createRedis, type RedisClient } from '../store/redis.js';
+import { createRedisAdapterFactory } from '../store/redis-adapter.js';
+import { type AccessChanges, createAccessChanges } from '../accounts/access-changes.js';
+import { createAccountCache } from '../oidc/account-cache.js';
+import type { Models } from '../db/models/index.js';
+import type { Logger } from '../log.js';
 
 export interface CliContext {
   keyStore: KeyStore;
@@ -19,6 +24,8 @@ export interface CliContext {
   audit: AuditLog;
   /** Tell running servers about a change (Redis pub/sub); a no-op without REDIS_URL. */
   notify: ChangeNotifier['publish'];
+  /** Revokes the grants an access change takes away, in the servers' Redis; absent without REDIS_URL. */
+  access?: AccessChanges;
   close(): Promise<void>;
 }
 
@@ -48,18 +55,39 @@ export async function openCli(config: Config): Promise<CliContext> {
     });
   // A fresh installation set up from the command line before its first start needs keys too.
   await keyStore.ensure();
-  return {
-    keyStore,
-    clientStore: createClientStore(
-      db.models,
-      createSecretBox(config.secrets.keyEncryption, 'client-secrets'),
-      config.clientsFile ? readClientsFile(config.clientsFile, clientsFileOptions(config)) : [],
-      (id) => notify('clients', id),
-    ),
-    audit: createAuditLog(db.models, logger),
-    notify,
-    close,
-  };
+  const clientStore = createClientStore(
+    db.models,
+    createSecretBox(config.secrets.keyEncryption, 'client-secrets'),
+    config.clientsFile ? readClientsFile(config.clientsFile, clientsFileOptions(config)) : [],
+    (id) => notify('clients', id),
+  );
+  const audit = createAuditLog(db.models, logger);
+  const access = cliAccessChanges(db.models, redis, clientStore, audit, logger);
+  return { keyStore, clientStore, audit, notify, ...(access ? { access } : {}), close };
+}
+
+/**
+ * Grant revocation for access changes made from the command line: straight in the servers' Redis
+ * (the same adapter, no provider needed), with accounts read afresh. Without REDIS_URL the servers'
+ * grants live in their own memory, out of reach; their use-time check still applies.
+ */
+export function cliAccessChanges(
+  models: Models,
+  redis: RedisClient | undefined,
+  clientStore: Pick<ClientStore, 'metadataOf'>,
+  audit: AuditLog,
+  logger: Logger,
+): AccessChanges | undefined {
+  if (!redis) return undefined;
+  const accounts = createAccountCache(models, { ttlMs: 0 });
+  return createAccessChanges({
+    models,
+    adapter: createRedisAdapterFactory(redis),
+    lookup: (accountId) => accounts.get(accountId),
+    clientMetadata: (clientId) => clientStore.metadataOf(clientId),
+    audit,
+    logger,
+  });
 }
 
 export function printTable(rows: Record<string, unknown>[]): void {
@@ -112,6 +140,7 @@ export function adminServiceOf(services: Services, overrides: Partial<AdminServi
     validateClient: (metadata) => holder.validateClient(metadata),
     dingtalk: services.dingtalk,
     dingtalkEvents: { token: Boolean(config.dingtalk.eventToken), aesKey: Boolean(config.dingtalk.eventAesKey) },
+    access: services.access,
     ...overrides,
   });
 }

@@ -10,7 +10,10 @@ import { pendingMigrations } from '../db/migrator.js';
 import type { Database } from '../db/sequelize.js';
 import { createLogger } from '../log.js';
 import { openDatabase } from '../main.js';
-import { printTable } from './context.js';
+import { cliAccessChanges, printTable } from './context.js';
+import type { AccessChanges } from '../accounts/access-changes.js';
+import { clientsFileOptions, createClientStore, readClientsFile } from '../oidc/clients.js';
+import { createSecretBox } from '../oidc/secret-box.js';
 
 const HELP = `Usage:
   dingtalk-oidc roles list [--json]
@@ -43,6 +46,8 @@ export interface RoleCli {
   db: Database;
   roles: RoleService;
   audit: AuditLog;
+  /** Revokes the grants a role change takes away (with REDIS_URL). */
+  access?: AccessChanges;
   close(): Promise<void>;
 }
 
@@ -65,10 +70,18 @@ export async function openRoleCli(config: Config): Promise<RoleCli> {
   const notifier = redis ? createRedisChangeNotifier(redis, () => undefined) : undefined;
   const published: Promise<void>[] = [];
   if (notifier) watchAccountChanges(db.models, (change) => published.push(notifier.publish('accounts', change)));
+  const audit = createAuditLog(db.models, logger);
+  const clientStore = createClientStore(
+    db.models,
+    createSecretBox(config.secrets.keyEncryption, 'client-secrets'),
+    config.clientsFile ? readClientsFile(config.clientsFile, clientsFileOptions(config)) : [],
+  );
+  const access = cliAccessChanges(db.models, redis, clientStore, audit, logger);
   return {
     db,
     roles: createRoleService(db.sequelize, db.models, { adminDingtalkUserids: config.adminDingtalkUserids }),
-    audit: createAuditLog(db.models, logger),
+    audit,
+    ...(access ? { access } : {}),
     close: async () => {
       await Promise.all(published);
       redis?.disconnect();
@@ -142,7 +155,7 @@ async function runAction(cli: RoleCli, action: string, args: string[], flags: Fl
       if (!name) return usage('roles remove needs a role name');
       const changes = await roles.removeRole(name);
       await audit.record({ type: 'role.removed', actor: 'cli', details: { role: name, accounts: changes.length } });
-      await recordChanges(audit, changes);
+      await recordChanges(cli, changes);
       if (flags.json) console.log(JSON.stringify({ removed: name, changes }, null, 2));
       else {
         console.log(`removed role ${name}`);
@@ -163,7 +176,7 @@ async function runAction(cli: RoleCli, action: string, args: string[], flags: Fl
         return 1;
       }
       await audit.record({ type: `role.${action}ed`, actor: 'cli', accountId: account.id, details: { role: roleName } });
-      await recordChanges(audit, [change]);
+      await recordChanges(cli, [change]);
       if (flags.json) console.log(JSON.stringify(change, null, 2));
       else if (action === 'assign') console.log(`assigned ${roleName} to ${label(account)}${change.added.length === 0 ? ' (it already had the role)' : ''}`);
       else console.log(`unassigned ${roleName} from ${label(account)}${change.removed.length === 0 ? ' (it keeps the role from a rule)' : ''}`);
@@ -173,7 +186,7 @@ async function runAction(cli: RoleCli, action: string, args: string[], flags: Fl
       const [ref] = args;
       const changes = ref ? [await roles.reevaluate((await roles.findAccount(ref)).id)] : await roles.reevaluateAll();
       const changed = changes.filter((c) => c.added.length + c.removed.length > 0);
-      await recordChanges(audit, changed);
+      await recordChanges(cli, changed);
       if (flags.json) console.log(JSON.stringify(changed, null, 2));
       else await printChanges(cli, changed);
       return 0;
@@ -218,7 +231,7 @@ async function runRules(cli: RoleCli, args: string[], flags: Flags): Promise<num
       }
       const { rule, changes } = await roles.addRule(input);
       await audit.record({ type: 'role_rule.created', actor: 'cli', details: { rule: rule.id, role: rule.role, kind: rule.kind, value: rule.value, includeSubDepartments: rule.includeSubDepartments } });
-      await recordChanges(audit, changes);
+      await recordChanges(cli, changes);
       if (flags.json) console.log(JSON.stringify({ rule, changes }, null, 2));
       else {
         console.log(`added rule #${rule.id}: ${rule.role} ← ${describeRule(rule)}`);
@@ -231,7 +244,7 @@ async function runRules(cli: RoleCli, args: string[], flags: Flags): Promise<num
       if (!target || !Number.isSafeInteger(id) || id <= 0) return usage('roles rules remove needs a rule id (see `roles rules list`)');
       const { rule, changes } = await roles.removeRule(id);
       await audit.record({ type: 'role_rule.removed', actor: 'cli', details: { rule: rule.id, role: rule.role, kind: rule.kind, value: rule.value } });
-      await recordChanges(audit, changes);
+      await recordChanges(cli, changes);
       if (flags.json) console.log(JSON.stringify({ rule, changes }, null, 2));
       else {
         console.log(`removed rule #${rule.id}: ${rule.role} ← ${describeRule(rule)}`);
@@ -249,8 +262,9 @@ function usage(message: string): number {
   return 1;
 }
 
-/** One audit event per account whose roles changed. */
-export async function recordChanges(audit: AuditLog, changes: readonly RoleChange[]): Promise<void> {
+/** One audit event per account whose roles changed; then the grants they may no longer use are revoked. */
+export async function recordChanges(cli: Pick<RoleCli, 'audit' | 'access'>, changes: readonly RoleChange[]): Promise<void> {
+  const { audit } = cli;
   for (const change of changes) {
     if (change.added.length + change.removed.length === 0) continue;
     await audit.record({
@@ -260,6 +274,8 @@ export async function recordChanges(audit: AuditLog, changes: readonly RoleChang
       details: { added: change.added, removed: change.removed },
     });
   }
+  // The grants the lost roles took away, at once (running servers also refuse them at use).
+  await cli.access?.rolesChanged(changes, { actor: 'cli' });
 }
 
 /** `N accounts changed:` and one line per account, `+role -role`. */

@@ -60,10 +60,10 @@ export type AccountCache = ReturnType<typeof createAccountCache>;
 
 /**
  * Calls `onChange` after every committed write that can change what an account's tokens say:
- * accounts, account roles and roles (renames). Bulk writes whose accounts are not known say `*`.
+ * accounts, account roles, roles (renames) and rules (removals). Bulk writes whose accounts are not known say `*`.
  */
 export function watchAccountChanges(models: Models, onChange: (change: AccountChange) => void): void {
-  const { Account, AccountRole, Role } = models;
+  const { Account, AccountRole, Role, RoleRule } = models;
   const afterCommit = (options: { transaction?: Transaction | null } | undefined, change: AccountChange): void => {
     // Inside a transaction, only once it is committed: earlier, a reader would re-cache the old row.
     if (options?.transaction) options.transaction.afterCommit(() => onChange(change));
@@ -91,10 +91,14 @@ export function watchAccountChanges(models: Models, onChange: (change: AccountCh
   AccountRole.addHook('afterBulkUpdate', (options) => afterCommit(options, idFromWhere(options.where, 'accountId')));
   AccountRole.addHook('afterBulkDestroy', (options) => afterCommit(options, idFromWhere(options.where, 'accountId')));
 
-  for (const hook of ['afterSave', 'afterDestroy', 'afterBulkUpdate', 'afterBulkDestroy'] as const) {
-    Role.addHook(hook, (...args: unknown[]) => {
-      const options = (hook.startsWith('afterBulk') ? args[0] : args[1]) as { transaction?: Transaction | null } | undefined;
-      afterCommit(options, '*');
-    });
+  // Roles renamed or removed, and rules removed: their account roles go by a foreign-key cascade
+  // in PostgreSQL, which no account-role hook sees, so every account is dropped.
+  for (const model of [Role, RoleRule] as const) {
+    for (const hook of ['afterSave', 'afterDestroy', 'afterBulkUpdate', 'afterBulkDestroy'] as const) {
+      (model as typeof Role).addHook(hook, (...args: unknown[]) => {
+        const options = (hook.startsWith('afterBulk') ? args[0] : args[1]) as { transaction?: Transaction | null } | undefined;
+        afterCommit(options, '*');
+      });
+    }
   }
 }

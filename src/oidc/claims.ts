@@ -1,4 +1,5 @@
 import type { Account as OidcAccount, ClaimsParameterMember, FindAccount } from 'oidc-provider';
+import type { AccessCheck } from '../accounts/access.js';
 import type { AccountCache } from './account-cache.js';
 import type { Account } from '../db/models/account.js';
 
@@ -58,11 +59,17 @@ export function idTokenClaimNames(client: unknown, requested: Record<string, unk
   return new Set([...ID_TOKEN_ALWAYS, ...Object.keys(requested ?? {}), ...(Array.isArray(configured) ? (configured as string[]) : [])]);
 }
 
-/** oidc-provider's findAccount: only active accounts exist for it. */
-export function createFindAccount(accounts: AccountCache): FindAccount {
-  return async (ctx, sub): Promise<OidcAccount | undefined> => {
+/**
+ * oidc-provider's findAccount: only active accounts exist for it. When a token is being used (a
+ * refresh, a code exchange, userinfo: oidc-provider passes it as the third argument) the account
+ * must also still be admitted by that app's `access_policy` (`mayUse`, from the account cache):
+ * otherwise there is no account, and oidc-provider answers `invalid_grant` / `invalid_token`.
+ */
+export function createFindAccount(accounts: AccountCache, options: { mayUse?: AccessCheck } = {}): FindAccount {
+  return async (ctx, sub, token): Promise<OidcAccount | undefined> => {
     const snapshot = await accounts.get(sub);
     if (!snapshot || snapshot.account.status !== 'active') return undefined;
+    if (token && options.mayUse && ctx?.oidc?.client && !(await options.mayUse(sub, ctx.oidc.client))) return undefined;
     const { account, roles } = snapshot;
     const client = ctx?.oidc?.client as { groups_include_departments?: unknown } | undefined;
     const claims = accountClaims(account, roles, { departmentGroups: client?.groups_include_departments === true });

@@ -149,6 +149,14 @@ export function createClientStore(
       return (await this.list()).find((client) => client.clientId === clientId);
     },
 
+    /** A client's metadata as stored now (CLIENTS_FILE or database, no secret); undefined when gone or disabled. */
+    async metadataOf(clientId: string): Promise<Record<string, unknown> | undefined> {
+      const file = fileClients.find((client) => client.client_id === clientId);
+      if (file) return withoutSecret(file as Record<string, unknown>);
+      const row = await ClientRecord.findByPk(clientId);
+      return row && row.enabled ? { ...row.metadata, client_id: row.clientId } : undefined;
+    },
+
     /** Full oidc-provider metadata with the decrypted secret, for the provider only. */
     async providerMetadata(clientId: string): Promise<AdapterPayload | undefined> {
       const row = await ClientRecord.findByPk(clientId);

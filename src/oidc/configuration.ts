@@ -162,8 +162,9 @@ export function buildConfiguration(config: Config, deps: ProviderDeps): Configur
         enabled: true,
         // RFC 7662 §2.1/§4: a client may introspect its own tokens, and a resource server the tokens
         // issued for it (`introspect_resources`); anything else answers `active: false`. A token of
-        // a disabled account is inactive at once.
-        allowedPolicy: async (_ctx, client, token) => {
+        // a disabled account is inactive at once, and so is one whose app's `access_policy` no
+        // longer admits its person (a role taken away, a tightened policy, a department move).
+        allowedPolicy: async (ctx, client, token) => {
           const own = token.clientId === client.clientId;
           if (!own) {
             if (client.clientAuthMethod === 'none') return false;
@@ -173,6 +174,10 @@ export function buildConfiguration(config: Config, deps: ProviderDeps): Configur
           }
           const accountId = 'accountId' in token ? token.accountId : undefined;
           if (accountId && deps.isActiveAccount && !(await deps.isActiveAccount(accountId))) return false;
+          if (accountId && deps.mayUse) {
+            const tokenClient = own ? client : await ctx.oidc.provider.Client.find(token.clientId!);
+            if (!tokenClient || !(await deps.mayUse(accountId, tokenClient))) return false;
+          }
           return true;
         },
       },
