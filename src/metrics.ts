@@ -42,6 +42,8 @@ export interface Metrics {
    * (recorded, duplicate, unreadable, unknown_type, other_corp, no_corp, later).
    */
   dingtalkEvents: Counter<'transport' | 'type' | 'outcome'>;
+  /** `oidc_token_errors_total{error}`: token-endpoint answers `invalid_grant` and `invalid_client` (counted, never refused). */
+  tokenErrors: Counter<'error'>;
 }
 
 const HTTP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -107,6 +109,12 @@ export function createMetrics(): Metrics {
       name: 'dingtalk_events_total',
       help: 'DingTalk events received by transport, type and outcome (recorded, duplicate, unreadable, unknown_type, other_corp, no_corp, later)',
       labelNames: ['transport', 'type', 'outcome'],
+      registers,
+    }),
+    tokenErrors: new Counter({
+      name: 'oidc_token_errors_total',
+      help: 'Token, introspection, revocation and PAR answers invalid_grant or invalid_client',
+      labelNames: ['error'],
       registers,
     }),
   };

@@ -151,11 +151,14 @@ export const configSchema = z.object({
     enabled: z.boolean(),
     /** Every POST to /token, /token/introspection, /token/revocation, /request per IP, counted in each process. */
     tokenFlood: limit,
-    /** Failed client authentications and invalid grants at those endpoints, per IP. */
+    /** Failed client authentications at those endpoints per IP: an alarm (logged), never refused. */
     tokenFailuresPerIp: limit,
-    /** The same failures per client id, from all addresses (a distributed guess at one client's secret). */
+    /** The same failures per client id from all addresses (a distributed guess): an alarm, never refused. */
     tokenFailuresPerClient: limit,
-    /** The same failures per client id and IP: the tight one, which cannot lock a client out elsewhere. */
+    /**
+     * The same failures per client id and IP: past it, that client id from that IP only is refused
+     * for `blockSeconds`. `invalid_grant` is never counted here (apps send stale tokens).
+     */
     tokenFailuresPerClientIp: limit,
     /** Browser routes per IP: /auth, /interaction/…, /session/end. */
     browser: limit,

@@ -1,23 +1,26 @@
 /**
  * Abuse limits (rate-limiter-flexible). DESIGN.md: they aim at failures and floods, not at
  * legitimate high-volume services — a backend asking for thousands of tokens or introspections a
- * second from one address is normal. So:
+ * second from one address is normal. And they must never lock out a legitimate application: every
+ * app sends stale codes and refresh tokens when its users' tokens expire or are revoked. So:
  *
  * - Token endpoints (/token, /token/introspection, /token/revocation, /request):
  *   - `tokenFlood`: every request per IP, counted **in this process's memory** (no Redis round trip
  *     on the hot path; N replicas allow N × the limit). Generous: it only sheds floods.
- *   - failed client authentication (`401 invalid_client`) and `invalid_grant` are counted after
- *     oidc-provider answered, in Redis (shared by replicas), per IP, per client id and per client
- *     id + IP. Past a limit the key is blocked for `blockSeconds`. Blocks are remembered in this
- *     process, so checking them costs no I/O either; another replica learns of a block at the first
- *     failure it sees for that key.
- *   - The client id is read without touching the body oidc-provider parses itself: from the
- *     Basic Authorization header before the request (so a blocked client_secret_basic client is
- *     refused before its secret is checked), and after the request from `ctx.oidc` (the
- *     authenticated client, or the body oidc-provider parsed). A client_secret_post client is
- *     therefore counted, and refused through its IP's limits, but a blocked client id alone does
- *     not refuse it before authentication (reading the body first would make oidc-provider fall back
- *     to a pre-parsed body, which it warns against).
+ *   - `invalid_grant` (a stale or revoked code or refresh token) is counted in
+ *     `oidc_token_errors_total` and logged, and never refuses anything.
+ *   - Failed client authentication (`invalid_client`) is counted in Redis (shared by replicas) per
+ *     client id **and** IP (`tokenFailuresPerClientIp`). Past that limit, that client id from that
+ *     address only is refused (429) for `blockSeconds`, before its secret is checked: another client
+ *     on the same address, and the same client on another address, are served as before. The client
+ *     id comes from the Basic header, or — only while this address has a blocked pair, so normal
+ *     traffic never pays for it — from the form body (`client_id`, or the `sub` of a
+ *     `client_assertion`), which is then handed on to oidc-provider unread.
+ *   - The same failures per IP (`tokenFailuresPerIp`) and per client id from everywhere
+ *     (`tokenFailuresPerClient`) are alarms: logged once per window, never refused (a client id is
+ *     public, so refusing on it would let anyone lock a client out).
+ *   - Blocks are remembered in this process, so checking them costs no I/O; another replica learns
+ *     of a block at the first failure it sees for that pair.
  * - Browser routes: one per-IP limit per group, in Redis.
  *
  * Redis down: every Redis limiter has an in-memory `insuranceLimiter` and `rejectIfRedisNotReady`,
@@ -27,6 +30,7 @@
  * `temporarily_unavailable` (see `tooManyRequests`), browser routes a readable page.
  */
 import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import type { Context, Middleware, Next } from 'koa';
 import { LRUCache } from 'lru-cache';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
@@ -92,17 +96,17 @@ export function createRateLimits(deps: RateLimitDeps): RateLimits {
   }
 
   const flood = limiter('tokenFlood', settings.tokenFlood, false);
-  const failures: Record<FailureLimit, RateLimiterAbstract> = {
-    tokenFailuresPerIp: limiter('tokenFailuresPerIp', settings.tokenFailuresPerIp, true),
-    tokenFailuresPerClient: limiter('tokenFailuresPerClient', settings.tokenFailuresPerClient, true),
-    tokenFailuresPerClientIp: limiter('tokenFailuresPerClientIp', settings.tokenFailuresPerClientIp, true),
+  const perPair = limiter('tokenFailuresPerClientIp', settings.tokenFailuresPerClientIp, true);
+  const alarms: Record<Exclude<FailureLimit, 'tokenFailuresPerClientIp'>, RateLimiterAbstract> = {
+    tokenFailuresPerIp: limiter('tokenFailuresPerIp', { ...settings.tokenFailuresPerIp, blockSeconds: 0 }, true),
+    tokenFailuresPerClient: limiter('tokenFailuresPerClient', { ...settings.tokenFailuresPerClient, blockSeconds: 0 }, true),
   };
+  /** `client|ip` → when its block ends. */
   const blocked = new LRUCache<string, number>({ max: MAX_REMEMBERED_BLOCKS, ttl: 3_600_000 });
-
-  function blockedFor(limit: FailureLimit, key: string, now: number): number {
-    const until = blocked.get(`${limit}:${key}`);
-    return until === undefined ? 0 : until - now;
-  }
+  /** ip → when the last block of a client from it ends: whether reading a body for its client id is worth it. */
+  const blockedIps = new LRUCache<string, number>({ max: MAX_REMEMBERED_BLOCKS, ttl: 3_600_000 });
+  /** Alarm keys already logged in their current window. */
+  const alarmed = new LRUCache<string, true>({ max: MAX_REMEMBERED_BLOCKS, ttl: 60_000 });
 
   function refuse(ctx: Context, limit: string, ms: number, page: boolean): void {
     metrics?.rateLimited.inc({ limit });
@@ -111,48 +115,64 @@ export function createRateLimits(deps: RateLimitDeps): RateLimits {
     else tooManyRequests(ctx, ms);
   }
 
-  async function recordFailure(ip: string, clientId: string | undefined): Promise<void> {
-    const counted: [FailureLimit, string][] = [['tokenFailuresPerIp', ip]];
-    if (clientId !== undefined) {
-      counted.push(['tokenFailuresPerClient', clientId], ['tokenFailuresPerClientIp', `${clientId}|${ip}`]);
-    }
-    await Promise.all(
-      counted.map(async ([limit, key]) => {
+  /** A failed client authentication: counted per client and IP (which may block the pair), and as alarms. */
+  async function recordAuthFailure(ip: string, clientId: string | undefined): Promise<void> {
+    const counted: [Exclude<FailureLimit, 'tokenFailuresPerClientIp'>, string][] = [['tokenFailuresPerIp', ip]];
+    if (clientId !== undefined) counted.push(['tokenFailuresPerClient', clientId]);
+    await Promise.all([
+      clientId === undefined ? undefined : countPair(ip, clientId),
+      ...counted.map(async ([limit, key]) => {
         try {
-          await failures[limit].consume(key);
+          await alarms[limit].consume(key);
         } catch (result) {
           if (!(result instanceof RateLimiterRes)) {
             logger.warn({ err: result, limit }, 'rate limit could not be counted');
             return;
           }
-          const fresh = blocked.get(`${limit}:${key}`) === undefined;
-          blocked.set(`${limit}:${key}`, Date.now() + result.msBeforeNext, { ttl: Math.max(1, result.msBeforeNext) });
-          if (fresh) {
-            logger.warn(
-              { limit, ip, clientId, seconds: Math.ceil(result.msBeforeNext / 1000) },
-              'token endpoint: blocked after repeated failures',
-            );
-          }
+          if (alarmed.get(`${limit}:${key}`)) return;
+          alarmed.set(`${limit}:${key}`, true, { ttl: Math.max(1, result.msBeforeNext) });
+          logger.warn(
+            { limit, ...(limit === 'tokenFailuresPerIp' ? { ip } : { clientId }) },
+            'token endpoint: many failed client authentications (counted, not refused)',
+          );
         }
       }),
-    );
+    ]);
+  }
+
+  async function countPair(ip: string, clientId: string): Promise<void> {
+    const key = `${clientId}|${ip}`;
+    try {
+      await perPair.consume(key);
+    } catch (result) {
+      if (!(result instanceof RateLimiterRes)) {
+        logger.warn({ err: result, limit: 'tokenFailuresPerClientIp' }, 'rate limit could not be counted');
+        return;
+      }
+      const until = Date.now() + result.msBeforeNext;
+      const fresh = blocked.get(key) === undefined;
+      blocked.set(key, until, { ttl: Math.max(1, result.msBeforeNext) });
+      if ((blockedIps.get(ip) ?? 0) < until) blockedIps.set(ip, until, { ttl: Math.max(1, result.msBeforeNext) });
+      if (fresh) {
+        logger.warn(
+          { limit: 'tokenFailuresPerClientIp', ip, clientId, seconds: Math.ceil(result.msBeforeNext / 1000) },
+          'token endpoint: client refused from this address after repeated failed authentication',
+        );
+      }
+    }
   }
 
   async function guardTokenEndpoint(ctx: Context, next: Next): Promise<void> {
     const ip = ipKey(ctx.ip);
-    const basic = basicClientId(ctx.get('authorization'));
-    // Blocked by earlier failures? (No I/O: blocks are remembered in this process.)
-    const now = Date.now();
-    let limit: FailureLimit = 'tokenFailuresPerIp';
-    let wait = blockedFor('tokenFailuresPerIp', ip, now);
-    if (basic !== undefined) {
-      // Not the per-client key: a client id is public, so refusing on it before the secret is
-      // checked would let anyone lock a client out. It is counted (and logged) only; client
-      // secrets are 256-bit, so guessing them is not what this limit stops.
-      const pair = blockedFor('tokenFailuresPerClientIp', `${basic}|${ip}`, now);
-      if (pair > wait) [limit, wait] = ['tokenFailuresPerClientIp', pair];
+    // The client this request authenticates as, when it can be known before authentication: the
+    // Basic header always; the body only while a client from this address is blocked.
+    let clientId = basicClientId(ctx.get('authorization'));
+    if (clientId === undefined && blockedIps.get(ip) !== undefined) clientId = await peekBodyClientId(ctx);
+    if (clientId !== undefined) {
+      const until = blocked.get(`${clientId}|${ip}`);
+      const wait = until === undefined ? 0 : until - Date.now();
+      if (wait > 0) return refuse(ctx, 'tokenFailuresPerClientIp', wait, false);
     }
-    if (wait > 0) return refuse(ctx, limit, wait, false);
     try {
       await flood.consume(ip);
     } catch (result) {
@@ -162,7 +182,14 @@ export function createRateLimits(deps: RateLimitDeps): RateLimits {
 
     await next();
 
-    if (isFailure(ctx)) await recordFailure(ip, basic ?? clientIdAfter(ctx));
+    const error = oauthErrorOf(ctx);
+    if (error === 'invalid_grant') {
+      // A stale or revoked code or refresh token: every app sends them. Counted, never refused.
+      metrics?.tokenErrors.inc({ error });
+    } else if (error === 'invalid_client') {
+      metrics?.tokenErrors.inc({ error });
+      await recordAuthFailure(ip, clientId ?? clientIdAfter(ctx));
+    }
   }
 
   return {
@@ -208,14 +235,63 @@ class InsuranceLimiter extends RateLimiterMemory {
   }
 }
 
-/** A failed client authentication or an invalid grant, as oidc-provider answered it. */
-function isFailure(ctx: Context): boolean {
-  if (ctx.status === 401) return true;
-  if (ctx.status !== 400) return false;
+/** `invalid_grant` or `invalid_client`, as oidc-provider answered (JSON, or an HTML page through renderError). */
+function oauthErrorOf(ctx: Context): 'invalid_grant' | 'invalid_client' | undefined {
+  if (ctx.status !== 400 && ctx.status !== 401) return undefined;
   const body = ctx.body as { error?: unknown } | undefined;
   // An HTML answer (Accept: text/html) went through renderError, which notes the code (provider-pages.ts).
   const error = body && typeof body === 'object' && !Buffer.isBuffer(body) ? body.error : ctx.state.oauthError;
-  return error === 'invalid_grant' || error === 'invalid_client';
+  return error === 'invalid_grant' || error === 'invalid_client' ? error : undefined;
+}
+
+/** oidc-provider's own limit on a form body (lib/shared/selective_body.js). */
+const MAX_FORM_BYTES = 56 * 1024;
+
+/**
+ * The client id of a form body (`client_id`, else the `sub` of a `client_assertion`), read before
+ * oidc-provider reads the body: the bytes are then handed to it as a fresh stream on `ctx.req`, so
+ * it parses them itself exactly as it would have. Bodies that are not forms, have no length or are
+ * larger than oidc-provider accepts are left alone (undefined).
+ */
+async function peekBodyClientId(ctx: Context): Promise<string | undefined> {
+  const length = ctx.request.length;
+  if (ctx.method !== 'POST' || !ctx.is('application/x-www-form-urlencoded') || length === undefined || length > MAX_FORM_BYTES) return undefined;
+  const original = ctx.req;
+  const chunks: Buffer[] = [];
+  let received = 0;
+  try {
+    for await (const chunk of original.iterator({ destroyOnReturn: false })) {
+      received += (chunk as Buffer).length;
+      if (received > MAX_FORM_BYTES) break;
+      chunks.push(chunk as Buffer);
+    }
+  } catch {
+    // The client went away mid-body: oidc-provider finds what arrived and answers as it would.
+  }
+  const raw = Buffer.concat(chunks);
+  const replay = Object.assign(Readable.from([raw], { objectMode: false }), {
+    headers: original.headers,
+    method: original.method,
+    url: original.url,
+    socket: original.socket,
+    httpVersion: original.httpVersion,
+  });
+  ctx.req = replay as unknown as typeof ctx.req;
+  const params = new URLSearchParams(raw.toString('utf8'));
+  const id = params.get('client_id') ?? assertionSubject(params.get('client_assertion'));
+  return id ? clientKey(id) : undefined;
+}
+
+/** The `sub` of a JWT client assertion (RFC 7523 §3: the client id), unverified: only a counter key. */
+function assertionSubject(assertion: string | null): string | undefined {
+  const payload = assertion?.split('.')[1];
+  if (!payload) return undefined;
+  try {
+    const sub = (JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { sub?: unknown }).sub;
+    return typeof sub === 'string' && sub !== '' ? sub : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The client a finished token-endpoint request was about: the authenticated one, or the body's `client_id`. */
