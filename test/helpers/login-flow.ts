@@ -93,11 +93,19 @@ export async function registerRelyingParty(
     allowedResources: options.allowedResources,
     metadata: options.metadata,
   });
-  const auth = created.clientSecret ? oidc.ClientSecretBasic(created.clientSecret) : oidc.None();
-  const config = await oidc.discovery(new URL(world.server.issuer), created.clientId, created.clientSecret, auth, {
+  return relyingParty(world, { ...created, redirectUri });
+}
+
+/** The relying party of a client registered some other way (the CLI, a preset, the admin API). */
+export async function relyingParty(
+  world: LoginWorld,
+  client: { clientId: string; clientSecret?: string; redirectUri: string },
+): Promise<RelyingParty> {
+  const auth = client.clientSecret ? oidc.ClientSecretBasic(client.clientSecret) : oidc.None();
+  const config = await oidc.discovery(new URL(world.server.issuer), client.clientId, client.clientSecret, auth, {
     execute: [oidc.allowInsecureRequests],
   });
-  return { ...created, redirectUri, config };
+  return { clientId: client.clientId, clientSecret: client.clientSecret, redirectUri: client.redirectUri, config };
 }
 
 export interface Authorization {

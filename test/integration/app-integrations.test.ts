@@ -1,13 +1,24 @@
 /**
  * What Grafana, GitLab, Jenkins (oic-auth) and Argo CD expect, each tested the way the app talks
- * to us (README, "Integrations"): claim names, where the claim sits, token endpoint
- * authentication, and the token request each one sends.
+ * to us (docs/integrations/<app>.md): claim names, where the claim sits, token endpoint
+ * authentication, and the token request each one sends. Each client is registered by running the
+ * guide's own `npx dingtalk-oidc clients add …` lines through the CLI, as a reader would.
  */
 import { expect } from 'chai';
 import { decodeJwt } from 'jose';
+import { runClients } from '../../src/cli/clients.js';
 import { resetState } from '../helpers/bootstrap.js';
 import { Browser } from '../helpers/browser.js';
-import { type LoginWorld, loginViaDingTalk, registerRelyingParty, type RelyingParty, startLoginWorld, USERS } from '../helpers/login-flow.js';
+import { shellCommands } from '../helpers/docs.js';
+import {
+  type LoginWorld,
+  loginViaDingTalk,
+  registerRelyingParty,
+  type RelyingParty,
+  relyingParty,
+  startLoginWorld,
+  USERS,
+} from '../helpers/login-flow.js';
 
 interface TokenResponse {
   access_token: string;
@@ -41,8 +52,41 @@ async function userinfo(world: LoginWorld, accessToken: string): Promise<Record<
   return (await response.json()) as Record<string, unknown>;
 }
 
+/** Run `dingtalk-oidc clients <args>` in-process, on the server's configuration; its output. */
+async function runCli(world: LoginWorld, args: string[]): Promise<string> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const { log, error } = console;
+  console.log = (...parts: unknown[]) => void out.push(parts.join(' '));
+  console.error = (...parts: unknown[]) => void err.push(parts.join(' '));
+  try {
+    const code = await runClients(world.server.config, args);
+    expect(code, `dingtalk-oidc clients ${args.join(' ')}: ${err.join('\n')}`).to.equal(0);
+    return out.join('\n');
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
+}
+
+/** The `npx dingtalk-oidc clients add …` lines of a guide, registered; each client's metadata. */
+async function registerAsTheGuideSays(world: LoginWorld, guide: string): Promise<(RelyingParty & { metadata: Record<string, unknown> })[]> {
+  const commands = shellCommands(`docs/integrations/${guide}.md`, 'npx dingtalk-oidc').filter(([group, action]) => group === 'clients' && action === 'add');
+  expect(commands, `docs/integrations/${guide}.md registers its client`).to.not.be.empty;
+  const parties = [];
+  for (const args of commands) {
+    const created = JSON.parse(await runCli(world, [...args.slice(1), '--json'])) as { client_id: string; client_secret?: string };
+    const metadata = (await world.server.services.clientStore.get(created.client_id))!.metadata;
+    const redirectUri = (metadata.redirect_uris as string[])[0]!;
+    parties.push({ ...(await relyingParty(world, { clientId: created.client_id, clientSecret: created.client_secret, redirectUri })), metadata });
+  }
+  return parties;
+}
+
 describe('application integrations', function () {
   let world: LoginWorld;
+  /** The Argo CD guide's two clients (the second has a fixed id, so it is registered once). */
+  let argocd: Awaited<ReturnType<typeof registerAsTheGuideSays>>;
 
   before(async function () {
     await resetState();
@@ -55,6 +99,7 @@ describe('application integrations', function () {
       const [role] = await Role.findOrCreate({ where: { name } });
       await AccountRole.findOrCreate({ where: { accountId: account!.id, roleId: role.id, source: 'manual', ruleId: null } });
     }
+    argocd = await registerAsTheGuideSays(world, 'argocd');
   });
 
   after(async function () {
@@ -62,7 +107,7 @@ describe('application integrations', function () {
   });
 
   it('Grafana (generic_oauth): user:email is ignored, roles for role_attribute_path come from userinfo, secret in the body works', async function () {
-    const rp = await registerRelyingParty(world, { name: 'Grafana', firstParty: true });
+    const rp = (await registerAsTheGuideSays(world, 'grafana'))[0]!;
     const { callback, request } = await loginViaDingTalk(world, new Browser(), rp, USERS.admin, {
       scope: 'openid profile email roles user:email',
     });
@@ -83,7 +128,7 @@ describe('application integrations', function () {
   });
 
   it('GitLab (omniauth openid_connect): scope on the token request is tolerated, email is verified, sub is stable', async function () {
-    const rp = await registerRelyingParty(world, { name: 'GitLab', firstParty: true });
+    const rp = (await registerAsTheGuideSays(world, 'gitlab'))[0]!;
     const { callback, request } = await loginViaDingTalk(world, new Browser(), rp, USERS.admin, { scope: 'openid profile email' });
     const { status, json } = await tokenRequest(
       world,
@@ -104,7 +149,7 @@ describe('application integrations', function () {
   });
 
   it('Jenkins (oic-auth): client_secret_post, groups from userinfo for the groups field', async function () {
-    const rp = await registerRelyingParty(world, { name: 'Jenkins', firstParty: true });
+    const rp = (await registerAsTheGuideSays(world, 'jenkins'))[0]!;
     const { callback, request } = await loginViaDingTalk(world, new Browser(), rp, USERS.admin, { scope: 'openid profile email roles' });
     const { status, json } = await tokenRequest(
       world,
@@ -119,7 +164,7 @@ describe('application integrations', function () {
   });
 
   it('Argo CD: groups in the ID token through requestedIDTokenClaims (claims parameter), basic auth', async function () {
-    const rp = await registerRelyingParty(world, { name: 'Argo CD', firstParty: true });
+    const rp = argocd[0]!;
     const { callback, request } = await loginViaDingTalk(world, new Browser(), rp, USERS.admin, {
       scope: 'openid profile email roles',
       claims: JSON.stringify({ id_token: { groups: { essential: true } } }),
@@ -136,15 +181,24 @@ describe('application integrations', function () {
     expect(claims.email, 'only what was asked for').to.equal(undefined);
   });
 
-  it('Argo CD CLI: a public client with PKCE and a loopback redirect', async function () {
-    const created = await world.server.services.clientStore.add({
-      name: 'argo-cd-cli',
-      public: true,
-      redirectUris: ['http://localhost:8085/auth/callback'],
-      firstParty: true,
+  it('Argo CD CLI: a public client with PKCE and a loopback redirect, signing in with its own id', async function () {
+    const cliClient = argocd[1];
+    expect(cliClient!.clientId).to.equal('argo-cd-cli');
+    expect(cliClient!.metadata.token_endpoint_auth_method).to.equal('none');
+    expect(cliClient!.metadata.application_type).to.equal('native');
+    expect(cliClient!.redirectUri).to.equal('http://localhost:8085/auth/callback');
+    const { callback, request } = await loginViaDingTalk(world, new Browser(), cliClient!, USERS.admin, { scope: 'openid profile email roles' });
+    const response = await fetch(`${world.server.issuer}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        client_id: 'argo-cd-cli',
+        code: callback.searchParams.get('code')!,
+        redirect_uri: cliClient!.redirectUri,
+        code_verifier: request.verifier,
+      }),
     });
-    const metadata = (await world.server.services.clientStore.get(created.clientId))!.metadata;
-    expect(metadata.token_endpoint_auth_method).to.equal('none');
-    expect(metadata.application_type).to.equal('native');
+    expect(response.status).to.equal(200);
   });
 });
