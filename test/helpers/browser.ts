@@ -2,6 +2,8 @@
  * A minimal browser for integration tests: a cookie jar per origin, manual redirects, forms.
  * Enough to walk the login flow the way a person's browser does (no JavaScript).
  */
+import { request as undiciRequest } from 'undici';
+
 export interface Page {
   url: string;
   status: number;
@@ -12,7 +14,16 @@ export interface Page {
 export class Browser {
   private readonly jar = new Map<string, Map<string, string>>();
 
-  constructor(private readonly headers: Record<string, string> = {}) {}
+  constructor(
+    private readonly headers: Record<string, string> = {},
+    /**
+     * Send what a browser sends when a person opens a page: `Sec-Fetch-Mode: navigate` and
+     * `Sec-Fetch-Dest: document`. Relying parties such as mod_auth_openidc start a sign-in only
+     * for such requests (others get 401). fetch() always says `cors`, so these go through undici's
+     * request().
+     */
+    private readonly options: { navigation?: boolean } = {},
+  ) {}
 
   cookies(origin: string): Map<string, string> {
     let cookies = this.jar.get(origin);
@@ -23,16 +34,15 @@ export class Browser {
   async request(url: string, init: { method?: string; form?: Record<string, string> } = {}): Promise<Page> {
     const target = new URL(url);
     const cookie = [...this.cookies(target.origin)].map(([k, v]) => `${k}=${v}`).join('; ');
-    const response = await fetch(target, {
-      method: init.method ?? (init.form ? 'POST' : 'GET'),
-      redirect: 'manual',
-      headers: {
-        ...this.headers,
-        ...(cookie ? { cookie } : {}),
-        ...(init.form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
-      },
-      body: init.form ? new URLSearchParams(init.form) : undefined,
-    });
+    const method = init.method ?? (init.form ? 'POST' : 'GET');
+    const headers = {
+      ...this.headers,
+      ...(cookie ? { cookie } : {}),
+      ...(init.form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
+    };
+    const response = this.options.navigation
+      ? await navigate(target, method, headers, init.form)
+      : await fetch(target, { method, redirect: 'manual', headers, body: init.form ? new URLSearchParams(init.form) : undefined });
     for (const header of response.headers.getSetCookie()) {
       const [pair = ''] = header.split(';');
       const index = pair.indexOf('=');
@@ -54,6 +64,33 @@ export class Browser {
     }
     return page;
   }
+}
+
+/** A top-level navigation as a browser sends it, through undici's request() (see Browser's options). */
+async function navigate(
+  target: URL,
+  method: string,
+  headers: Record<string, string>,
+  form?: Record<string, string>,
+): Promise<{ status: number; headers: Headers; text(): Promise<string> }> {
+  const response = await undiciRequest(target, {
+    method: method as 'GET' | 'POST',
+    headers: {
+      accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8',
+      'sec-fetch-mode': 'navigate',
+      'sec-fetch-dest': 'document',
+      ...headers,
+    },
+    body: form ? new URLSearchParams(form).toString() : undefined,
+    headersTimeout: 10_000,
+    bodyTimeout: 10_000,
+  });
+  const answer = new Headers();
+  for (const [name, value] of Object.entries(response.headers)) {
+    for (const one of Array.isArray(value) ? value : [value ?? '']) answer.append(name, one);
+  }
+  const text = await response.body.text();
+  return { status: response.statusCode, headers: answer, text: async () => text };
 }
 
 /** Hidden inputs and the action of the first form on a page (or the one whose action matches). */
