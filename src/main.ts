@@ -5,6 +5,8 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
+import type { Duplex } from 'node:stream';
 import type Koa from 'koa';
 import type { Config } from './config/schema.js';
 import { type EmbeddedDatabase, startEmbeddedPostgres } from './db/embedded.js';
@@ -28,12 +30,23 @@ import {
   createRedisCorpTokenCache,
   type DingTalkClient,
 } from './dingtalk/index.js';
+import { createStreamClient, type StreamClient, type StreamStatus } from './dingtalk/index.js';
 import { createEmulator, defaultSeed, type Emulator } from './emulator/index.js';
+import { createMemoryStatusBoard, createRedisStatusBoard, startStatusPublisher, type StatusBoard } from './store/status-board.js';
 import { createApp } from './http/app.js';
 import { createDingTalkEventsRouter } from './http/dingtalk-events.js';
 import { migrationsCurrent } from './http/health.js';
 import { createMetricsApp } from './http/metrics-server.js';
-import { createMetrics, type Metrics, observeDingTalkCall, observeInbox, observeLogins, observeRedis, observeSequelize } from './metrics.js';
+import {
+  createMetrics,
+  type Metrics,
+  observeDingTalkCall,
+  observeInbox,
+  observeLogins,
+  observeRedis,
+  observeSequelize,
+  observeStream,
+} from './metrics.js';
 import { createInteractionRouter } from './interactions/routes.js';
 import { createAdminRoutes } from './admin/routes.js';
 import { ensureAdminClient } from './admin/setup.js';
@@ -82,6 +95,10 @@ export interface Services {
    * startServer (every server process runs one), never by the CLI.
    */
   inbox: EventInbox;
+  /** DINGTALK_EVENT_MODE=stream: this process's DingTalk Stream connection (started by startServer). */
+  eventStream?: EventStream;
+  /** Every server process's Stream connection state (Redis, or this process only). */
+  streamBoard: StatusBoard<StreamStatus>;
   accountIndex: AccountIndex;
   /** The Prometheus registry /metrics serves, and the named metrics. */
   metrics: Metrics;
@@ -165,7 +182,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     const consents = createConsentStore(db.models);
     const audit = observeLogins(createAuditLog(db.models, logger), metrics);
     const roles = createRoleService(db.sequelize, db.models, { adminDingtalkUserids: config.adminDingtalkUserids });
-    const { dingtalk, emulator, dingtalkClientId, corpId } = createDingTalk(config, redis, logger, metrics);
+    const { dingtalk, emulator, dingtalkClientId, app: dingtalkApp, corpId } = createDingTalk(config, redis, logger, metrics);
     // Accounts for userinfo, refresh, introspection and access checks, from a per-process copy that
     // every write drops everywhere.
     const accountCache = createAccountCache(db.models, { ttlMs: config.oidc.accountCacheMs });
@@ -251,6 +268,42 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
         holder.reloadKeys().catch((error: unknown) => logger.warn({ err: error }, 'key reload failed'));
       }
     });
+    // DINGTALK_EVENT_MODE=stream: this process holds a Stream connection (started by startServer, not
+    // by CLI commands) and hands its events to the inbox; its state goes to /metrics and, for the
+    // console, to a board every process writes to.
+    const streamBoard: StatusBoard<StreamStatus> = redis
+      ? createRedisStatusBoard(redis, STREAM_BOARD_KEY, STREAM_BOARD_TTL_MS)
+      : createMemoryStatusBoard(STREAM_BOARD_TTL_MS);
+    let eventStream: EventStream | undefined;
+    if (config.dingtalk.eventMode === 'stream') {
+      const publisher = startStatusPublisher(streamBoard, processInstance(), STREAM_BOARD_TTL_MS, (error) =>
+        logger.warn({ err: error }, 'DingTalk Stream: publishing the connection state to Redis failed'),
+      );
+      const observed = observeStream(metrics);
+      const client = createStreamClient({
+        ...dingtalkApp,
+        timeoutMs: config.dingtalk.timeoutMs,
+        ...config.dingtalk.stream,
+        sink: inbox.receive,
+        logger,
+        onStatus: (status) => {
+          observed.onStatus(status);
+          publisher.update(status);
+        },
+        onEvent: observed.onEvent,
+      });
+      let stopping: Promise<void> | undefined;
+      eventStream = {
+        client,
+        stop() {
+          stopping ??= (async () => {
+            await client.stop();
+            await publisher.stop();
+          })();
+          return stopping;
+        },
+      };
+    }
     const dingtalkEvents =
       config.dingtalk.eventToken && config.dingtalk.eventAesKey
         ? createDingTalkEventsRouter({
@@ -300,7 +353,12 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       validateClient: (metadata) => holder.validateClient(metadata),
       keysChanged: () => notifier.publish('keys'),
       dingtalk,
-      dingtalkEvents: { token: Boolean(config.dingtalk.eventToken), aesKey: Boolean(config.dingtalk.eventAesKey) },
+      dingtalkEvents: {
+        token: Boolean(config.dingtalk.eventToken),
+        aesKey: Boolean(config.dingtalk.eventAesKey),
+        mode: config.dingtalk.eventMode,
+        streamConnections: () => streamBoard.list(),
+      },
       access,
     });
 
@@ -349,6 +407,8 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       access,
       deprovisioning,
       inbox,
+      ...(eventStream === undefined ? {} : { eventStream }),
+      streamBoard,
       accountIndex: adapter.accountIndex,
       metrics,
       emulator,
@@ -360,6 +420,8 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       },
       async close() {
         schedule?.stop();
+        // Acks of events in hand go out while the database is still open.
+        await eventStream?.stop();
         // Drain: the item in hand is finished (or, if this process dies first, left to another replica).
         await inbox.stop();
         await notifier.close();
@@ -376,6 +438,23 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
   }
 }
 
+/** This process's DingTalk Stream connection. */
+export interface EventStream {
+  client: StreamClient;
+  /** Closes the connection (acks in hand go out first) and removes this process from the board. */
+  stop(): Promise<void>;
+}
+
+/** Redis hash where every process publishes its Stream connection state (field = process). */
+const STREAM_BOARD_KEY = 'dingtalk:stream';
+/** A process that has not published for this long is gone from the console's list. */
+const STREAM_BOARD_TTL_MS = 60_000;
+
+/** Names this process on the console: host (the pod, in Kubernetes), pid and a few random characters. */
+function processInstance(): string {
+  return `${hostname()}/${process.pid}/${randomBytes(3).toString('hex')}`;
+}
+
 /** Where `npm start` serves the DingTalk emulator when no DingTalk app is configured. */
 export const EMULATOR_PATH = '/dingtalk-emulator';
 
@@ -389,7 +468,14 @@ function createDingTalk(
   redis: RedisClient | undefined,
   logger: Logger,
   metrics: Metrics,
-): { dingtalk: DingTalkClient; emulator?: Emulator; dingtalkClientId: string; corpId?: string } {
+): {
+  dingtalk: DingTalkClient;
+  emulator?: Emulator;
+  dingtalkClientId: string;
+  /** The app's credentials and api base URL (the emulator's in development), for the Stream connection. */
+  app: { clientId: string; clientSecret: string; apiBaseUrl: string };
+  corpId?: string;
+} {
   let settings = {
     clientId: config.dingtalk.clientId ?? '',
     clientSecret: config.dingtalk.clientSecret ?? '',
@@ -435,6 +521,7 @@ function createDingTalk(
     dingtalk,
     emulator,
     dingtalkClientId: settings.clientId,
+    app: { clientId: settings.clientId, clientSecret: settings.clientSecret, apiBaseUrl: settings.apiBaseUrl },
     ...(settings.corpId === undefined ? {} : { corpId: settings.corpId }),
   };
 }
@@ -460,6 +547,14 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   }
   const server = http.createServer(services.app.callback());
   server.keepAliveTimeout = 65_000; // longer than common load balancer idle timeouts
+  // The built-in emulator's Stream endpoint is a WebSocket on this same server.
+  const { emulator } = services;
+  if (emulator) {
+    server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (req.url?.startsWith(`${EMULATOR_PATH}/`)) emulator.handleUpgrade(req, socket, head, EMULATOR_PATH);
+      else socket.destroy();
+    });
+  }
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -480,6 +575,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   });
   const { port } = server.address() as AddressInfo;
   services.inbox.startWorker();
+  services.eventStream?.client.start();
   let closing: Promise<void> | undefined;
   const host = config.host === '0.0.0.0' ? 'localhost' : config.host;
   return {
@@ -489,6 +585,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     server,
     close() {
       closing ??= (async () => {
+        // WebSockets are not idle HTTP connections: close them first, or server.close() waits on them.
+        await services.eventStream?.stop();
+        emulator?.stream.close();
         metricsServer?.close();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());

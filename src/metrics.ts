@@ -44,6 +44,14 @@ export interface Metrics {
   dingtalkEvents: Counter<'transport' | 'type' | 'outcome'>;
   /** `oidc_token_errors_total{error}`: token-endpoint answers `invalid_grant` and `invalid_client` (counted, never refused). */
   tokenErrors: Counter<'error'>;
+  /** `dingtalk_stream_connected`: 1 while this process holds an open DingTalk Stream connection. */
+  streamConnected: Gauge;
+  /** `dingtalk_stream_connections_total`: Stream connections opened. */
+  streamConnections: Counter;
+  /** `dingtalk_stream_failures_total{code}`: failed attempts and lost connections, by our code. */
+  streamFailures: Counter<'code'>;
+  /** `dingtalk_stream_events_total{outcome}`: EVENT pushes answered (success, later, unreadable). */
+  streamEvents: Counter<'outcome'>;
 }
 
 const HTTP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -117,6 +125,53 @@ export function createMetrics(): Metrics {
       labelNames: ['error'],
       registers,
     }),
+    streamConnected: new Gauge({
+      name: 'dingtalk_stream_connected',
+      help: '1 while this process holds an open DingTalk Stream connection (DINGTALK_EVENT_MODE=stream), else 0',
+      registers,
+    }),
+    streamConnections: new Counter({
+      name: 'dingtalk_stream_connections_total',
+      help: 'DingTalk Stream connections opened',
+      registers,
+    }),
+    streamFailures: new Counter({
+      name: 'dingtalk_stream_failures_total',
+      help: 'Failed DingTalk Stream connection attempts and lost connections by code',
+      labelNames: ['code'],
+      registers,
+    }),
+    streamEvents: new Counter({
+      name: 'dingtalk_stream_events_total',
+      help: 'DingTalk Stream event pushes answered, by outcome (success, later, unreadable: acked and recorded as failed)',
+      labelNames: ['outcome'],
+      registers,
+    }),
+  };
+}
+
+/** The Stream client's state changes and acks → the `dingtalk_stream_*` metrics (its onStatus / onEvent hooks). */
+export function observeStream(metrics: Metrics): {
+  onStatus(status: { state: string; counts: { connections: number }; lastError?: { code: string; at: number } }): void;
+  onEvent(outcome: 'success' | 'later' | 'unreadable'): void;
+} {
+  let connections = 0;
+  let lastFailureAt: number | undefined;
+  return {
+    onStatus(status) {
+      metrics.streamConnected.set(status.state === 'connected' ? 1 : 0);
+      if (status.counts.connections > connections) {
+        metrics.streamConnections.inc(status.counts.connections - connections);
+        connections = status.counts.connections;
+      }
+      if (status.state === 'waiting' && status.lastError && status.lastError.at !== lastFailureAt) {
+        lastFailureAt = status.lastError.at;
+        metrics.streamFailures.inc({ code: status.lastError.code });
+      }
+    },
+    onEvent(outcome) {
+      metrics.streamEvents.inc({ outcome });
+    },
   };
 }
 

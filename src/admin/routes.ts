@@ -13,6 +13,7 @@ import type Koa from 'koa';
 import type { ClientMetadata } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import type { DingTalkClient } from '../dingtalk/client.js';
+import type { DingTalkEventSettings } from './sessions.js';
 import type { Sequelize } from 'sequelize';
 import type { AuditLog } from '../accounts/audit.js';
 import type { ConsentStore } from '../accounts/consents.js';
@@ -57,7 +58,7 @@ export interface AdminDeps {
   keysChanged?: () => Promise<void>;
   /** For the DingTalk health page. */
   dingtalk?: DingTalkClient;
-  dingtalkEvents?: { token: boolean; aesKey: boolean };
+  dingtalkEvents?: DingTalkEventSettings;
   /** Revokes grants that role and access-policy changes take away. */
   access?: AccessChanges;
 }

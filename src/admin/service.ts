@@ -21,7 +21,7 @@ import type { DingTalkClient } from '../dingtalk/client.js';
 import type { KeyStore } from '../oidc/keys.js';
 import { createClientOps } from './clients.js';
 import { toCsv } from './csv.js';
-import { createSessionOps } from './sessions.js';
+import { createSessionOps, type DingTalkEventSettings } from './sessions.js';
 
 /** Who made a change: the admin's account id (the audit `actor`), how, and from where. */
 export interface Actor {
@@ -98,7 +98,7 @@ export interface AdminServiceDeps {
   keysChanged?: () => Promise<void>;
   dingtalk?: DingTalkClient;
   /** Whether DINGTALK_EVENT_TOKEN and DINGTALK_EVENT_AES_KEY are set. */
-  dingtalkEvents?: { token: boolean; aesKey: boolean };
+  dingtalkEvents?: DingTalkEventSettings;
   /** Revokes grants that role and access-policy changes take away (accounts/access-changes.ts). */
   access?: AccessChanges;
 }

@@ -11,6 +11,8 @@ import type { RoleService } from '../accounts/roles.js';
 import type { Account } from '../db/models/account.js';
 import type { Models } from '../db/models/index.js';
 import type { DingTalkClient } from '../dingtalk/client.js';
+import type { StreamStatus } from '../dingtalk/stream-client.js';
+import type { StatusEntry } from '../store/status-board.js';
 import { AppError } from '../errors/app-error.js';
 import type { ClientStore } from '../oidc/clients.js';
 import type { KeyInfo, KeyStore, SigningAlg } from '../oidc/keys.js';
@@ -47,6 +49,17 @@ export interface HealthCheck {
   error?: string;
 }
 
+/** How DingTalk's org events reach this deployment, for the DingTalk page. */
+export interface DingTalkEventSettings {
+  /** Whether DINGTALK_EVENT_TOKEN and DINGTALK_EVENT_AES_KEY are set. */
+  token: boolean;
+  aesKey: boolean;
+  /** DINGTALK_EVENT_MODE. */
+  mode?: 'http' | 'stream';
+  /** Stream mode: every server process's connection, as each published it (status-board.ts). */
+  streamConnections?: () => Promise<StatusEntry<StreamStatus>[]>;
+}
+
 export interface SessionOpsDeps {
   issuer: string;
   models: Models;
@@ -59,7 +72,7 @@ export interface SessionOpsDeps {
   /** Tell every replica (this one included) that the keys changed: `notifier.publish('keys')`. */
   keysChanged?: () => Promise<void>;
   dingtalk?: DingTalkClient;
-  dingtalkEvents?: { token: boolean; aesKey: boolean };
+  dingtalkEvents?: DingTalkEventSettings;
   record: (actor: Actor, entry: { type: string; accountId?: string | null; details?: Record<string, unknown> }) => Promise<unknown>;
 }
 
@@ -317,12 +330,24 @@ export function createSessionOps(deps: SessionOpsDeps) {
         where: { [Op.or]: [{ actor: { [Op.startsWith]: 'dingtalk:event' } }, { type: { [Op.startsWith]: 'dingtalk.event' } }] } as WhereOptions,
         order: [['id', 'DESC']],
       });
+      let streamConnections: StatusEntry<StreamStatus>[] | null = null;
+      let streamError: string | undefined;
+      if (deps.dingtalkEvents?.mode === 'stream' && deps.dingtalkEvents.streamConnections) {
+        try {
+          streamConnections = await deps.dingtalkEvents.streamConnections();
+        } catch {
+          streamError = 'the connection states could not be read (Redis unavailable)';
+        }
+      }
       return {
         checks,
+        eventMode: deps.dingtalkEvents?.mode ?? 'http',
         callbackUrl: `${deps.issuer}/dingtalk/events`,
         eventToken: deps.dingtalkEvents?.token ?? false,
         eventAesKey: deps.dingtalkEvents?.aesKey ?? false,
         lastEventAt: lastEvent?.createdAt ?? null,
+        streamConnections,
+        ...(streamError === undefined ? {} : { streamError }),
       };
     },
   };

@@ -139,7 +139,12 @@ export function adminServiceOf(services: Services, overrides: Partial<AdminServi
     keyStore: services.keyStore,
     validateClient: (metadata) => holder.validateClient(metadata),
     dingtalk: services.dingtalk,
-    dingtalkEvents: { token: Boolean(config.dingtalk.eventToken), aesKey: Boolean(config.dingtalk.eventAesKey) },
+    dingtalkEvents: {
+      token: Boolean(config.dingtalk.eventToken),
+      aesKey: Boolean(config.dingtalk.eventAesKey),
+      mode: config.dingtalk.eventMode,
+      streamConnections: () => services.streamBoard.list(),
+    },
     access: services.access,
     ...overrides,
   });

@@ -73,6 +73,9 @@ export function loadConfig(options: LoadOptions = {}): Config {
   }
   if (options.overrides) raw = merge(raw, options.overrides as Json);
   if (raw.issuer === undefined) raw.issuer = `http://localhost:${String(raw.port ?? 3000)}`;
+  const dingtalk = (isPlainObject(raw.dingtalk) ? raw.dingtalk : (raw.dingtalk = {})) as Json;
+  // HTTP pushes when they can be verified; otherwise the Stream connection, which needs no public URL.
+  dingtalk.eventMode ??= dingtalk.eventToken && dingtalk.eventAesKey ? 'http' : 'stream';
 
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
@@ -163,6 +166,14 @@ export function checkConsistency(config: DeepPartial<Config>): string[] {
   );
   if (config.metrics?.enabled !== false && !config.metrics?.token && config.metrics?.port === undefined) {
     problems.push('METRICS_TOKEN or METRICS_PORT: set one in production, so /metrics is not open to everyone who reaches PORT');
+  }
+  const httpEvents = dt.eventMode === 'http' && Boolean(dt.eventToken) && Boolean(dt.eventAesKey);
+  if (dt.clientId && dt.eventMode !== 'stream' && !httpEvents && !((dt.syncIntervalMinutes ?? 0) > 0)) {
+    // Without one, a person who leaves the organisation keeps their sessions and can open new apps.
+    problems.push(
+      'DINGTALK_EVENT_MODE: production needs a way to learn who left DingTalk: DINGTALK_EVENT_MODE=stream (no public URL needed), ' +
+        'or http with DINGTALK_EVENT_TOKEN and DINGTALK_EVENT_AES_KEY, or DINGTALK_SYNC_INTERVAL_MINUTES above 0',
+    );
   }
   return problems;
 }

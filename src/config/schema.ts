@@ -66,6 +66,22 @@ export const configSchema = z.object({
     /** Event subscription EncodingAESKey, 43 characters (DINGTALK_EVENT_AES_KEY). */
     eventAesKey: z.string().length(43).optional(),
     /**
+     * How DingTalk's org events arrive (DINGTALK_EVENT_MODE): `stream`, a connection this server
+     * opens to DingTalk (no public URL needed), or `http`, pushes to /dingtalk/events (needs the event
+     * token and AES key). Default: `http` when the event token and key are set, else `stream`.
+     */
+    eventMode: z.enum(['http', 'stream']),
+    /** Stream mode connection handling (times in milliseconds). */
+    stream: z.object({
+      /** First reconnect delay after a failure; doubled per failed attempt (with jitter) up to reconnectMaxMs. */
+      reconnectBaseMs: z.number().int().min(1).max(60_000),
+      reconnectMaxMs: z.number().int().min(1).max(600_000),
+      /** Silence after which the connection is pinged. */
+      idleMs: z.number().int().min(10).max(600_000),
+      /** No pong (or any frame) this long after the ping: the connection is replaced. */
+      pongTimeoutMs: z.number().int().min(10).max(120_000),
+    }),
+    /**
      * Re-read every active account from DingTalk this often, in minutes, for deployments that
      * cannot receive DingTalk's events; 0: never (DINGTALK_SYNC_INTERVAL_MINUTES).
      */
@@ -217,6 +233,7 @@ export const ENV_VARS = {
   DINGTALK_OAPI_BASE_URL: 'dingtalk.oapiBaseUrl',
   DINGTALK_EVENT_TOKEN: 'dingtalk.eventToken',
   DINGTALK_EVENT_AES_KEY: 'dingtalk.eventAesKey',
+  DINGTALK_EVENT_MODE: 'dingtalk.eventMode',
   DINGTALK_TIMEOUT_MS: 'dingtalk.timeoutMs',
   DINGTALK_SYNC_INTERVAL_MINUTES: 'dingtalk.syncIntervalMinutes',
   CLIENTS_FILE: 'clientsFile',

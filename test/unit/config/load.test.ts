@@ -23,6 +23,12 @@ const PRODUCTION = {
   METRICS_TOKEN: 'c4e8a1f07b3d9265e0a7c3f1',
 };
 
+/** A generated event subscription token and EncodingAESKey (43 characters). */
+const EVENT_SUBSCRIPTION = {
+  DINGTALK_EVENT_TOKEN: randomBytes(16).toString('hex'),
+  DINGTALK_EVENT_AES_KEY: randomBytes(40).toString('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 43),
+};
+
 function problemsOf(env: NodeJS.ProcessEnv): string[] {
   try {
     loadConfig({ env });
@@ -43,6 +49,8 @@ describe('config', function () {
     expect(config.redis.url).to.equal(undefined);
     expect(config.database.migrateOnStart).to.equal(true);
     expect(usesEmulator(config)).to.equal(true);
+    // The built-in emulator speaks Stream too, so `npm start` receives its org events that way.
+    expect(config.dingtalk.eventMode).to.equal('stream');
   });
 
   it('reads the variables of the contract', function () {
@@ -204,6 +212,34 @@ describe('config', function () {
       ]);
       expect(problemsOf({ ...open, METRICS_PORT: '9464' })).to.deep.equal([]);
       expect(loadConfig({ env: { ...open, METRICS_PORT: '9464' } }).metrics.port).to.equal(9464);
+    });
+
+    it('uses DingTalk Stream by default when no event token and key are set', function () {
+      expect(loadConfig({ env: PRODUCTION }).dingtalk.eventMode).to.equal('stream');
+    });
+
+    it('uses HTTP events by default when the event token and key are set', function () {
+      const config = loadConfig({ env: { ...PRODUCTION, ...EVENT_SUBSCRIPTION } });
+      expect(config.dingtalk.eventMode).to.equal('http');
+    });
+
+    it('refuses DingTalk credentials without a deprovisioning path, among the other problems', function () {
+      const problems = problemsOf({ ...PRODUCTION, DINGTALK_EVENT_MODE: 'http', COOKIE_SECRETS: 'short' });
+      expect(problems.map((p) => p.split(':')[0])).to.include.members(['DINGTALK_EVENT_MODE', 'COOKIE_SECRETS (secrets.cookieKeys.0)']);
+      const problem = problems.find((p) => p.startsWith('DINGTALK_EVENT_MODE'))!;
+      for (const name of ['DINGTALK_EVENT_MODE=stream', 'DINGTALK_EVENT_TOKEN', 'DINGTALK_EVENT_AES_KEY', 'DINGTALK_SYNC_INTERVAL_MINUTES']) {
+        expect(problem).to.contain(name);
+      }
+    });
+
+    it('accepts each deprovisioning path: Stream, HTTP with token and key, or a sync interval', function () {
+      expect(problemsOf({ ...PRODUCTION, DINGTALK_EVENT_MODE: 'stream' })).to.deep.equal([]);
+      expect(problemsOf({ ...PRODUCTION, DINGTALK_EVENT_MODE: 'http', ...EVENT_SUBSCRIPTION })).to.deep.equal([]);
+      expect(problemsOf({ ...PRODUCTION, DINGTALK_EVENT_MODE: 'http', DINGTALK_SYNC_INTERVAL_MINUTES: '60' })).to.deep.equal([]);
+    });
+
+    it('refuses an unknown DINGTALK_EVENT_MODE by name', function () {
+      expect(problemsOf({ ...PRODUCTION, DINGTALK_EVENT_MODE: 'websocket' })[0]).to.match(/^DINGTALK_EVENT_MODE \(dingtalk\.eventMode\): /);
     });
 
     it('never prints a secret value in a problem', function () {
