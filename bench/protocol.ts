@@ -7,8 +7,10 @@
 import { createServer } from 'node:net';
 
 export interface ChildSettings {
-  /** Redis URL including the database number (12 for ours, 11 for bare). */
+  /** Redis URL of the server's own redis-server. */
   redisUrl: string;
+  /** Bare only: `simple` (bench/simple-redis-adapter.ts, the default) or `ours` (src/store/redis-adapter.ts). */
+  adapter?: 'simple' | 'ours';
   /** Postgres URL (ours only). */
   databaseUrl?: string;
   /** The port to listen on (ours: the parent needs it before the start, for the emulator's redirect URI). */

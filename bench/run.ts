@@ -2,29 +2,36 @@
  * `npm run bench`: throughput, latency and CPU cost per request of discovery, JWKS,
  * client_credentials (opaque, JWT RS256, JWT ES256), introspection, the refresh-token grant and
  * userinfo, measured on
- *   A "ours": the product, started with startServer (bench/server-ours.ts), and
- *   B "bare": a bare oidc-provider 9 with the same Redis adapter, key type and TTLs
- *      (bench/server-bare.ts),
- * each in a process of its own (pinned to CPU 0 with taskset when available), loaded from this
- * process with autocannon, A and B in alternation. Reports ratios ours/bare measured in the same
- * run; never asserts on speed. Also complete DingTalk logins per second through the emulator (ours
- * only: bare oidc-provider has no login), and the idle RSS of each server. See bench/README.md.
+ *   "ours": the product as it is deployed: the built server (`node dist/src/cli/index.js start`,
+ *      NODE_ENV=production, one worker), set up through the CLI;
+ *   "ours-test": the product in test mode under tsx with DingTalk pointed at the emulator
+ *      (bench/server-ours.ts), only for what needs a login (refresh_token, userinfo, login);
+ *   "bare": the baseline, a bare oidc-provider 9 with the simplest correct Redis adapter
+ *      (bench/server-bare.ts + bench/simple-redis-adapter.ts, built), and
+ *   "bare-our-adapter": the same bare provider on our Redis adapter (the second baseline: the gap
+ *      between the two baselines is what our adapter costs),
+ * each in a process of its own (pinned to CPU 0 with taskset when available) with a redis-server
+ * of its own (not pinned), whose CPU time is counted in the server's. Loaded from this process with
+ * autocannon, in alternation. Reports ratios measured in the same round; never asserts on speed.
+ * Also complete DingTalk logins per second through the emulator (ours-test only), and the RSS of
+ * each server. See bench/README.md.
  *
- * Settings (environment, all optional): BENCH_DATABASE_URL, BENCH_REDIS_URL (a server; databases
- * 12 and 11 of it are flushed and used), BENCH_ROUNDS (3), BENCH_DURATION (4 s),
- * BENCH_WARMUP (1 s), BENCH_CONNECTIONS (16), BENCH_PIN (1; 0 = no taskset), BENCH_CPU_PROF (1 =
- * write V8 CPU profiles of both servers to bench/results/profiles/; slows them down, so the
- * figures of such a run are not comparable with normal runs).
+ * Settings (environment, all optional): BENCH_DATABASE_URL, BENCH_REDIS_SERVER (redis-server
+ * binary), BENCH_ROUNDS (5), BENCH_DURATION (4 s), BENCH_WARMUP (1 s), BENCH_CONNECTIONS (16),
+ * BENCH_PIN (1; 0 = no taskset), BENCH_CPU_PROF (1 = write V8 CPU profiles of the servers to
+ * bench/results/profiles/; slows them down, so the figures of such a run are not comparable with
+ * normal runs), BENCH_OURS_NODE_ARGS (node flags for ours only).
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { createEmulator, defaultSeed, type RunningEmulator } from '../src/emulator/index.js';
-import { createRedis, parseRedisUrl, type RedisClient } from '../src/store/redis.js';
+import { createRedis, type RedisClient } from '../src/store/redis.js';
 import { Browser, formOf } from '../test/helpers/browser.js';
 import {
   BENCH_CHILD_ENV,
@@ -41,7 +48,7 @@ const ROOT = path.resolve(import.meta.dirname, '..');
 const RESULTS_DIR = path.join(ROOT, 'bench', 'results');
 
 const env = process.env;
-const ROUNDS = positiveInt(env.BENCH_ROUNDS, 3);
+const ROUNDS = positiveInt(env.BENCH_ROUNDS, 5);
 const DURATION_S = positiveInt(env.BENCH_DURATION, 4);
 const WARMUP_S = positiveInt(env.BENCH_WARMUP, 1);
 const CONNECTIONS = positiveInt(env.BENCH_CONNECTIONS, 16);
@@ -51,12 +58,13 @@ const LOGIN_CONCURRENCY = positiveInt(env.BENCH_LOGIN_CONCURRENCY, 8);
 const ONLY = env.BENCH_SCENARIOS?.split(',').map((name) => name.trim()).filter(Boolean);
 const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/dingtalk_oidc_bench';
 const DATABASE_URL = env.BENCH_DATABASE_URL?.trim() || DEFAULT_DATABASE_URL;
-const REDIS_BASE_URL = env.BENCH_REDIS_URL?.trim() || 'redis://127.0.0.1:6379';
-const OURS_REDIS_DB = 12;
-const BARE_REDIS_DB = 11;
+const REDIS_SERVER = env.BENCH_REDIS_SERVER?.trim() || 'redis-server';
 const START_TIMEOUT_MS = 90_000;
 
-type ServerName = 'ours' | 'bare';
+type ServerName = 'ours' | 'ours-test' | 'bare' | 'bare-our-adapter';
+/** Scenarios that need a person's tokens: ours gets them from a login through the emulator. */
+const LOGIN_SCENARIOS: ReadonlySet<string> = new Set(['refresh_token', 'userinfo', 'login']);
+const BASELINES = ['bare', 'bare-our-adapter'] as const;
 const HTTP_SCENARIOS = [
   'discovery',
   'jwks',
@@ -72,9 +80,18 @@ type ScenarioName = HttpScenario | 'login';
 /** People of the emulator's seed who may sign in (active members of the corp). */
 const LOGIN_USERS = ['ZJr4n0Yb8Wq2iPbVxXh3aQiEiE', 'Ub9c2Kp7vQ0m3sTtLw5dHAiEiE', 'Vw3LpS8dK1fJ6hQ0aZ9mRAiEiE'];
 
+/** A redis-server of one target's own, so its CPU time and commands are that target's alone. */
+interface OwnRedis {
+  url: string;
+  pid: number;
+  process: ChildProcess;
+  client: RedisClient;
+}
+
 interface Target {
   name: ServerName;
   child: ChildProcess;
+  redis: OwnRedis;
   ready: ReadyMessage;
   stderr: string[];
   /** Authorization header value (client_secret_basic). */
@@ -86,8 +103,8 @@ interface Target {
   /** The relying party's refresh token (refresh_token scenario) and access token (userinfo). */
   refreshToken: string;
   accessToken: string;
-  /** VmRSS in MiB: after start (idle, before any load) and after the runs (idle again). */
-  rss: { idleAfterStart?: number; idleAfterRuns?: number };
+  /** VmRSS in MiB: after start (idle, before any load) and after the runs (idle again); VmHWM: peak. */
+  rss: { idleAfterStart?: number; idleAfterRuns?: number; peak?: number };
   /** Set once we asked it to stop: its exit is expected then. */
   stopping?: boolean;
 }
@@ -106,8 +123,11 @@ interface RunResult {
   errors: number;
   timeouts: number;
   serverCpuMs: number;
+  /** CPU time of the server process and of its own redis-server, per response. */
   serverCpuMsPerReq: number;
-  /** Server CPU time ÷ wall time of the run: near 100 % means the server was CPU-bound. */
+  /** The server process alone (node), per response. */
+  nodeCpuMsPerReq: number;
+  /** Node CPU time ÷ wall time of the run: near 100 % means the server was CPU-bound. */
   serverCpuPercent: number;
   redisCpuMsPerReq: number;
   redisCommandsPerReq: number;
@@ -124,6 +144,7 @@ interface Summary {
   latencyP50Ms: number;
   latencyP99Ms: number;
   serverCpuMsPerReq: number;
+  nodeCpuMsPerReq: number;
   serverCpuPercent: number;
   redisCpuMsPerReq: number;
   redisCommandsPerReq: number;
@@ -149,28 +170,24 @@ function loud(line: string): void {
   process.stdout.write(`\n${bar}\n!!! ${line}\n${bar}\n\n`);
 }
 
-/** The same Redis server, another database. Cluster has only database 0, so it is refused. */
-function redisDatabaseUrl(url: string, db: number): string {
-  const parsed = parseRedisUrl(url);
-  if (parsed.kind === 'cluster') throw new Error('BENCH_REDIS_URL must be a single or Sentinel Redis, not a Cluster');
-  const authority = /^[^:]+:\/\/[^/?#]*/.exec(url)?.[0] ?? url;
-  return parsed.kind === 'single' ? `${authority}/${db}` : `${authority}/${encodeURIComponent(parsed.name)}/${db}`;
-}
-
-/** Create the default benchmark database when it is missing (BENCH_DATABASE_URL is used as is). */
-async function ensureDatabase(): Promise<void> {
-  if (env.BENCH_DATABASE_URL?.trim()) return;
-  const name = new URL(DEFAULT_DATABASE_URL).pathname.slice(1);
-  const client = new pg.Client({ host: '127.0.0.1', port: 5432, user: 'postgres', database: 'postgres' });
+/** Create the benchmark database when it is missing (ours-test migrates it on start). */
+async function ensureDatabase(url: string, recreate = false): Promise<void> {
+  const name = new URL(url).pathname.slice(1);
+  const parsed = new URL(url);
+  const client = new pg.Client({
+    host: parsed.hostname,
+    port: Number(parsed.port || 5432),
+    user: decodeURIComponent(parsed.username || 'postgres'),
+    password: decodeURIComponent(parsed.password),
+    database: 'postgres',
+  });
   try {
     await client.connect();
+    if (recreate) await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
     const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-    if (found.rowCount === 0) {
-      await client.query(`CREATE DATABASE "${name}"`);
-      log(`created database ${name}`);
-    }
+    if (found.rowCount === 0) await client.query(`CREATE DATABASE "${name}"`);
   } catch (error) {
-    throw new Error(`cannot prepare PostgreSQL at 127.0.0.1:5432 (set BENCH_DATABASE_URL): ${(error as Error).message}`, {
+    throw new Error(`cannot prepare PostgreSQL database ${name} (set BENCH_DATABASE_URL): ${(error as Error).message}`, {
       cause: error,
     });
   } finally {
@@ -178,15 +195,48 @@ async function ensureDatabase(): Promise<void> {
   }
 }
 
-async function flushRedis(url: string): Promise<void> {
-  const client = createRedis(url, { lazyConnect: true });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    await client.flushdb();
-  } finally {
-    client.disconnect();
+/** Waits until something accepts TCP connections on 127.0.0.1:port. */
+async function waitForPort(port: number, what: string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${what} exited during start (code ${child.exitCode})`);
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return;
+    await sleep(50);
   }
+  throw new Error(`${what} did not listen on ${port} within ${START_TIMEOUT_MS / 1000} s`);
+}
+
+/** A redis-server of its own for one target: no persistence, not pinned, stopped with the bench. */
+async function startRedisServer(): Promise<OwnRedis> {
+  const port = await freePort();
+  const child = spawn(
+    REDIS_SERVER,
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'],
+    { stdio: ['ignore', 'ignore', 'ignore'] },
+  );
+  const spawned = new Promise<never>((_, reject) => child.once('error', (error) => reject(new Error(`cannot run ${REDIS_SERVER}: ${error.message}`))));
+  await Promise.race([waitForPort(port, 'redis-server', child), spawned]);
+  const url = `redis://127.0.0.1:${port}`;
+  const client = createRedis(url);
+  client.on('error', () => {});
+  await client.ping();
+  return { url, pid: child.pid!, process: child, client };
+}
+
+async function stopRedisServer(redis: OwnRedis): Promise<void> {
+  redis.client.disconnect();
+  if (redis.process.exitCode !== null || redis.process.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => redis.process.once('exit', () => resolve()));
+  redis.process.kill('SIGTERM');
+  await exited;
 }
 
 /** Is `taskset -c 0` usable here (installed, CPU 0 in our affinity mask)? */
@@ -196,8 +246,14 @@ function canPin(): boolean {
   return probe.status === 0;
 }
 
-function startChild(name: ServerName, file: string, settings: ChildSettings, pin: boolean): Promise<Target> {
-  const tsx = import.meta.resolve('tsx');
+/** Spawns node (pinned when asked) with the profile and ours-only flags; collects its output lines. */
+function spawnNode(
+  name: ServerName,
+  script: string[],
+  childEnv: NodeJS.ProcessEnv,
+  pin: boolean,
+  stdio: 'ipc' | 'no-stdout',
+): { child: ChildProcess; stderr: string[] } {
   const profile =
     env.BENCH_CPU_PROF === '1'
       ? // One folder per server: tsx's module-hooks thread writes a profile of its own (the small one).
@@ -206,15 +262,14 @@ function startChild(name: ServerName, file: string, settings: ChildSettings, pin
   // BENCH_OURS_NODE_ARGS: node flags for ours only (e.g. --max-semi-space-size=2), to measure
   // what a runtime setting costs against the same bare server.
   const extra = name === 'ours' ? (env.BENCH_OURS_NODE_ARGS ?? '').split(/\s+/).filter(Boolean) : [];
-  const nodeArgs = [...profile, ...extra, '--import', tsx, path.join(ROOT, 'bench', file)];
+  const nodeArgs = [...profile, ...extra, ...script];
   // taskset execs node, so the child's pid is the server's pid.
-  const [command, args] = pin
-    ? ['taskset', ['-c', '0', process.execPath, ...nodeArgs]]
-    : [process.execPath, nodeArgs];
+  const [command, args] = pin ? ['taskset', ['-c', '0', process.execPath, ...nodeArgs]] : [process.execPath, nodeArgs];
   const child = spawn(command, args, {
     cwd: ROOT,
-    env: { ...process.env, [BENCH_CHILD_ENV]: JSON.stringify(settings) },
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    env: childEnv,
+    // Production logs one line per request at info on stdout: written (as deployed), not kept.
+    stdio: stdio === 'ipc' ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'ignore', 'pipe'],
   });
   const stderr: string[] = [];
   const collect = (stream: NodeJS.ReadableStream | null, label: string): void => {
@@ -223,12 +278,17 @@ function startChild(name: ServerName, file: string, settings: ChildSettings, pin
     stream?.on('data', (chunk: string) => {
       const lines = (rest + chunk).split('\n');
       rest = lines.pop() ?? '';
-      for (const line of lines) if (line.trim()) stderr.push(`${label}${line}`);
+      for (const line of lines) if (line.trim() && stderr.length < 1000) stderr.push(`${label}${line}`);
     });
   };
   collect(child.stdout, 'stdout: ');
   collect(child.stderr, '');
+  return { child, stderr };
+}
 
+/** A bench child that reports over IPC (bench/protocol.ts): ours-test (tsx) and the baselines (built). */
+function startChild(name: ServerName, script: string[], settings: ChildSettings, redis: OwnRedis, pin: boolean): Promise<Target> {
+  const { child, stderr } = spawnNode(name, script, { ...process.env, [BENCH_CHILD_ENV]: JSON.stringify(settings) }, pin, 'ipc');
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -251,6 +311,7 @@ function startChild(name: ServerName, file: string, settings: ChildSettings, pin
       resolve({
         name,
         child,
+        redis,
         ready: message,
         stderr,
         authorization: basic(message.clientId, message.clientSecret),
@@ -264,13 +325,99 @@ function startChild(name: ServerName, file: string, settings: ChildSettings, pin
   });
 }
 
+/**
+ * Ours as it is deployed: the built CLI, NODE_ENV=production, one worker, default settings (rate
+ * limits, metrics, request ids, access log at info, audit), a database of its own re-created for
+ * each run. Set up the way an operator would: `migrate`, `resource-servers add`, `clients add`.
+ */
+async function startProduction(databaseUrl: string, redis: OwnRedis, pin: boolean): Promise<Target> {
+  await ensureDatabase(databaseUrl, true);
+  const port = await freePort();
+  const issuer = `http://127.0.0.1:${port}`;
+  const productionEnv: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    NODE_ENV: 'production',
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    ISSUER: issuer,
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: redis.url,
+    KEY_ENCRYPTION_SECRET: randomBytes(32).toString('base64url'),
+    COOKIE_SECRETS: randomBytes(32).toString('base64url'),
+    DINGTALK_CLIENT_ID: 'dingbench',
+    DINGTALK_CLIENT_SECRET: randomBytes(20).toString('hex'),
+    DINGTALK_CORP_ID: 'dingbench',
+    WEB_CONCURRENCY: '1',
+  };
+  const cliPath = path.join(ROOT, 'dist', 'src', 'cli', 'index.js');
+  const cli = (...args: string[]): string => {
+    const result = spawnSync(process.execPath, [cliPath, ...args], { cwd: ROOT, env: productionEnv, encoding: 'utf8' });
+    if (result.status !== 0) throw new Error(`ours: \`${args.join(' ')}\` failed (${result.status}): ${result.stderr}${result.stdout}`);
+    return result.stdout;
+  };
+  cli('migrate');
+  for (const [key, identifier] of Object.entries(RESOURCES)) {
+    cli('resource-servers', 'add', identifier, '--name', `bench ${key}`, '--scope', RESOURCE_SCOPE, '--format', 'jwt', '--ttl', '600', '--alg', key === 'es256' ? 'ES256' : 'RS256');
+  }
+  const added = JSON.parse(
+    cli('clients', 'add', '--name', 'bench', '--grant', 'client_credentials', ...Object.values(RESOURCES).flatMap((r) => ['--resource', r]), '--json')
+      .trim()
+      .split('\n')
+      .pop()!,
+  ) as { client_id: string; client_secret: string };
+
+  const { child, stderr } = spawnNode('ours', [cliPath, 'start'], productionEnv, pin, 'no-stdout');
+  const exited = new Promise<never>((_, reject) =>
+    child.once('exit', (code, signal) => reject(new Error(`ours exited during start (code ${code}, signal ${signal})\n${stderr.join('\n')}`))),
+  );
+  const ready = (async (): Promise<void> => {
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    while (Date.now() < deadline && child.exitCode === null) {
+      const status = await fetch(`${issuer}/readyz`).then((response) => response.status, () => 0);
+      if (status === 200) return;
+      await sleep(100);
+    }
+    child.kill('SIGKILL');
+    throw new Error(`ours did not become ready within ${START_TIMEOUT_MS / 1000} s\n${stderr.join('\n')}`);
+  })();
+  await Promise.race([ready, exited]);
+  child.removeAllListeners('exit');
+  return {
+    name: 'ours',
+    child,
+    redis,
+    ready: {
+      type: 'ready',
+      url: issuer,
+      clientId: added.client_id,
+      clientSecret: added.client_secret,
+      rp: { clientId: '', clientSecret: '' },
+      pid: child.pid!,
+      details: {
+        issuer,
+        start: 'node dist/src/cli/index.js start',
+        env: 'NODE_ENV=production, WEB_CONCURRENCY=1, every other setting at its default (config/default.json + production.json)',
+        resources: RESOURCES,
+      },
+    },
+    stderr,
+    authorization: basic(added.client_id, added.client_secret),
+    rpAuthorization: '',
+    liveToken: '',
+    refreshToken: '',
+    accessToken: '',
+    rss: {},
+  };
+}
+
 function basic(id: string, secret: string): string {
   return `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 }
 
-/** Resident set size of a process, in MiB (/proc/<pid>/status VmRSS). */
-function rssMiB(pid: number): number {
-  const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+/** Resident set size of a process, in MiB (/proc/<pid>/status VmRSS; VmHWM: its peak so far). */
+function rssMiB(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number {
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return match ? Number(match[1]) / 1024 : NaN;
 }
 
@@ -305,17 +452,13 @@ function cpuMs(pid: number): number {
 }
 
 interface RedisStats {
-  cpuMs: number;
   commands: number;
 }
 
 async function redisStats(client: RedisClient): Promise<RedisStats> {
-  const text = await client.info();
+  const text = await client.info('stats');
   const value = (key: string): number => Number(new RegExp(`^${key}:([0-9.]+)`, 'm').exec(text)?.[1] ?? NaN);
-  return {
-    cpuMs: (value('used_cpu_sys') + value('used_cpu_user')) * 1000,
-    commands: value('total_commands_processed'),
-  };
+  return { commands: value('total_commands_processed') };
 }
 
 const FORM = 'application/x-www-form-urlencoded';
@@ -517,18 +660,22 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
-async function measureLogins(target: Target, emulatorUrl: string, round: number, redis: RedisClient): Promise<RunResult> {
+async function measureLogins(target: Target, emulatorUrl: string, round: number): Promise<RunResult> {
   await loadLogins(target, emulatorUrl, WARMUP_S);
   await sleep(200);
   const cpuBefore = cpuMs(target.ready.pid);
-  const redisBefore = await redisStats(redis);
+  const redisCpuBefore = cpuMs(target.redis.pid);
+  const redisBefore = await redisStats(target.redis.client);
   const wallBefore = performance.now();
   const { latencies, errors, seconds } = await loadLogins(target, emulatorUrl, DURATION_S);
   const cpuAfter = cpuMs(target.ready.pid);
+  const redisCpuAfter = cpuMs(target.redis.pid);
   const wallMs = performance.now() - wallBefore;
-  const redisAfter = await redisStats(redis);
+  const redisAfter = await redisStats(target.redis.client);
   const logins = latencies.length;
-  const serverCpuMs = cpuAfter - cpuBefore;
+  const nodeCpuMs = cpuAfter - cpuBefore;
+  const redisCpuMs = redisCpuAfter - redisCpuBefore;
+  const serverCpuMs = nodeCpuMs + redisCpuMs;
   if (errors.length > 0) log(`  login errors (first): ${errors[0]}`);
   return {
     scenario: 'login',
@@ -545,8 +692,9 @@ async function measureLogins(target: Target, emulatorUrl: string, round: number,
     timeouts: 0,
     serverCpuMs,
     serverCpuMsPerReq: logins > 0 ? serverCpuMs / logins : NaN,
-    serverCpuPercent: (100 * serverCpuMs) / wallMs,
-    redisCpuMsPerReq: logins > 0 ? (redisAfter.cpuMs - redisBefore.cpuMs) / logins : NaN,
+    nodeCpuMsPerReq: logins > 0 ? nodeCpuMs / logins : NaN,
+    serverCpuPercent: (100 * nodeCpuMs) / wallMs,
+    redisCpuMsPerReq: logins > 0 ? redisCpuMs / logins : NaN,
     bytesPerResponse: NaN,
     redisCommandsPerReq: logins > 0 ? (redisAfter.commands - redisBefore.commands - 1) / logins : NaN,
   };
@@ -554,18 +702,22 @@ async function measureLogins(target: Target, emulatorUrl: string, round: number,
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function measure(target: Target, scenario: HttpScenario, round: number, redis: RedisClient): Promise<RunResult> {
+async function measure(target: Target, scenario: HttpScenario, round: number): Promise<RunResult> {
   await load(target, scenario, WARMUP_S);
   await sleep(200); // let the last warm-up responses drain before the counters are read
   const cpuBefore = cpuMs(target.ready.pid);
-  const redisBefore = await redisStats(redis);
+  const redisCpuBefore = cpuMs(target.redis.pid);
+  const redisBefore = await redisStats(target.redis.client);
   const wallBefore = performance.now();
   const result = await load(target, scenario, DURATION_S);
   const cpuAfter = cpuMs(target.ready.pid);
+  const redisCpuAfter = cpuMs(target.redis.pid);
   const wallMs = performance.now() - wallBefore;
-  const redisAfter = await redisStats(redis);
+  const redisAfter = await redisStats(target.redis.client);
   const requests = result.requests.total;
-  const serverCpuMs = cpuAfter - cpuBefore;
+  const nodeCpuMs = cpuAfter - cpuBefore;
+  const redisCpuMs = redisCpuAfter - redisCpuBefore;
+  const serverCpuMs = nodeCpuMs + redisCpuMs;
   return {
     scenario,
     server: target.name,
@@ -581,8 +733,9 @@ async function measure(target: Target, scenario: HttpScenario, round: number, re
     timeouts: result.timeouts,
     serverCpuMs,
     serverCpuMsPerReq: requests > 0 ? serverCpuMs / requests : NaN,
-    serverCpuPercent: (100 * serverCpuMs) / wallMs,
-    redisCpuMsPerReq: requests > 0 ? (redisAfter.cpuMs - redisBefore.cpuMs) / requests : NaN,
+    nodeCpuMsPerReq: requests > 0 ? nodeCpuMs / requests : NaN,
+    serverCpuPercent: (100 * nodeCpuMs) / wallMs,
+    redisCpuMsPerReq: requests > 0 ? redisCpuMs / requests : NaN,
     bytesPerResponse: requests > 0 ? result.throughput.total / requests : NaN,
     // Minus the INFO command that took the first sample.
     redisCommandsPerReq: requests > 0 ? (redisAfter.commands - redisBefore.commands - 1) / requests : NaN,
@@ -607,6 +760,7 @@ function summarize(runs: RunResult[], scenario: ScenarioName, server: ServerName
     latencyP50Ms: of((run) => run.latencyP50Ms),
     latencyP99Ms: of((run) => run.latencyP99Ms),
     serverCpuMsPerReq: of((run) => run.serverCpuMsPerReq),
+    nodeCpuMsPerReq: of((run) => run.nodeCpuMsPerReq),
     serverCpuPercent: of((run) => run.serverCpuPercent),
     redisCpuMsPerReq: of((run) => run.redisCpuMsPerReq),
     redisCommandsPerReq: of((run) => run.redisCommandsPerReq),
@@ -669,16 +823,22 @@ async function main(): Promise<number> {
   );
   const httpScenarios = HTTP_SCENARIOS.filter((name) => !ONLY || ONLY.includes(name));
   const withLogins = !ONLY || ONLY.includes('login');
+  const needsOursTest = withLogins || httpScenarios.some((name) => LOGIN_SCENARIOS.has(name));
+  const needsOurs = httpScenarios.some((name) => !LOGIN_SCENARIOS.has(name));
 
-  const oursRedis = redisDatabaseUrl(REDIS_BASE_URL, OURS_REDIS_DB);
-  const bareRedis = redisDatabaseUrl(REDIS_BASE_URL, BARE_REDIS_DB);
-  await ensureDatabase();
-  await Promise.all([flushRedis(oursRedis), flushRedis(bareRedis)]);
-
-  const monitor = createRedis(REDIS_BASE_URL, { lazyConnect: true });
-  monitor.on('error', () => {});
-  await monitor.connect();
-  const redisVersion = /^redis_version:(\S+)/m.exec(await monitor.info('server'))?.[1] ?? 'unknown';
+  await ensureDatabase(DATABASE_URL);
+  // Ours (production) gets a database of its own, re-created: its secrets are new on every run.
+  const productionDatabaseUrl = (() => {
+    const url = new URL(DATABASE_URL);
+    url.pathname = `${url.pathname}_production`;
+    return url.toString();
+  })();
+  // The built server and the built baselines: production runs JavaScript, not tsx.
+  log('bench: building (tsc -p tsconfig.bench.json)');
+  execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.bench.json'], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  });
 
   // The DingTalk emulator runs here (the parent), on its own port, like the real DingTalk would:
   // its work is not counted in our server's CPU time.
@@ -695,8 +855,10 @@ async function main(): Promise<number> {
   const dingtalk: RunningEmulator = await emulator.listen(0, '127.0.0.1');
 
   const targets: Target[] = [];
+  const redisServers: OwnRedis[] = [];
   const stopAll = async (): Promise<void> => {
     await Promise.all(targets.map((target) => stopChild(target).catch(() => undefined)));
+    await Promise.all(redisServers.map((redis) => stopRedisServer(redis).catch(() => undefined)));
     await dingtalk.close().catch(() => undefined);
   };
   process.once('SIGINT', () => {
@@ -704,24 +866,52 @@ async function main(): Promise<number> {
   });
 
   try {
-    const started = await Promise.allSettled([
-      startChild(
-        'ours',
-        'server-ours.ts',
-        { redisUrl: oursRedis, databaseUrl: DATABASE_URL, port: oursPort, dingtalk: { url: dingtalk.url, ...emulatorSettings } },
-        pin,
-      ),
-      startChild('bare', 'server-bare.ts', { redisUrl: bareRedis }, pin),
-    ]);
+    const ownRedis = async (): Promise<OwnRedis> => {
+      const redis = await startRedisServer();
+      redisServers.push(redis);
+      return redis;
+    };
+    const bareScript = (): string[] => [path.join(ROOT, 'dist', 'bench', 'server-bare.js')];
+    const starts: Promise<Target>[] = [];
+    if (needsOurs) starts.push(ownRedis().then((redis) => startProduction(productionDatabaseUrl, redis, pin)));
+    if (needsOursTest) {
+      starts.push(
+        ownRedis().then((redis) =>
+          startChild(
+            'ours-test',
+            ['--import', import.meta.resolve('tsx'), path.join(ROOT, 'bench', 'server-ours.ts')],
+            { redisUrl: redis.url, databaseUrl: DATABASE_URL, port: oursPort, dingtalk: { url: dingtalk.url, ...emulatorSettings } },
+            redis,
+            pin,
+          ),
+        ),
+      );
+    }
+    if (httpScenarios.length > 0) {
+      starts.push(ownRedis().then((redis) => startChild('bare', bareScript(), { redisUrl: redis.url, adapter: 'simple' }, redis, pin)));
+      starts.push(
+        ownRedis().then((redis) => startChild('bare-our-adapter', bareScript(), { redisUrl: redis.url, adapter: 'ours' }, redis, pin)),
+      );
+    }
+    // One after the other: starting four servers at once on a shared machine only slows each.
+    const started: PromiseSettledResult<Target>[] = [];
+    for (const start of starts) started.push(await start.then((value) => ({ status: 'fulfilled' as const, value }), (reason: unknown) => ({ status: 'rejected' as const, reason })));
     for (const outcome of started) if (outcome.status === 'fulfilled') targets.push(outcome.value);
     const failures = started.filter((outcome) => outcome.status === 'rejected');
     if (failures.length > 0) {
       for (const failure of failures) loud(`SERVER FAILED TO START: ${String((failure as PromiseRejectedResult).reason)}`);
       return 1;
     }
-    const [ours, bare] = targets as [Target, Target];
+    const byName = (name: ServerName): Target | undefined => targets.find((target) => target.name === name);
+    const oursTest = byName('ours-test');
+    /** The servers a scenario runs on, ours first: ours (production) or, for what needs a login, ours-test. */
+    const targetsOf = (scenario: ScenarioName): Target[] =>
+      scenario === 'login'
+        ? [oursTest!]
+        : [byName(LOGIN_SCENARIOS.has(scenario) ? 'ours-test' : 'ours')!, byName('bare')!, byName('bare-our-adapter')!];
+    const redisVersion = /^redis_version:(\S+)/m.exec(await targets[0]!.redis.client.info('server'))?.[1] ?? 'unknown';
     for (const target of targets) {
-      log(`bench: ${target.name} ready at ${target.ready.url} (pid ${target.ready.pid}, client ${target.ready.clientId})`);
+      log(`bench: ${target.name} ready at ${target.ready.url} (pid ${target.ready.pid}, redis-server pid ${target.redis.pid}, client ${target.ready.clientId})`);
       // A server that dies mid-run must not go unnoticed.
       target.child.once('exit', (code, signal) => {
         if (!target.stopping) loud(`${target.name} server exited unexpectedly (code ${code}, signal ${signal})`);
@@ -730,20 +920,27 @@ async function main(): Promise<number> {
 
     const problems: string[] = [];
     for (const target of targets) problems.push(...(await sanityCheck(target, 'before')));
-    // Ours: the relying party's tokens come from a real login (which also gives the first consent).
-    try {
-      const tokens = await login(ours, dingtalk.url, LOGIN_USERS[0]!);
-      ours.refreshToken = String(tokens.refresh_token);
-      ours.accessToken = String(tokens.access_token);
-    } catch (error) {
-      problems.push(`ours: ${(error as Error).message}`);
-    }
-    for (const target of targets) {
-      for (const scenario of httpScenarios) {
-        const problem = await checkScenario(target, scenario);
-        if (problem) problems.push(problem);
+    // Ours-test: the relying party's tokens come from a real login (which also gives the first consent).
+    if (oursTest) {
+      try {
+        const tokens = await login(oursTest, dingtalk.url, LOGIN_USERS[0]!);
+        oursTest.refreshToken = String(tokens.refresh_token);
+        oursTest.accessToken = String(tokens.access_token);
+      } catch (error) {
+        problems.push(`ours-test: ${(error as Error).message}`);
       }
     }
+    const checkAll = async (): Promise<string[]> => {
+      const found: string[] = [];
+      for (const scenario of httpScenarios) {
+        for (const target of targetsOf(scenario)) {
+          const problem = await checkScenario(target, scenario);
+          if (problem) found.push(problem);
+        }
+      }
+      return found;
+    };
+    problems.push(...(await checkAll()));
     if (problems.length > 0) {
       for (const problem of problems) loud(`SANITY CHECK FAILED: ${problem}`);
       return 1;
@@ -755,16 +952,14 @@ async function main(): Promise<number> {
     const runs: RunResult[] = [];
     for (const scenario of scenarios) {
       for (let round = 1; round <= ROUNDS; round++) {
-        for (const target of scenario === 'login' ? [ours] : [ours, bare]) {
+        for (const target of targetsOf(scenario)) {
           const run =
-            scenario === 'login'
-              ? await measureLogins(target, dingtalk.url, round, monitor)
-              : await measure(target, scenario, round, monitor);
+            scenario === 'login' ? await measureLogins(target, dingtalk.url, round) : await measure(target, scenario, round);
           runs.push(run);
           log(
-            `  ${scenario.padEnd(18)} round ${round}/${ROUNDS} ${target.name.padEnd(4)} ` +
+            `  ${scenario.padEnd(18)} round ${round}/${ROUNDS} ${target.name.padEnd(16)} ` +
               `${run.reqPerSec.toFixed(0).padStart(6)} req/s  p50 ${run.latencyP50Ms} ms  p99 ${run.latencyP99Ms} ms  ` +
-              `cpu ${run.serverCpuMsPerReq.toFixed(3)} ms/req (${run.serverCpuPercent.toFixed(0)} %)  redis ${run.redisCommandsPerReq.toFixed(1)} cmd/req` +
+              `cpu ${run.serverCpuMsPerReq.toFixed(3)} ms/req (node ${run.nodeCpuMsPerReq.toFixed(3)}, ${run.serverCpuPercent.toFixed(0)} %)  redis ${run.redisCommandsPerReq.toFixed(1)} cmd/req` +
               (run.non2xx + run.errors + run.timeouts > 0
                 ? `  non2xx ${run.non2xx} errors ${run.errors} timeouts ${run.timeouts}`
                 : ''),
@@ -778,21 +973,17 @@ async function main(): Promise<number> {
       }
     }
     for (const target of targets) problems.push(...(await sanityCheck(target, 'after')));
-    for (const target of targets) {
-      for (const scenario of httpScenarios) {
-        const problem = await checkScenario(target, scenario);
-        if (problem) problems.push(`after the runs: ${problem}`);
-      }
-    }
+    for (const problem of await checkAll()) problems.push(`after the runs: ${problem}`);
     for (const problem of problems) loud(`SANITY CHECK FAILED: ${problem}`);
     await sleep(2000);
-    for (const target of targets) target.rss.idleAfterRuns = rssMiB(target.ready.pid);
+    for (const target of targets) {
+      target.rss.idleAfterRuns = rssMiB(target.ready.pid);
+      target.rss.peak = rssMiB(target.ready.pid, 'VmHWM');
+    }
 
-    const summaries = scenarios.flatMap((scenario) =>
-      scenario === 'login' ? [summarize(runs, scenario, 'ours')] : [summarize(runs, scenario, 'ours'), summarize(runs, scenario, 'bare')],
-    );
+    const summaries = scenarios.flatMap((scenario) => targetsOf(scenario).map((target) => summarize(runs, scenario, target.name)));
     const rows = [
-      ['scenario', 'server', 'req/s', 'mean ms', 'p50 ms', 'p99 ms', 'CPU ms/req', 'server CPU %', 'redis cmd/req', 'redis CPU ms/req', 'bytes/resp', 'non-2xx+err'],
+      ['scenario', 'server', 'req/s', 'mean ms', 'p50 ms', 'p99 ms', 'CPU ms/req', 'node CPU ms/req', 'redis CPU ms/req', 'node CPU %', 'redis cmd/req', 'bytes/resp', 'non-2xx+err'],
       ...summaries.map((s) => [
         s.scenario,
         s.server,
@@ -801,31 +992,46 @@ async function main(): Promise<number> {
         s.latencyP50Ms.toFixed(0),
         s.latencyP99Ms.toFixed(0),
         s.serverCpuMsPerReq.toFixed(3),
+        s.nodeCpuMsPerReq.toFixed(3),
+        s.redisCpuMsPerReq.toFixed(3),
         s.serverCpuPercent.toFixed(0),
         s.redisCommandsPerReq.toFixed(1),
-        s.redisCpuMsPerReq.toFixed(3),
         Number.isNaN(s.bytesPerResponse) ? '–' : s.bytesPerResponse.toFixed(0),
         String(s.non2xx + s.errors),
       ]),
     ];
-    // Ratios are paired: ours and bare of the same round ran back to back (A B), so a slow patch of
-    // the machine hits both; the median of the per-round ratios is far steadier than the ratio of
-    // two medians, which may come from different rounds.
-    const ratios = scenarios.filter((scenario) => scenario !== 'login').map((scenario) => {
-      const pairs = [...new Set(runs.filter((run) => run.scenario === scenario).map((run) => run.round))].flatMap((round) => {
-        const a = runs.find((run) => run.scenario === scenario && run.server === 'ours' && run.round === round);
-        const b = runs.find((run) => run.scenario === scenario && run.server === 'bare' && run.round === round);
-        return a && b ? [{ a, b }] : [];
+    // Ratios are paired: the servers of one round ran back to back, so a slow patch of the machine
+    // hits them all; the median of the per-round ratios is far steadier than the ratio of two
+    // medians, which may come from different rounds.
+    const ratios = scenarios
+      .filter((scenario) => scenario !== 'login')
+      .flatMap((scenario) => {
+        const [ours] = targetsOf(scenario);
+        const pairsOf = ([a, b]: [ServerName, ServerName]) =>
+          [...new Set(runs.filter((run) => run.scenario === scenario).map((run) => run.round))].flatMap((round) => {
+            const x = runs.find((run) => run.scenario === scenario && run.server === a && run.round === round);
+            const y = runs.find((run) => run.scenario === scenario && run.server === b && run.round === round);
+            return x && y ? [{ a: x, b: y }] : [];
+          });
+        const comparisons: [ServerName, ServerName][] = [
+          [ours!.name, 'bare'],
+          [ours!.name, 'bare-our-adapter'],
+          ['bare-our-adapter', 'bare'],
+        ];
+        return comparisons.map(([a, b]) => {
+          const pairs = pairsOf([a, b]);
+          const paired = (pick: (run: RunResult) => number): number => median(pairs.map((pair) => pick(pair.a) / pick(pair.b)));
+          return {
+            scenario,
+            ratio: `${a}/${b}`,
+            reqPerSec: paired((run) => run.reqPerSec),
+            serverCpuMsPerReq: paired((run) => run.serverCpuMsPerReq),
+            nodeCpuMsPerReq: paired((run) => run.nodeCpuMsPerReq),
+            latencyP50Ms: paired((run) => run.latencyP50Ms),
+            serverCpuMsPerReqPerRound: pairs.map((pair) => Math.round((pair.a.serverCpuMsPerReq / pair.b.serverCpuMsPerReq) * 100) / 100),
+          };
+        });
       });
-      const paired = (pick: (run: RunResult) => number): number => median(pairs.map(({ a, b }) => pick(a) / pick(b)));
-      return {
-        scenario,
-        reqPerSec: paired((run) => run.reqPerSec),
-        serverCpuMsPerReq: paired((run) => run.serverCpuMsPerReq),
-        latencyP50Ms: paired((run) => run.latencyP50Ms),
-        serverCpuMsPerReqPerRound: pairs.map(({ a, b }) => Math.round((a.serverCpuMsPerReq / b.serverCpuMsPerReq) * 100) / 100),
-      };
-    });
 
     log('');
     log(`medians of ${ROUNDS} rounds (req/s per round: ${summaries.map((s) => `${s.scenario}/${s.server} ${s.reqPerSecPerRound.join(', ')}`).join('; ')})`);
@@ -834,23 +1040,36 @@ async function main(): Promise<number> {
     log('');
     log(
       table([
-        ['scenario', 'ratio', 'req/s ours/bare', 'CPU/req ours/bare', 'CPU/req per round'],
-        ...ratios.map((r) => [r.scenario, 'ours/bare', r.reqPerSec.toFixed(2), r.serverCpuMsPerReq.toFixed(2), r.serverCpuMsPerReqPerRound.join(' ')]),
+        ['scenario', 'ratio', 'req/s', 'CPU/req (node+redis)', 'node CPU/req', 'CPU/req per round'],
+        ...ratios.map((r) => [
+          r.scenario,
+          r.ratio,
+          r.reqPerSec.toFixed(2),
+          r.serverCpuMsPerReq.toFixed(2),
+          r.nodeCpuMsPerReq.toFixed(2),
+          r.serverCpuMsPerReqPerRound.join(' '),
+        ]),
       ]),
     );
     log('');
     log(
       table([
-        ['server', 'RSS', 'idle after start MiB', 'idle after runs MiB'],
-        ...targets.map((t) => [t.name, 'VmRSS', (t.rss.idleAfterStart ?? NaN).toFixed(0), (t.rss.idleAfterRuns ?? NaN).toFixed(0)]),
+        ['server', 'RSS', 'idle after start MiB', 'idle after runs MiB', 'peak (VmHWM) MiB'],
+        ...targets.map((t) => [
+          t.name,
+          'VmRSS',
+          (t.rss.idleAfterStart ?? NaN).toFixed(0),
+          (t.rss.idleAfterRuns ?? NaN).toFixed(0),
+          (t.rss.peak ?? NaN).toFixed(0),
+        ]),
       ]),
     );
-    log('login: ours only (bare oidc-provider has no login); req/s = complete logins per second, latencies per login, CPU and Redis per login.');
+    log('login: ours-test only (bare oidc-provider has no login); req/s = complete logins per second, latencies per login, CPU and Redis per login.');
     log('');
     log(`load average before ${loadBefore.map((v) => v.toFixed(2)).join(' ')}, after ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}`);
     log(
-      'CPU ms/req: server process utime+stime (/proc/<pid>/stat) over the measured run ÷ responses. ' +
-        'redis columns: whole Redis server (INFO), shared by both, only one under load at a time.',
+      'CPU ms/req: utime+stime (/proc/<pid>/stat) of the server process and of its own redis-server over the measured run ÷ responses; ' +
+        'node CPU: the server process alone. redis cmd/req: INFO of its own redis-server.',
     );
 
     const erroneous = summaries.filter((s) => s.non2xx + s.errors > 0);
@@ -866,7 +1085,7 @@ async function main(): Promise<number> {
         loginConcurrency: LOGIN_CONCURRENCY,
         scenarios,
         pinnedToCpu0: pin,
-        redisDatabases: { ours: OURS_REDIS_DB, bare: BARE_REDIS_DB },
+        redis: 'one redis-server per server (BENCH_REDIS_SERVER)',
       },
       machine: { ...machine, redis: redisVersion },
       // 1/5/15-minute load averages: well above what the benchmark itself adds (≈ 2 on two cores)
@@ -875,7 +1094,7 @@ async function main(): Promise<number> {
       servers: Object.fromEntries(
         targets.map((target) => [
           target.name,
-          { ...target.ready.details, url: target.ready.url, rssMiB: target.rss, stderr: target.stderr },
+          { ...target.ready.details, url: target.ready.url, pid: target.ready.pid, redisPid: target.redis.pid, rssMiB: target.rss, stderr: target.stderr },
         ]),
       ),
       summaries,
@@ -904,7 +1123,6 @@ async function main(): Promise<number> {
     return 0;
   } finally {
     await stopAll();
-    monitor.disconnect();
   }
 }
 

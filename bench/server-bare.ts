@@ -1,7 +1,9 @@
 /**
- * Server B of the benchmark: a bare oidc-provider 9 on node:http, the baseline that server A is
- * compared against. Same storage (our Redis adapter on the same Redis server, another database),
- * same key types (an RS256 and an ES256 key made with jose, RS256 signs ID tokens), same TTLs and
+ * The baselines of the benchmark: a bare oidc-provider 9 on node:http, what a user would otherwise
+ * run. Its storage (settings.adapter): `simple` (the baseline, "bare"), the simplest correct Redis
+ * adapter, one command per write (bench/simple-redis-adapter.ts); or `ours` (the second baseline,
+ * "bare-our-adapter"): our Redis adapter, so the difference between the two is what our adapter
+ * costs. Each on a redis-server of its own. Same key types (an RS256 and an ES256 key made with jose, RS256 signs ID tokens), same TTLs and
  * clock tolerance, the clientCredentials, introspection and resourceIndicators features (two
  * resource servers issuing JWT access tokens, RS256 and ES256, like ours), and two static
  * client_secret_basic clients with 43-character secrets: a service (client_credentials) and a
@@ -13,8 +15,9 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
 import Provider, { type Configuration, errors } from 'oidc-provider';
-import { createRedis } from '../src/store/redis.js';
+import { Redis } from 'ioredis';
 import { createRedisAdapterFactory } from '../src/store/redis-adapter.js';
+import { createSimpleRedisAdapter } from './simple-redis-adapter.js';
 import { failStart, freePort, onStop, readChildSettings, RESOURCE_SCOPE, RESOURCES, RP_REDIRECT_URI, send } from './protocol.js';
 
 async function main(): Promise<void> {
@@ -22,7 +25,7 @@ async function main(): Promise<void> {
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
 
-  const redis = createRedis(settings.redisUrl);
+  const redis = new Redis(settings.redisUrl);
   await redis.ping();
 
   const { privateKey } = await generateKeyPair('RS256', { extractable: true, modulusLength: 2048 });
@@ -38,7 +41,10 @@ async function main(): Promise<void> {
   const clientSecret = randomBytes(32).toString('base64url'); // 43 characters, like ours
 
   const configuration: Configuration = {
-    adapter: createRedisAdapterFactory(redis, { clockTolerance: 15 }),
+    adapter:
+      settings.adapter === 'ours'
+        ? createRedisAdapterFactory(redis, { clockTolerance: 15 })
+        : createSimpleRedisAdapter(redis, 15),
     clients: [
       {
         client_id: clientId,
@@ -140,6 +146,7 @@ async function main(): Promise<void> {
     pid: process.pid,
     details: {
       issuer,
+      adapter: settings.adapter === 'ours' ? 'ours (src/store/redis-adapter.ts)' : 'simple (bench/simple-redis-adapter.ts)',
       signingAlg: 'RS256',
       publishedKeys: ['RS256', 'ES256'],
       resources: resourceAlgs,
