@@ -1,4 +1,5 @@
-import type { ChainableCommander } from 'ioredis';
+import { createHash } from 'node:crypto';
+import { type ChainableCommander, ReplyError } from 'ioredis';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 
 import { type AccountIndex, type IndexedAdapterConstructor, indexedAccountOf } from './account-index.js';
@@ -44,8 +45,22 @@ export function ttlSeconds(expiresIn: number | undefined, clockTolerance = 0): n
 }
 
 // Single-key scripts (Cluster-safe): the check and the write must be atomic.
-/** Marks a record consumed only if it still exists, so consuming an expired id leaves no TTL-less husk behind. */
-const CONSUME_SCRIPT = `if redis.call('EXISTS', KEYS[1]) == 1 then
+/**
+ * Marks a record consumed only if it still exists, so consuming an expired id leaves no TTL-less
+ * husk behind. A record is the payload's JSON: `"consumed":<epoch seconds>` becomes its first
+ * member (JSON.parse takes the last of two equal keys, so a payload that already carries an older
+ * `consumed` keeps it: still consumed). Already marked: left as is (one mark, not one per attempt).
+ * A hash is a record of the layout before issue #15 (`{ payload, consumed }`).
+ */
+const CONSUME_SCRIPT = `local kind = redis.call('TYPE', KEYS[1]).ok
+if kind == 'string' then
+  local value = redis.call('GET', KEYS[1])
+  if string.sub(value, 1, 12) == '{"consumed":' then return 0 end
+  local rest = string.sub(value, 2)
+  if rest ~= '}' then rest = ',' .. rest end
+  redis.call('SET', KEYS[1], '{"consumed":' .. ARGV[1] .. rest, 'KEEPTTL')
+  return 1
+elseif kind == 'hash' then
   return redis.call('HSET', KEYS[1], 'consumed', ARGV[1])
 end
 return 0`;
@@ -54,6 +69,46 @@ const DELETE_IF_EQUALS_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
 return 0`;
+/**
+ * Adds a member to an index set and makes the set live at least as long as the member: `NX` gives
+ * a new set this TTL, `GT` only ever lengthens an existing one (Redis >= 7.0); no TTL (ARGV[2]
+ * empty) makes the set persistent.
+ */
+const ADD_TO_INDEX_SCRIPT = `redis.call('SADD', KEYS[1], ARGV[1])
+if ARGV[2] == '' then
+  redis.call('PERSIST', KEYS[1])
+else
+  redis.call('EXPIRE', KEYS[1], ARGV[2], 'NX')
+  redis.call('EXPIRE', KEYS[1], ARGV[2], 'GT')
+end
+return 1`;
+
+/**
+ * Redis answers an error as `CODE message` (RESP); the code is its first word, the protocol's own
+ * stable identifier (e.g. `WRONGTYPE`, `NOSCRIPT`).
+ */
+function hasRedisErrorCode(error: unknown, code: string): boolean {
+  // ioredis types ReplyError as `any`: the instanceof check is what narrows.
+  return error instanceof (ReplyError as typeof Error) && error.message.startsWith(`${code} `);
+}
+
+/** A single-key Lua script run by its SHA1 (EVALSHA): the body is sent only when Redis does not know it yet. */
+function script(lua: string): (client: RedisClient, key: string, ...args: (string | number)[]) => Promise<unknown> {
+  const sha = createHash('sha1').update(lua).digest('hex');
+  return async (client, key, ...args) => {
+    try {
+      return await client.evalsha(sha, 1, key, ...args);
+    } catch (error) {
+      // After a restart or SCRIPT FLUSH, or on a Cluster node that has not seen it: EVAL loads it.
+      if (hasRedisErrorCode(error, 'NOSCRIPT')) return client.eval(lua, 1, key, ...args);
+      throw error;
+    }
+  };
+}
+
+const consumeRecord = script(CONSUME_SCRIPT);
+const deleteIfEquals = script(DELETE_IF_EQUALS_SCRIPT);
+const addToIndex = script(ADD_TO_INDEX_SCRIPT);
 
 /** Runs a MULTI and surfaces the first per-command error, which ioredis only reports in the result array. */
 async function exec(transaction: ChainableCommander): Promise<unknown[]> {
@@ -70,18 +125,31 @@ function parsePayload(json: string): AdapterPayload {
 }
 
 /**
- * Adds `member` to the set `key` and makes the set live at least as long as the member: `NX` gives
- * a new set this TTL, `GT` only ever lengthens an existing one (needs Redis >= 7.0). One key, so
- * this MULTI is fine on Cluster.
+ * Reads a record: its JSON string (one GET), or a hash written before issue #15 (`payload` and
+ * `consumed` fields), which GET answers with WRONGTYPE. Sessions, Grants and refresh tokens live
+ * for weeks, so records of the old layout are still read until they expire or are written again.
+ */
+async function readRecord(client: RedisClient, key: string): Promise<AdapterPayload | undefined> {
+  let value: string | null;
+  try {
+    value = await client.get(key);
+  } catch (error) {
+    if (!hasRedisErrorCode(error, 'WRONGTYPE')) throw error;
+    const [payload, consumed] = await client.hmget(key, 'payload', 'consumed');
+    if (payload == null) return undefined;
+    const result = parsePayload(payload);
+    if (consumed != null) result.consumed = Number(consumed);
+    return result;
+  }
+  return value == null ? undefined : parsePayload(value);
+}
+
+/**
+ * Adds `member` to the set `key` and makes the set live at least as long as the member (one
+ * EVALSHA on one key: Cluster-safe).
  */
 async function addToIndexSet(client: RedisClient, key: string, member: string, ttl: number | undefined): Promise<unknown> {
-  const index = client.multi().sadd(key, member);
-  if (ttl === undefined) {
-    index.persist(key);
-  } else {
-    index.expire(key, ttl, 'NX').expire(key, ttl, 'GT');
-  }
-  return exec(index);
+  return addToIndex(client, key, member, ttl === undefined ? '' : ttl);
 }
 
 /**
@@ -98,12 +166,12 @@ export function createRedisAccountIndex(client: RedisClient, options: Pick<Redis
     const indexKey = accountKey(prefix, accountId, model);
     const ids = await client.smembers(indexKey);
     if (ids.length === 0) return [];
-    const payloads = await Promise.all(ids.map((id) => client.hget(`${prefix}${model}:${id}`, 'payload')));
+    const payloads = await Promise.all(ids.map((id) => readRecord(client, `${prefix}${model}:${id}`)));
     const live: string[] = [];
     const stale: string[] = [];
     ids.forEach((id, i) => {
       const payload = payloads[i];
-      if (payload != null && indexedAccountOf(model, parsePayload(payload)) === accountId) live.push(id);
+      if (payload !== undefined && indexedAccountOf(model, payload) === accountId) live.push(id);
       else stale.push(id);
     });
     // Safe against a concurrent upsert: the adapter adds an id to the set only once its record is written.
@@ -128,9 +196,12 @@ function accountKey(prefix: string, accountId: string, model: string): string {
  * function; this returns a constructor.
  *
  * Layout (with the default prefix):
- * - `oidc:<Model>:<id>`: a hash `{ payload: <JSON>, consumed?: <epoch seconds> }` for every model,
- *   so `consume()` works on any of them (PushedAuthorizationRequest and PreAuthorizedCode are
- *   consumed too in v9; a string value would answer WRONGTYPE).
+ * - `oidc:<Model>:<id>`: the payload's JSON, written with one `SET … EX` (issue #15: a
+ *   client_credentials token is one command). `consume()` works on every model (v9 consumes
+ *   PushedAuthorizationRequest and PreAuthorizedCode too): a script adds `"consumed"` to the JSON
+ *   in place, keeping the TTL. Records written before issue #15 are hashes
+ *   `{ payload, consumed? }`; they are still read, consumed and destroyed (see {@link readRecord}),
+ *   and the next upsert of the same id replaces them with a string.
  * - `oidc:sessionUid:<uid>` and `oidc:userCode:<code>`: the id, with the record's TTL.
  * - `oidc:grant:<grantId>`: a set of the record keys of every grantable token of that grant, whose
  *   TTL is raised to the longest member's (`EXPIRE NX` then `EXPIRE GT`: needs Redis >= 7.0).
@@ -159,7 +230,7 @@ export function createRedisAdapterFactory(
   }
 
   async function deleteIndex(key: string, id: string): Promise<unknown> {
-    return client.eval(DELETE_IF_EQUALS_SCRIPT, 1, key, id);
+    return deleteIfEquals(client, key, id);
   }
 
   return class RedisAdapter implements Adapter {
@@ -176,13 +247,9 @@ export function createRedisAdapterFactory(
       return `${prefix}${this.model}:${id}`;
     }
 
-    /** The hot path: one HMGET. */
+    /** The hot path: one GET. */
     async find(id: string): Promise<AdapterPayload | undefined> {
-      const [payload, consumed] = await client.hmget(this.key(id), 'payload', 'consumed');
-      if (payload == null) return undefined;
-      const result = parsePayload(payload);
-      if (consumed != null) result.consumed = Number(consumed);
-      return result;
+      return readRecord(client, this.key(id));
     }
 
     async findByUid(uid: string): Promise<AdapterPayload | undefined> {
@@ -209,11 +276,10 @@ export function createRedisAdapterFactory(
         return;
       }
 
-      // DEL first so a re-upsert replaces the whole record (a stale `consumed` included), as the
-      // memory adapter does. One key, so this MULTI is fine on Cluster.
-      const record = client.multi().del(key).hset(key, 'payload', JSON.stringify(payload));
-      if (ttl !== undefined) record.expire(key, ttl);
-      const recordWritten = exec(record);
+      // SET replaces the whole record (a stale `consumed`, or a hash of the old layout, included),
+      // as the memory adapter does.
+      const json = JSON.stringify(payload);
+      const recordWritten = ttl === undefined ? client.set(key, json) : client.set(key, json, 'EX', ttl);
       const writes: Promise<unknown>[] = [recordWritten];
 
       if (this.model === 'Session' && payload.uid) {
@@ -239,13 +305,20 @@ export function createRedisAdapterFactory(
     }
 
     async consume(id: string): Promise<void> {
-      await client.eval(CONSUME_SCRIPT, 1, this.key(id), Math.floor(Date.now() / 1000));
+      await consumeRecord(client, this.key(id), Math.floor(Date.now() / 1000));
     }
 
     async destroy(id: string): Promise<void> {
       const key = this.key(id);
-      // Read the payload while deleting (one round trip) to know which indexes to clean up.
-      const [payload] = await exec(client.multi().hget(key, 'payload').del(key));
+      // Read the payload while deleting (one command) to know which indexes to clean up.
+      let payload: unknown;
+      try {
+        payload = await client.getdel(key);
+      } catch (error) {
+        if (!hasRedisErrorCode(error, 'WRONGTYPE')) throw error;
+        // A hash of the layout before issue #15. One key, so this MULTI is fine on Cluster.
+        [payload] = await exec(client.multi().hget(key, 'payload').del(key));
+      }
       if (typeof payload !== 'string') return;
 
       const parsed = parsePayload(payload);

@@ -51,16 +51,78 @@ describe('Redis adapter (integration)', function () {
   }));
 
   describe('key layout', function () {
-    it('stores every model as a hash oidc:<Model>:<id> with payload and consumed fields', async function () {
+    it('stores every model as one string oidc:<Model>:<id>, the payload as JSON, consumed inside it', async function () {
       const Adapter = createRedisAdapterFactory(client);
       const pars = new Adapter('PushedAuthorizationRequest');
       await pars.upsert('par-1', { jti: 'par-1', kind: 'PushedAuthorizationRequest' }, 60);
+      expect(await client.type('oidc:PushedAuthorizationRequest:par-1')).to.equal('string');
       await pars.consume('par-1');
 
-      expect(await client.type('oidc:PushedAuthorizationRequest:par-1')).to.equal('hash');
-      expect(await client.hkeys('oidc:PushedAuthorizationRequest:par-1')).to.have.members(['payload', 'consumed']);
+      expect(await client.type('oidc:PushedAuthorizationRequest:par-1')).to.equal('string');
+      const stored = JSON.parse((await client.get('oidc:PushedAuthorizationRequest:par-1'))!) as Record<string, unknown>;
+      expect(stored).to.include({ jti: 'par-1', kind: 'PushedAuthorizationRequest' });
+      expect(stored.consumed).to.be.a('number');
       const ttl = await client.ttl('oidc:PushedAuthorizationRequest:par-1');
       expect(ttl).to.be.within(59, 60);
+    });
+
+    it('consumes a record with an empty payload', async function () {
+      const Adapter = createRedisAdapterFactory(client);
+      const codes = new Adapter('AuthorizationCode');
+      await codes.upsert('c-0', {}, 60);
+      await codes.consume('c-0');
+      expect(Object.keys((await codes.find('c-0'))!)).to.deep.equal(['consumed']);
+    });
+
+    it('keeps the first consumed mark when a record is consumed twice', async function () {
+      const Adapter = createRedisAdapterFactory(client);
+      const codes = new Adapter('AuthorizationCode');
+      await codes.upsert('c-1', { jti: 'c-1', kind: 'AuthorizationCode' }, 60);
+      await codes.consume('c-1');
+      const once = await client.get('oidc:AuthorizationCode:c-1');
+      await codes.consume('c-1');
+      expect(await client.get('oidc:AuthorizationCode:c-1')).to.equal(once);
+    });
+
+    describe('records written before issue #15 (a hash { payload, consumed })', function () {
+      async function writeOldRecord(key: string, payload: Record<string, unknown>, ttl: number): Promise<void> {
+        await client.hset(key, 'payload', JSON.stringify(payload));
+        await client.expire(key, ttl);
+      }
+
+      it('finds, consumes and destroys them, and cleans up their indexes', async function () {
+        const Adapter = createRedisAdapterFactory(client);
+        const tokens = new Adapter('RefreshToken');
+        const payload = { jti: 'rt-old', kind: 'RefreshToken', grantId: 'g-old' };
+        await writeOldRecord('oidc:RefreshToken:rt-old', payload, 3_600);
+        await client.sadd('oidc:grant:g-old', 'oidc:RefreshToken:rt-old');
+
+        expect(await tokens.find('rt-old')).to.deep.equal(payload);
+        await tokens.consume('rt-old');
+        const consumed = await tokens.find('rt-old');
+        expect(consumed).to.deep.include(payload);
+        expect(consumed?.consumed).to.be.a('number');
+
+        await tokens.destroy('rt-old');
+        expect(await client.exists('oidc:RefreshToken:rt-old')).to.equal(0);
+        expect(await client.smembers('oidc:grant:g-old')).to.deep.equal([]);
+      });
+
+      it('finds an old Session by uid, lists it for its account, and replaces it with a string on the next upsert', async function () {
+        const Adapter = createRedisAdapterFactory(client);
+        const sessions = new Adapter('Session');
+        const payload = { jti: 's-old', kind: 'Session', uid: 'u-old', accountId: 'acc-old' };
+        await writeOldRecord('oidc:Session:s-old', payload, 3_600);
+        await client.set('oidc:sessionUid:u-old', 's-old', 'EX', 3_600);
+        await client.sadd('oidc:account:acc-old:Session', 's-old');
+
+        expect(await sessions.findByUid('u-old')).to.deep.equal(payload);
+        expect(await Adapter.accountIndex.sessionIds('acc-old')).to.deep.equal(['s-old']);
+
+        await sessions.upsert('s-old', { ...payload, exp: 1 }, 3_600);
+        expect(await client.type('oidc:Session:s-old')).to.equal('string');
+        expect(await sessions.find('s-old')).to.deep.equal({ ...payload, exp: 1 });
+      });
     });
 
     it('stores a Client without a TTL', async function () {
