@@ -260,7 +260,7 @@ async function main(): Promise<void> {
   const recordBytes = async (pattern: string): Promise<{ memoryUsage: number; payloadJson: number }> => {
     const sample = (await scanKeys(redis, pattern)).slice(0, 1000);
     const sizes = await perKey<number | null>(redis, sample, (p, k) => p.memory('USAGE', k, 'SAMPLES', '0'));
-    const payloads = await perKey<string | null>(redis, sample, (p, k) => p.hget(k, 'payload'));
+    const payloads = await perKey<string | null>(redis, sample, (p, k) => p.get(k));
     return {
       memoryUsage: Math.round(sizes.reduce<number>((a, b) => a + (b ?? 0), 0) / sample.length),
       payloadJson: Math.round(payloads.reduce((a, b) => a + (b?.length ?? 0), 0) / sample.length),
