@@ -10,6 +10,7 @@ import mount from 'koa-mount';
 import Provider, { type ClientMetadata, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
+import { rememberClientInstances } from './client-instances.js';
 import { buildConfiguration, type ProviderDeps } from './configuration.js';
 import type { KeyStore } from './keys.js';
 
@@ -52,6 +53,7 @@ export async function createProviderHolder(
     ]);
     const next = new Provider(config.issuer, buildConfiguration(config, { ...deps, jwks }));
     next.proxy = config.trustProxy;
+    rememberClientInstances(next);
     next.use(requireClientAuthentication);
     next.use(async (ctx, nextMiddleware) => {
       await nextMiddleware();
