@@ -176,6 +176,11 @@ function backoff(times: number): number {
  *   offline queue stays on so that commands issued during startup wait for the first connection.
  * - `maxRetriesPerRequest: 1` flushes the offline queue with an error after one failed reconnect
  *   instead of the default 20.
+ * - `enableAutoPipelining`: commands issued in the same turn of the event loop (by all the
+ *   requests being served) leave in one write (issue #15: a socket write per command was the
+ *   largest single cost of a token request). MULTI and subscriptions are not pipelined (ioredis
+ *   excludes them). Not on a Cluster: there ioredis holds an auto-pipelined command, with no
+ *   timer, until it knows the slots, which would hang requests while the whole Cluster is down.
  */
 const COMMON_OPTIONS = {
   connectTimeout: 5_000,
@@ -184,6 +189,7 @@ const COMMON_OPTIONS = {
   enableOfflineQueue: true,
   enableReadyCheck: true,
   keepAlive: 30_000,
+  enableAutoPipelining: true,
 } satisfies RedisOptions;
 
 /**
