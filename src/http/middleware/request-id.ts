@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Context, Middleware, Next } from 'koa';
-import { type Logger, runInRequest } from '../../log.js';
+import { type Logger, runInRequest, withoutRedaction } from '../../log.js';
 import { methodOf, routeOf } from './route-label.js';
 
 declare module 'koa' {
@@ -44,13 +44,15 @@ const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
  */
 export function requestId(options: RequestIdOptions): Middleware {
   const { header, logger, observe } = options;
+  // The access line's fields are all ours (no header, query or body): no redaction pass needed.
+  const accessLog = withoutRedaction(logger);
   return (ctx, next) => {
     const incoming = ctx.get(header);
     const id = incoming && VALID_ID.test(incoming) ? incoming : randomUUID();
     ctx.set(header, id);
     ctx.state.requestId = id;
     ctx.state.log = logger;
-    return runInRequest({ requestId: id }, () => served(ctx, next, logger, observe));
+    return runInRequest({ requestId: id }, () => served(ctx, next, accessLog, observe));
   };
 }
 
