@@ -268,8 +268,7 @@ function spawnNode(
   const child = spawn(command, args, {
     cwd: ROOT,
     env: childEnv,
-    // Production logs one line per request at info on stdout: written (as deployed), not kept.
-    stdio: stdio === 'ipc' ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'ignore', 'pipe'],
+    stdio: stdio === 'ipc' ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
   });
   const stderr: string[] = [];
   const collect = (stream: NodeJS.ReadableStream | null, label: string): void => {
@@ -281,7 +280,10 @@ function spawnNode(
       for (const line of lines) if (line.trim() && stderr.length < 1000) stderr.push(`${label}${line}`);
     });
   };
-  collect(child.stdout, 'stdout: ');
+  if (stdio === 'ipc') collect(child.stdout, 'stdout: ');
+  // Production logs one line per request at info on stdout: into a pipe, as under a container
+  // runtime or systemd, read and dropped here.
+  else child.stdout?.resume();
   collect(child.stderr, '');
   return { child, stderr };
 }
