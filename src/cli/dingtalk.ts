@@ -125,10 +125,21 @@ export async function runDingTalk(config: Config, args: string[]): Promise<numbe
     }
     console.log('');
     const secrets = health.eventToken && health.eventAesKey;
-    console.log(
-      `event callback URL: ${health.callbackUrl} ` +
-        (secrets ? '(DINGTALK_EVENT_TOKEN and DINGTALK_EVENT_AES_KEY set)' : '(DINGTALK_EVENT_TOKEN / DINGTALK_EVENT_AES_KEY not set: events are off)'),
-    );
+    if (health.eventMode === 'stream') {
+      console.log('events: DingTalk Stream (DINGTALK_EVENT_MODE=stream), one connection per server process:');
+      if (health.streamError) console.log(`  ${health.streamError}`);
+      else if (!health.streamConnections?.length) console.log('  no server process has reported a connection (none running, or no Redis)');
+      for (const { instance, status } of health.streamConnections ?? []) {
+        const error = status.lastError ? `, last error ${status.lastError.code} at ${new Date(status.lastError.at).toISOString()}` : '';
+        console.log(`  ${instance}: ${status.state} since ${new Date(status.since).toISOString()}${error}`);
+      }
+    }
+    if (health.eventMode === 'http' || secrets) {
+      console.log(
+        `event callback URL: ${health.callbackUrl} ` +
+          (secrets ? '(DINGTALK_EVENT_TOKEN and DINGTALK_EVENT_AES_KEY set)' : '(DINGTALK_EVENT_TOKEN / DINGTALK_EVENT_AES_KEY not set: events are off)'),
+      );
+    }
     console.log(`last event received: ${health.lastEventAt ? health.lastEventAt.toISOString() : 'none yet'}`);
     const passed = checks.filter((check) => check.ok === true).length;
     console.log(`\n${passed} passed, ${failed} failed, ${checks.length - passed - failed} not run`);

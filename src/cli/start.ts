@@ -25,6 +25,7 @@ export async function runStart(config: Config): Promise<number> {
       `  Database:   ${config.database.url ? 'DATABASE_URL' : `embedded PostgreSQL in ${config.database.embeddedDir}/`}`,
       `  State:      ${config.redis.url ? 'REDIS_URL' : 'in memory (lost on restart)'}`,
       `  DingTalk:   ${usesEmulator(config) ? `built-in emulator at ${config.issuer}/dingtalk-emulator (set DINGTALK_CLIENT_ID / DINGTALK_CLIENT_SECRET for the real one)` : 'configured'}`,
+      `  Events:     ${config.dingtalk.eventMode === 'stream' ? 'DingTalk Stream (DINGTALK_EVENT_MODE=stream)' : config.dingtalk.eventToken ? `HTTP push to ${config.issuer}/dingtalk/events` : 'off (DINGTALK_EVENT_MODE=http without DINGTALK_EVENT_TOKEN)'}`,
     ];
     const demo = services.demo;
     if (demo) {
