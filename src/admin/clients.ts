@@ -139,6 +139,11 @@ export interface ClientOpsDeps {
   record: (actor: Actor, entry: { type: string; accountId?: string | null; details?: Record<string, unknown> }) => Promise<unknown>;
   /** Revokes the grants an app's changed `access_policy` no longer admits (accounts/access-changes.ts). */
   access?: Pick<AccessChanges, 'clientChanged'>;
+  /**
+   * Forgets a deleted client's consents, grants and session entries (sessions.ts `forgetClient`),
+   * so an app registered later under the same id does not inherit them. Without it, deleting is refused.
+   */
+  forgetClient?: (clientId: string) => Promise<{ consents: number; grants: number; sessions: number }>;
 }
 
 const strings = (value: unknown): string[] => (Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []);
@@ -363,11 +368,14 @@ export function createClientOps(deps: ClientOpsDeps) {
       return after;
     },
 
-    async deleteClient(clientId: string, actor: Actor): Promise<{ clientId: string; removed: boolean }> {
+    /** Deletes a client, then everything people had with it: consents, grants (and their tokens), session entries. */
+    async deleteClient(clientId: string, actor: Actor): Promise<{ clientId: string; removed: boolean; consents: number; grants: number; sessions: number }> {
       editable(await find(clientId));
+      if (!deps.forgetClient) throw new Error('deleteClient needs forgetClient (the admin service provides it)');
       const removed = await store.remove(clientId);
-      await record(actor, { type: 'client.removed', details: { client: clientId } });
-      return { clientId, removed };
+      const forgotten = await deps.forgetClient(clientId);
+      await record(actor, { type: 'client.removed', details: { client: clientId, ...forgotten } });
+      return { clientId, removed, ...forgotten };
     },
 
     async rotateClientSecret(clientId: string, actor: Actor): Promise<{ clientId: string; clientSecret: string }> {

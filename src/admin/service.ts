@@ -120,6 +120,7 @@ export function createAdminService(deps: AdminServiceDeps) {
   const { sequelize, models, roles, deprovisioning, audit } = deps;
   const { Account, AuditEvent, Consent } = models;
   const record = auditRecorder(audit);
+  const sessionOps = createSessionOps({ ...deps, record });
 
   async function recordChanges(actor: Actor, changes: readonly RoleChange[]): Promise<void> {
     for (const change of changes) {
@@ -173,8 +174,15 @@ export function createAdminService(deps: AdminServiceDeps) {
   }
 
   return {
-    ...createClientOps({ issuer: deps.issuer, clientStore: deps.clientStore, validateClient: deps.validateClient, record, ...(deps.access ? { access: deps.access } : {}) }),
-    ...createSessionOps({ ...deps, record }),
+    ...sessionOps,
+    ...createClientOps({
+      issuer: deps.issuer,
+      clientStore: deps.clientStore,
+      validateClient: deps.validateClient,
+      record,
+      forgetClient: (clientId) => sessionOps.forgetClient(clientId),
+      ...(deps.access ? { access: deps.access } : {}),
+    }),
 
     /**
      * Accounts whose name, userid, unionId, email or a department name contains `q` (any case),

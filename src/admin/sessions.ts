@@ -211,6 +211,58 @@ export function createSessionOps(deps: SessionOpsDeps) {
       return { accountId: account.id, clientId, grants: grantIds.size, sessions, consents, ...notified(backchannel) };
     },
 
+    /**
+     * Forgets an app that was deleted: every remembered consent for it, every grant of it (with the
+     * tokens issued under them) and its place in every session, so that an app registered later
+     * under the same client id starts from nothing and its users see the consent page again.
+     * Sessions and grants are indexed per account only: this walks the accounts that have signed
+     * in, which is slow on a large directory but only runs when a client is deleted.
+     */
+    async forgetClient(clientId: string): Promise<{ consents: number; grants: number; sessions: number }> {
+      const provider = deps.provider();
+      const withConsent = (await Consent.findAll({ where: { clientId }, attributes: ['accountId'] })).map((row) => row.accountId);
+      const consents = await Consent.destroy({ where: { clientId } });
+      let grants = 0;
+      let sessions = 0;
+      const forget = async (accountId: string): Promise<void> => {
+        const grantIds = new Set<string>();
+        for (const id of await deps.accountIndex.grantIds(accountId)) {
+          const grant = await provider.Grant.find(id);
+          if (grant?.clientId === clientId) grantIds.add(id);
+        }
+        for (const id of await deps.accountIndex.sessionIds(accountId)) {
+          const session = await provider.Session.find(id);
+          const authorization = session?.accountId === accountId ? session.authorizations?.[clientId] : undefined;
+          if (!session || !authorization) continue;
+          if (authorization.grantId) grantIds.add(authorization.grantId);
+          delete session.authorizations![clientId];
+          const ttl = (session.exp ?? 0) - Math.floor(Date.now() / 1000);
+          if (ttl > 0) await session.save(ttl);
+          sessions += 1;
+        }
+        await Promise.all([...grantIds].map((id) => revokeGrant(provider, id)));
+        grants += grantIds.size;
+      };
+      const seen = new Set<string>();
+      for (const accountId of withConsent) {
+        seen.add(accountId);
+        await forget(accountId);
+      }
+      const batch = 500;
+      for (let offset = 0; ; offset += batch) {
+        const rows = await Account.findAll({
+          where: { lastLoginAt: { [Op.ne]: null } } as WhereOptions<Account>,
+          attributes: ['id'],
+          order: [['id', 'ASC']],
+          limit: batch,
+          offset,
+        });
+        for (const row of rows) if (!seen.has(row.id)) await forget(row.id);
+        if (rows.length < batch) break;
+      }
+      return { consents, grants, sessions };
+    },
+
     async listConsents(query: { account?: string; client?: string; page: number; pageSize: number }): Promise<Paged<ConsentItem>> {
       const one = await accountFilter(query.account);
       const where: Record<string, unknown> = {};

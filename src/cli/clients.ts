@@ -6,7 +6,9 @@ import type { Config } from '../config/schema.js';
 import { AppError } from '../errors/app-error.js';
 import { GRANT_TYPES, type GrantType } from '../oidc/clients.js';
 import { createClientValidator } from '../oidc/provider.js';
-import { cliUser, openCli, printTable } from './context.js';
+import { createLogger } from '../log.js';
+import { createServices } from '../main.js';
+import { adminServiceOf, cliUser, openCli, printTable } from './context.js';
 
 const HELP = `Usage:
   dingtalk-oidc clients add --name NAME [options]
@@ -183,10 +185,18 @@ export async function runClients(config: Config, args: string[]): Promise<number
       case 'show':
         console.log(JSON.stringify(await ops.getClient(clientId!), null, 2));
         return 0;
-      case 'remove':
-        await ops.deleteClient(clientId!, actor);
-        console.log(`removed ${clientId}`);
+      case 'remove': {
+        // The admin service's delete: the client, then its consents, grants and session entries
+        // (Redis), as the console and the API do it.
+        const services = await createServices(config, createLogger({ logLevel: 'warn' }));
+        try {
+          const result = await adminServiceOf(services).deleteClient(clientId!, actor);
+          console.log(`removed ${clientId} (${result.consents} consent(s), ${result.grants} grant(s), ${result.sessions} session entr${result.sessions === 1 ? 'y' : 'ies'})`);
+        } finally {
+          await services.close();
+        }
         return 0;
+      }
       default: {
         const { clientSecret: secret } = await ops.rotateClientSecret(clientId!, actor);
         if (values.json) console.log(JSON.stringify({ client_id: clientId, client_secret: secret }));
