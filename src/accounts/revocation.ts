@@ -1,6 +1,7 @@
 import type Provider from 'oidc-provider';
 import type { Client } from 'oidc-provider';
 
+import { OutboundError } from '../errors/outbound-error.js';
 import type { AccountIndex } from '../store/account-index.js';
 
 /** One back-channel logout token sent (or not) to an app of one of the person's sessions. */
@@ -150,9 +151,15 @@ async function sendLogout(provider: Provider, accountId: string, target: LogoutT
   }
 }
 
-/** `fetch failed: connect ECONNREFUSED …`, `expected 200 OK from …, got: 500 …`, `… aborted due to timeout`. */
+/**
+ * Why a delivery failed, in words that say nothing about the network behind the app: the app's HTTP
+ * status, or the outbound guard's generic reason (oidc/outbound.ts). Raw network errors (refused,
+ * reset, addresses) never reach the console, the admin API or the CLI, where they would turn a
+ * client's back-channel logout URI into a port scanner.
+ */
 function describe(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
-  return `${error.message}${cause}`.slice(0, 500);
+  if (error instanceof OutboundError) return error.message;
+  const status = (error as { response?: { status?: unknown } } | undefined)?.response?.status;
+  if (typeof status === 'number') return `the app answered HTTP ${status}`;
+  return 'the delivery failed';
 }

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../errors/app-error.js';
+import { allowListProblem } from './address-list.js';
 import { credentialSettings, secretProblems } from './secret-strength.js';
 import {
   type Config,
@@ -112,6 +113,9 @@ export function checkConsistency(config: DeepPartial<Config>): string[] {
   if ((config.webConcurrency ?? 1) > 1 && (!config.database?.url || !config.redis?.url)) {
     problems.push('WEB_CONCURRENCY: more than 1 worker needs DATABASE_URL and REDIS_URL (workers share nothing else)');
   }
+  const allowed = config.outbound?.allowedHosts;
+  const allowProblem = Array.isArray(allowed) ? allowListProblem(allowed.map(String)) : undefined;
+  if (allowProblem) problems.push(`OUTBOUND_ALLOWED_HOSTS: ${allowProblem}`);
   if (config.env !== 'production') return problems;
 
   if (!config.database?.url) {

@@ -204,6 +204,19 @@ export const configSchema = z.object({
    */
   readinessCacheMs: z.number().int().min(0).max(60_000),
 
+  /**
+   * oidc-provider's outgoing requests to apps (back-channel logout, client jwks_uri), oidc/outbound.ts.
+   */
+  outbound: z.object({
+    /** Refuse loopback, private, link-local, metadata and other special-use destinations (on in production). */
+    blockPrivate: z.boolean(),
+    /**
+     * Internal apps that may be reached even so (OUTBOUND_ALLOWED_HOSTS): host names, `.domain`
+     * suffixes, IP addresses or CIDR ranges, comma-separated.
+     */
+    allowedHosts: z.array(z.string().min(1)),
+  }),
+
   /** Header carrying the request id: a valid incoming one is kept, otherwise one is made; always echoed. */
   requestIdHeader: z.string().regex(/^[A-Za-z][A-Za-z0-9-]*$/, 'must be an HTTP header name'),
 });
@@ -245,9 +258,10 @@ export const ENV_VARS = {
   COOKIE_SECRETS: 'secrets.cookieKeys',
   METRICS_TOKEN: 'metrics.token',
   METRICS_PORT: 'metrics.port',
+  OUTBOUND_ALLOWED_HOSTS: 'outbound.allowedHosts',
 } as const satisfies Record<string, string>;
 
 export type EnvVarName = keyof typeof ENV_VARS;
 
 /** Settings given as comma lists in the environment. */
-export const LIST_PATHS = new Set(['adminDingtalkUserids', 'secrets.cookieKeys']);
+export const LIST_PATHS = new Set(['adminDingtalkUserids', 'secrets.cookieKeys', 'outbound.allowedHosts']);

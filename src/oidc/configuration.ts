@@ -18,6 +18,7 @@ import {
 import { isAccessPolicy } from '../accounts/access.js';
 import type { Config } from '../config/schema.js';
 import { SCOPE_CLAIMS } from './claims.js';
+import { createOutboundFetch } from './outbound.js';
 import type { ResourceServer } from './clients.js';
 import { unavailableAware, withUnavailableErrors } from './unavailable.js';
 
@@ -282,11 +283,11 @@ export function buildConfiguration(config: Config, deps: ProviderDeps): Configur
       PreAuthorizedCode: 600,
     },
     clockTolerance: 15,
-    // Outgoing requests (back-channel logout tokens, client jwks_uri): a 2.5 s deadline per attempt
-    // (oidc-provider's own), retried twice on network errors and 5xx. Its SSRF guard (refusing private
-    // addresses) is dropped on purpose: clients here are registered by administrators, and the
-    // company's own apps usually live on private networks.
-    fetch: fetchWithRetries,
+    // Outgoing requests (back-channel logout tokens, client jwks_uri), docs: "fetch": a 2.5 s deadline
+    // per attempt (oidc-provider's own), retried twice on network errors and 5xx, and in production
+    // never to loopback, private, link-local or metadata addresses, checked after DNS resolution and on
+    // every redirect, except the internal apps of OUTBOUND_ALLOWED_HOSTS (outbound.ts).
+    fetch: createOutboundFetch({ blockPrivate: config.outbound.blockPrivate, allowed: config.outbound.allowedHosts }),
     // CORS (token, userinfo, … from browsers): only from the origins of a client's own redirect
     // URIs, so a single-page app can call us and nobody else's page can.
     clientBasedCORS: (_ctx, origin, client) =>
@@ -303,22 +304,6 @@ export function buildConfiguration(config: Config, deps: ProviderDeps): Configur
 export type { KoaContextWithOIDC };
 
 export type AllowedResources = Record<string, string[]>;
-
-async function fetchWithRetries(url: string | URL | Request, init: RequestInit = {}): Promise<Response> {
-  const { dispatcher: _ssrfGuard, signal: _single, ...rest } = init as RequestInit & { dispatcher?: unknown };
-  let lastError: unknown;
-  for (let attempt = 0; attempt < 3; attempt += 1) {
-    if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** (attempt - 1)));
-    try {
-      const response = await fetch(url, { ...rest, signal: AbortSignal.timeout(2_500) });
-      if (response.status < 500 || attempt === 2) return response;
-      lastError = new Error(`HTTP ${response.status}`);
-    } catch (error) {
-      lastError = error;
-    }
-  }
-  throw lastError;
-}
 
 function isStringList(value: unknown): value is string[] {
   return Array.isArray(value) && value.every((item) => typeof item === 'string' && item.length > 0);
