@@ -303,7 +303,7 @@ describe('admin API: clients, resource servers, sessions, consents, keys, DingTa
       }
 
       const removed = await api(world, adminToken, 'DELETE', '/clients/wiki');
-      expect(removed.json).to.deep.equal({ clientId: 'wiki', removed: true });
+      expect(removed.json).to.deep.equal({ clientId: 'wiki', removed: true, consents: 0, grants: 0, sessions: 0 });
       expect((await api(world, adminToken, 'GET', '/clients/wiki')).status).to.equal(404);
       expect((await lastAudit('client.removed'))!.details.client).to.equal('wiki');
     });
