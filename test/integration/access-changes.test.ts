@@ -174,6 +174,21 @@ describe('access changes reach live tokens', function () {
     expect(revoked?.details).to.include({ reason: 'directory_changed' });
   });
 
+  it('a department move noticed at the next sign-in, at another app, stops the tokens at the app it leaves', async function () {
+    const platform = await registerRelyingParty(world, { name: 'R&D portal', firstParty: true, metadata: { access_policy: { departments: [100] } } });
+    const tokens = await signIn(world, platform, ZHANG_WEI); // 前端组 (102) is under 研发中心 (100)
+    await expectWorking(world.server.issuer, platform, tokens);
+
+    world.emulator.state.setProfile('0331458726309', { dept_id_list: [201] }); // only 品牌组 now
+    await signIn(world, await registerRelyingParty(world, { name: 'Canteen', firstParty: true }), ZHANG_WEI);
+
+    await expectStopped(world.server.issuer, platform, tokens);
+    const [revoked] = await auditOf('access.revoked', await accountIdOf(world, ZHANG_WEI), platform.clientId);
+    expect(revoked?.actor).to.equal('login');
+    expect(revoked?.details).to.include({ reason: 'signed_in' });
+    world.emulator.state.setProfile('0331458726309', { dept_id_list: [102, 201] });
+  });
+
   it('a replica on the same PostgreSQL and Redis sees a change made through the other server, both ways', async function () {
     const replica = await startTestServer({ oidc: { accountCacheMs: 60_000, clientCacheMs: 60_000 } });
     try {
