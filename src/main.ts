@@ -212,7 +212,6 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       sequelize: db.sequelize,
       models: db.models,
       deprovisioning,
-      audit,
       logger,
       ...(corpId === undefined ? {} : { corpId }),
       onReceived: ({ transport, type, outcome }) => metrics.dingtalkEvents.inc({ transport, type, outcome }),
@@ -360,6 +359,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
         streamConnections: () => streamBoard.list(),
       },
       access,
+      inbox,
     });
 
     // Development: a demo client and a tiny relying party at /demo that signs in through the emulator.

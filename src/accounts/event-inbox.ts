@@ -6,7 +6,6 @@ import type { InboxEvent, InboxStatus, PendingLogout } from '../db/models/inbox-
 import { directoryChangeOf, isUnreadable, type DirectoryEvent, type EventAck, type EventSink, type UnreadableEvent } from '../dingtalk/index.js';
 import { AppError } from '../errors/app-error.js';
 import type { Logger } from '../log.js';
-import type { AuditLog } from './audit.js';
 import { type Deprovisioning, LEFT_ORG_REASON } from './deprovisioning.js';
 import type { LogoutTarget } from './revocation.js';
 
@@ -57,7 +56,6 @@ export interface EventInboxDeps {
   sequelize: Sequelize;
   models: Models;
   deprovisioning: Deprovisioning;
-  audit: AuditLog;
   logger: Logger;
   /** The organisation whose events are handled (DINGTALK_CORP_ID, or the emulator's); without one, every event is ignored. */
   corpId?: string;
@@ -106,8 +104,12 @@ export interface EventInbox {
   prune(): Promise<number>;
   list(filter?: { status?: InboxStatus; limit?: number; offset?: number }): Promise<InboxPage>;
   get(id: string): Promise<InboxItem | null>;
-  /** Puts a failed (or waiting) item back in line, due now, with its attempts reset; audited. */
-  retry(id: string, actor: string): Promise<InboxItem>;
+  /**
+   * Puts a failed (or waiting) item back in line, due now, with its attempts reset, and wakes the
+   * worker; the caller audits it (admin/events.ts). Throws `inbox.not_found` (404) or
+   * `inbox.not_retryable` (409: unreadable, or done/ignored).
+   */
+  retry(id: string): Promise<{ item: InboxItem; previous: InboxItem }>;
   counts(): Promise<Record<InboxStatus, number>>;
 }
 
@@ -131,7 +133,7 @@ const MAX_PAYLOAD_CHARS = 64 * 1024;
  * at once. Failures are retried with exponential backoff, then marked failed with the reason.
  */
 export function createEventInbox(deps: EventInboxDeps): EventInbox {
-  const { sequelize, models, deprovisioning, audit, logger, corpId } = deps;
+  const { sequelize, models, deprovisioning, logger, corpId } = deps;
   const { InboxEvent } = models;
   const timings: InboxTimings = { ...DEFAULT_INBOX_TIMINGS, ...deps.timings };
 
@@ -439,7 +441,7 @@ export function createEventInbox(deps: EventInboxDeps): EventInbox {
     return row ? toItem(row) : null;
   }
 
-  async function retry(id: string, actor: string): Promise<InboxItem> {
+  async function retry(id: string): Promise<{ item: InboxItem; previous: InboxItem }> {
     const row = await InboxEvent.findByPk(id);
     if (!row) throw new AppError('inbox.not_found', 'no such event in the inbox', { status: 404, expose: true });
     if (row.type === null) {
@@ -454,9 +456,8 @@ export function createEventInbox(deps: EventInboxDeps): EventInbox {
       { where: { id, status: { [Op.in]: ['failed', 'pending'] } } },
     );
     if (changed === 0) throw new AppError('inbox.not_retryable', 'the event changed meanwhile; look again', { status: 409, expose: true });
-    await audit.record({ type: 'inbox.retry', actor, details: { eventId: id, eventType: row.type, previousStatus: row.status, reason: row.reason } });
     wake();
-    return (await get(id))!;
+    return { item: (await get(id))!, previous: toItem(row) };
   }
 
   async function counts(): Promise<Record<InboxStatus, number>> {

@@ -12,6 +12,7 @@ import { bearerGuard, type GuardDeps, requireWrite, type AdminUser } from './gua
 import { type Actor, type AdminService, auditFilterOf, pageOf, paginate } from './service.js';
 import type { TokenVerifier } from './verify.js';
 import { type ClientForm, PRESET_NAMES, type PresetName } from './clients.js';
+import { inboxStatusOf } from './events.js';
 import { GRANT_TYPES, type GrantType } from '../oidc/clients.js';
 
 export interface AdminApiDeps extends GuardDeps {
@@ -234,6 +235,18 @@ export function createAdminApiRouter(deps: AdminApiDeps): Router {
   // DingTalk
   router.get('/dingtalk/health', async (ctx) => {
     ctx.body = await service.dingtalkHealth((ctx.state.adminUser as AdminUser).accountId);
+  });
+
+  // The DingTalk event inbox
+  router.get('/events', async (ctx) => {
+    const status = inboxStatusOf(ctx.query.status);
+    ctx.body = await service.listEvents({ ...(status ? { status } : {}), ...pageOf(ctx.query) });
+  });
+  router.get('/events/:id', async (ctx) => {
+    ctx.body = await service.getEvent(ctx.params.id!);
+  });
+  router.post('/events/:id/retry', async (ctx) => {
+    ctx.body = await service.retryEvent(ctx.params.id!, actorOf(ctx));
   });
 
   // Unknown paths and methods under /admin/api are JSON too.

@@ -16,6 +16,7 @@ import type { AdminRenderer } from './render.js';
 import { type Actor, type AdminService, auditFilterOf, pageOf, paginate } from './service.js';
 import type { AdminSessionStore } from './session.js';
 import { RULE_KINDS } from '../accounts/role-rules.js';
+import { registerEventPages } from './console-events.js';
 import { failedParam, registerMorePages } from './console-more.js';
 
 export interface AdminConsoleDeps extends GuardDeps {
@@ -226,6 +227,7 @@ export function createAdminConsoleRouter(deps: AdminConsoleDeps): Router {
   });
 
   registerMorePages(router, { service, render, signedIn, form, writer, fields });
+  registerEventPages(router, { service, render, signedIn, form, writer, fields });
 
   return router;
 }

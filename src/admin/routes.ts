@@ -18,6 +18,7 @@ import type { Sequelize } from 'sequelize';
 import type { AuditLog } from '../accounts/audit.js';
 import type { ConsentStore } from '../accounts/consents.js';
 import type { Deprovisioning } from '../accounts/deprovisioning.js';
+import type { EventInbox } from '../accounts/event-inbox.js';
 import type { RoleService } from '../accounts/roles.js';
 import type { Models } from '../db/models/index.js';
 import type { Logger } from '../log.js';
@@ -61,6 +62,8 @@ export interface AdminDeps {
   dingtalkEvents?: DingTalkEventSettings;
   /** Revokes grants that role and access-policy changes take away. */
   access?: AccessChanges;
+  /** The DingTalk event inbox, for its console page and API. */
+  inbox?: EventInbox;
 }
 
 /** Middleware for `createApp({ routes })`: the API first (it answers JSON), then the console. */

@@ -9,6 +9,7 @@ import type { AccessChanges } from '../accounts/access-changes.js';
 import type { AuditLog } from '../accounts/audit.js';
 import type { ConsentStore } from '../accounts/consents.js';
 import type { Deprovisioning } from '../accounts/deprovisioning.js';
+import type { EventInbox } from '../accounts/event-inbox.js';
 import type { RoleChange, RoleService, RuleInput } from '../accounts/roles.js';
 import type { Account } from '../db/models/account.js';
 import type { AuditEvent } from '../db/models/audit-event.js';
@@ -21,6 +22,7 @@ import type { DingTalkClient } from '../dingtalk/client.js';
 import type { KeyStore } from '../oidc/keys.js';
 import { createClientOps } from './clients.js';
 import { toCsv } from './csv.js';
+import { createEventOps } from './events.js';
 import { createSessionOps, type DingTalkEventSettings } from './sessions.js';
 
 /** Who made a change: the admin's account id (the audit `actor`), how, and from where. */
@@ -101,6 +103,8 @@ export interface AdminServiceDeps {
   dingtalkEvents?: DingTalkEventSettings;
   /** Revokes grants that role and access-policy changes take away (accounts/access-changes.ts). */
   access?: AccessChanges;
+  /** The DingTalk event inbox (Services.inbox). */
+  inbox?: EventInbox;
 }
 
 /** Writes an admin change to the audit log with who made it, how (`via`) and from where. */
@@ -183,6 +187,7 @@ export function createAdminService(deps: AdminServiceDeps) {
       forgetClient: (clientId) => sessionOps.forgetClient(clientId),
       ...(deps.access ? { access: deps.access } : {}),
     }),
+    ...createEventOps({ ...(deps.inbox ? { inbox: deps.inbox } : {}), record }),
 
     /**
      * Accounts whose name, userid, unionId, email or a department name contains `q` (any case),
@@ -393,12 +398,14 @@ export function createAdminService(deps: AdminServiceDeps) {
 
     /** Counts for the dashboard. */
     async stats() {
-      const [accounts, disabled, roleList] = await Promise.all([
+      const [accounts, disabled, roleList, events] = await Promise.all([
         Account.count(),
         Account.count({ where: { status: 'disabled' } }),
         roles.listRoles(),
+        deps.inbox?.counts(),
       ]);
       return {
+        ...(events ? { eventsPending: events.pending, eventsFailed: events.failed } : {}),
         accounts,
         active: accounts - disabled,
         disabled,

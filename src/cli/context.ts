@@ -146,6 +146,7 @@ export function adminServiceOf(services: Services, overrides: Partial<AdminServi
       streamConnections: () => services.streamBoard.list(),
     },
     access: services.access,
+    inbox: services.inbox,
     ...overrides,
   });
 }

@@ -14,12 +14,14 @@ import {
 import { createLogger } from '../log.js';
 import { createServices, EMULATOR_PATH } from '../main.js';
 import { adminServiceOf, cliUser } from './context.js';
+import { runEvents } from './events.js';
 
 /** Exit code when at least one check failed (1 is bad usage, 2 an invalid configuration). */
 export const CHECK_FAILED = 3;
 
 const HELP = `Usage:
   dingtalk-oidc dingtalk check [--as ACCOUNT] [--json]
+  dingtalk-oidc dingtalk events list|show|retry …   the event inbox (dingtalk events --help)
 
 Tries the DingTalk calls the product needs with the configured app (DINGTALK_CLIENT_ID,
 DINGTALK_CLIENT_SECRET, at DINGTALK_API_BASE_URL and DINGTALK_OAPI_BASE_URL), as the console's
@@ -39,8 +41,9 @@ const LABELS: Record<HealthCheck['name'], string> = {
   department_get: 'department/get',
 };
 
-/** `dingtalk check`: the console's DingTalk permission check, from the command line. */
+/** `dingtalk check`: the console's DingTalk permission check, from the command line; `dingtalk events …`: the event inbox. */
 export async function runDingTalk(config: Config, args: string[]): Promise<number> {
+  if (args[0] === 'events') return runEvents(config, args.slice(1));
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,

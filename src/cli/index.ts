@@ -34,6 +34,7 @@ Commands:
   audit [--account A] [--type T] [--from D] [--json|--csv]   the audit log, filtered (see 'audit --help')
   dingtalk check [--as ACCOUNT]                try the DingTalk app's calls and permissions;
                                                exit 3 when a check fails
+  dingtalk events list|show|retry              the DingTalk event inbox: failed events and why; retry one
 
 Configuration comes from config/*.json and the environment; see README.md.`;
 

@@ -291,6 +291,35 @@ describe('e2e: the admin console in headless Chromium', function () {
     expect(admin.console).to.deep.equal([]);
   });
 
+  it('lists the DingTalk event inbox by status and retries a failed event', async function () {
+    const { page } = admin;
+    const { InboxEvent } = world.server.services.db.models;
+    const now = new Date();
+    const item = { transport: 'stream', corpId: 'dingtest', occurredAt: now, urgentDoneAt: now, nextAttemptAt: now, finishedAt: now };
+    await InboxEvent.bulkCreate([
+      { ...item, id: 'e2e-done', type: 'user_leave_org', userIds: ['0226103541652'], payload: {}, status: 'done', reason: null, attempts: 1 },
+      { ...item, id: 'http:e2e-unreadable', transport: 'http', type: null, payload: 'x', status: 'failed', reason: 'DeptId is not a list of department ids', attempts: 0 },
+      { ...item, id: 'e2e-failed', type: 'org_dept_modify', departmentIds: [100, 101], payload: {}, status: 'failed', reason: 'dingtalk.unavailable: DingTalk did not answer', attempts: 10 },
+    ]);
+    await page.goto(`${issuer}/admin`);
+    await nav('Events').click();
+    await checkPage(admin, 'events', 'Events');
+    expect(await page.locator('table.data tbody tr').count()).to.equal(3);
+    await page.getByRole('link', { name: /^Failed 2$/ }).click();
+    await arrive(admin, /\/admin\/events\?status=failed$/);
+    await checkPage(admin, 'events-failed', 'Events');
+    const rows = page.locator('table.data tbody tr');
+    expect(await rows.count()).to.equal(2);
+    expect(await page.locator('main').innerText()).to.contain('DeptId is not a list of department ids').and.contain('dingtalk.unavailable');
+    // Only the readable one can be retried.
+    const retry = page.getByRole('button', { name: /^Retry: org_dept_modify/ });
+    expect(await page.getByRole('button', { name: /^Retry/ }).count()).to.equal(1);
+    await retry.click();
+    await arrive(admin, /\/admin\/events\?done=event_retried&status=failed$/);
+    await done('The event is back in line; a worker takes it now.');
+    expect(await InboxEvent.findByPk('e2e-failed')).to.not.equal(null);
+  });
+
   it('reads the audit entry of every step, with the admin as actor', async function () {
     const { page } = admin;
     await page.goto(`${issuer}/admin`);
@@ -305,6 +334,7 @@ describe('e2e: the admin console in headless Chromium', function () {
       'client.created': 'Grafana',
       'client.updated': '',
       'session.revoked': '',
+      'inbox.retry': 'e2e-failed',
     };
     const adminId = (await world.server.services.db.models.Account.findOne({ where: { name: '王建国' } }))!.id;
     for (const [type, detail] of Object.entries(steps)) {
@@ -330,6 +360,7 @@ describe('e2e: the admin console in headless Chromium', function () {
   });
 
   it('speaks Chinese to a zh-CN browser on every console page, on a laptop and on a phone', async function () {
+    this.timeout(90_000); // twelve pages on a laptop, four on a phone
     const state = await admin.context.storageState();
     const grafana = (await world.server.services.clientStore.list()).find((client) => client.name.startsWith('Grafana'))!;
     const pages: [string, string, string | RegExp][] = [
@@ -342,6 +373,7 @@ describe('e2e: the admin console in headless Chromium', function () {
       ['/admin/audit', 'audit', '审计日志'],
       ['/admin/keys', 'keys', '签名密钥'],
       ['/admin/dingtalk', 'dingtalk', '钉钉'],
+      ['/admin/events', 'events', '事件'],
       ['/admin/previews', 'previews', '页面预览'],
     ];
     const laptop = await openTab({ ...LAPTOP, locale: 'zh-CN', storageState: state });
@@ -350,7 +382,7 @@ describe('e2e: the admin console in headless Chromium', function () {
       await checkPage(laptop, `zh-${shot}`, heading);
     }
     const phone = await openTab({ ...PHONE, locale: 'zh-CN', storageState: state });
-    for (const [path, shot, heading] of pages.filter(([, shot]) => ['dashboard', 'audit', 'client'].includes(shot))) {
+    for (const [path, shot, heading] of pages.filter(([, shot]) => ['dashboard', 'audit', 'client', 'events'].includes(shot))) {
       await phone.page.goto(`${issuer}${path}`);
       await checkPage(phone, `zh-phone-${shot}`, heading);
     }

@@ -1,0 +1,58 @@
+/**
+ * The DingTalk event inbox for operators (console, API, CLI): list by status with paging, one
+ * item, retry (audited as `inbox.retry`). The inbox itself is accounts/event-inbox.ts.
+ */
+import type { EventInbox, InboxItem } from '../accounts/event-inbox.js';
+import { INBOX_STATUSES, type InboxStatus } from '../db/models/inbox-event.js';
+import { AppError } from '../errors/app-error.js';
+import type { Actor, Paged } from './service.js';
+
+export interface EventOpsDeps {
+  inbox?: EventInbox;
+  record: (actor: Actor, entry: { type: string; accountId?: string | null; details?: Record<string, unknown> }) => Promise<unknown>;
+}
+
+/** `status` from a query string or a command-line option; undefined for all; 400 for anything else. */
+export function inboxStatusOf(value: unknown): InboxStatus | undefined {
+  if (value === undefined || value === null || value === '' || value === 'all') return undefined;
+  if (typeof value === 'string' && (INBOX_STATUSES as readonly string[]).includes(value)) return value as InboxStatus;
+  throw new AppError('admin.invalid_filter', `status is one of ${INBOX_STATUSES.join(', ')}`, { status: 400 });
+}
+
+export function createEventOps(deps: EventOpsDeps) {
+  const inbox = (): EventInbox => {
+    if (!deps.inbox) throw new AppError('inbox.unavailable', 'the event inbox is not available here', { status: 404 });
+    return deps.inbox;
+  };
+
+  return {
+    /** Newest first; `counts` has every status, whatever the filter. */
+    async listEvents(query: { status?: InboxStatus; page: number; pageSize: number }): Promise<Paged<InboxItem> & { counts: Record<InboxStatus, number> }> {
+      const [{ items, total }, counts] = await Promise.all([
+        inbox().list({
+          ...(query.status ? { status: query.status } : {}),
+          limit: query.pageSize,
+          offset: (query.page - 1) * query.pageSize,
+        }),
+        inbox().counts(),
+      ]);
+      return { items, page: query.page, pageSize: query.pageSize, total, counts };
+    },
+
+    async getEvent(id: string): Promise<InboxItem> {
+      const item = await inbox().get(id);
+      if (!item) throw new AppError('inbox.not_found', 'no such event in the inbox', { status: 404 });
+      return item;
+    },
+
+    /** Puts a failed (or waiting) event back in line now; the worker of some replica takes it. */
+    async retryEvent(id: string, actor: Actor): Promise<InboxItem> {
+      const { item, previous } = await inbox().retry(id);
+      await deps.record(actor, {
+        type: 'inbox.retry',
+        details: { eventId: id, eventType: previous.type, previousStatus: previous.status, previousAttempts: previous.attempts, reason: previous.reason },
+      });
+      return item;
+    },
+  };
+}
