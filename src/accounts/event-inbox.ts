@@ -22,7 +22,7 @@ export type ReceiveOutcome =
 export interface InboxTimings {
   /** How often an idle worker looks for due items (other replicas' items; its own wake it at once). Default 2 s. */
   pollMs: number;
-  /** Attempts of the slow part before an item is marked failed. Default 10 (about 4½ hours of backoff). */
+  /** Attempts of the slow part before an item is marked failed. Default 10 (about 3 hours of backoff). */
   maxAttempts: number;
   /** The first retry waits this long, each next one twice as long … Default 30 s. */
   backoffBaseMs: number;
