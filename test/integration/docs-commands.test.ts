@@ -1,9 +1,12 @@
 /**
  * Every `npx dingtalk-oidc …` line of the reference pages, run as shown, in order, through the
  * CLI's own commands (in-process, on a running server's configuration, after the people of the
- * emulator's organisation have signed in once). A page that shows an option or a command that no
- * longer exists, or a sequence that fails, fails here. The integration guides have their own tests.
+ * emulator's organisation have signed in once), and the curl lines of docs/admin.md through bash.
+ * A page that shows an option or a command that no longer exists, or a sequence that fails, fails
+ * here. The integration guides have their own tests.
  */
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { ACCOUNT_ADMIN_ACTIONS, runAccountAdmin } from '../../src/cli/account-admin.js';
 import { runAccounts } from '../../src/cli/accounts.js';
@@ -14,10 +17,18 @@ import { runRoles } from '../../src/cli/roles.js';
 import type { Config } from '../../src/config/schema.js';
 import { resetState } from '../helpers/bootstrap.js';
 import { Browser } from '../helpers/browser.js';
-import { shellCommands } from '../helpers/docs.js';
+import { codeBlocks, shellCommands } from '../helpers/docs.js';
 import { type LoginWorld, loginViaDingTalk, registerRelyingParty, startLoginWorld, USERS } from '../helpers/login-flow.js';
 
 type Run = (config: Config, args: string[]) => Promise<number>;
+
+const execFileAsync = promisify(execFile);
+
+/** Run shell lines as a reader pastes them (bash, with only the variables the page names). */
+async function bash(script: string, env: Record<string, string>): Promise<string> {
+  const { stdout } = await execFileAsync('bash', ['-euo', 'pipefail', '-c', script], { env: { PATH: process.env.PATH, ...env }, timeout: 20_000 });
+  return stdout;
+}
 
 /** As src/cli/index.ts dispatches (importing it would run the command line). */
 const COMMANDS: Record<string, Run> = {
@@ -124,5 +135,46 @@ describe('the commands the reference pages show', function () {
     });
     const after = JSON.parse(await run(['keys', 'list', '--json'])) as { kid: string; status: string }[];
     expect(after.find((k) => k.kid === retired)?.status ?? 'retired').to.equal('retired');
+  });
+
+  it('docs/admin.md: a service account for scripts, made and used with the curl lines shown', async function () {
+    for (const tool of ['curl', 'jq']) {
+      try {
+        execFileSync('sh', ['-c', `command -v ${tool}`]);
+      } catch {
+        throw new Error(`docs/admin.md uses ${tool}, which is not installed: apt-get install ${tool} (bash .ci/run installs it)`);
+      }
+    }
+    const issuer = world.server.issuer;
+    // The first admin token: a service account registered with the command line.
+    const boot = JSON.parse(
+      await run(['clients', 'add', '--name', 'bootstrap', '--grant', 'client_credentials', '--service-role', 'admin', '--resource', `${issuer}/admin=admin:read,admin:write`, '--json']),
+    ) as { client_id: string; client_secret: string };
+    const token = (await (
+      await fetch(`${issuer}/token`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${Buffer.from(`${boot.client_id}:${boot.client_secret}`).toString('base64')}` },
+        body: new URLSearchParams({ grant_type: 'client_credentials', resource: `${issuer}/admin`, scope: 'admin:read admin:write' }),
+      })
+    ).json()) as { access_token: string };
+
+    const [block] = codeBlocks('docs/admin.md', 'sh');
+    const lines = block!.replace(/\\\n\s*/g, ' ').split('\n').filter((line) => line && !line.startsWith('#'));
+    expect(lines, 'create, get a token, call').to.have.length(3);
+    // First line: the reader keeps the printed client id and secret as CLIENT_ID and CLIENT_SECRET.
+    const created = JSON.parse(await bash(lines[0]!, { ISSUER: issuer, ADMIN_TOKEN: token.access_token })) as {
+      client: { clientId: string; serviceRoles: string[] };
+      clientSecret: string;
+    };
+    expect(created.client.serviceRoles).to.deep.equal(['admin']);
+    const output = await bash(`${lines.slice(1, -1).join('\n')}\n${lines.at(-1)!.replace(/^curl /, 'curl -sS -w "\\n%{http_code}" ')}`, {
+      ISSUER: issuer,
+      CLIENT_ID: created.client.clientId,
+      CLIENT_SECRET: created.clientSecret,
+    });
+    const status = output.slice(output.lastIndexOf('\n') + 1);
+    expect(status, output).to.equal('200');
+    const answer = JSON.parse(output.slice(0, output.lastIndexOf('\n'))) as { items: { name: string }[]; total: number };
+    expect(answer.items.map((account) => account.name)).to.include('王建国');
   });
 });
