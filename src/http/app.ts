@@ -33,6 +33,7 @@ import { httpObserver, metricsEndpoint } from './middleware/metrics.js';
 import { noCache } from './middleware/no-cache.js';
 import { createRateLimits } from './middleware/rate-limit.js';
 import { requestId } from './middleware/request-id.js';
+import { requireTls } from './middleware/require-tls.js';
 import { securityHeaders } from './middleware/security-headers.js';
 import { providerFirst } from './provider-first.js';
 import { wellKnownDocuments, wellKnownMaxAges } from './well-known.js';
@@ -97,6 +98,8 @@ export function createApp(deps: AppDeps): Koa {
   // With METRICS_PORT, /metrics lives on its own listener only (metrics-server.ts, main.ts).
   if (config.metrics.enabled && config.metrics.port === undefined) router.get('/metrics', metricsEndpoint(metrics, config.metrics.token));
 
+  // An https issuer reached without TLS (a proxy not sending X-Forwarded-Proto): redirect or refuse.
+  if (new URL(config.issuer).protocol === 'https:') app.use(requireTls({ issuer: config.issuer, logger }));
   // Discovery and JWKS from memory, before anything else (well-known.ts).
   app.use(
     wellKnownDocuments(holder, {
