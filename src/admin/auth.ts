@@ -9,12 +9,15 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Context } from 'koa';
 import { AppError } from '../errors/app-error.js';
 import type { EphemeralStore } from '../store/ephemeral.js';
-import { SESSION_COOKIE } from './guard.js';
+import { newCsrfSecret } from '../ui/csrf.js';
+import { sessionCookie } from './guard.js';
 import type { AdminSessionStore } from './session.js';
 import type { AdminClient } from './setup.js';
 import type { TokenVerifier } from './verify.js';
 
-const LOGIN_COOKIE = 'admin_login';
+/** The pending login's cookie: `__Host-` over https, like the session's (guard.ts). */
+const loginCookie = (ctx: Context): { name: string; path: string } =>
+  ctx.secure ? { name: '__Host-admin_login', path: '/' } : { name: 'admin_login', path: '/admin' };
 const LOGIN_TTL_SECONDS = 600;
 /** How long an admin stays signed in to the console. */
 export const SESSION_TTL_SECONDS = 8 * 60 * 60;
@@ -48,12 +51,12 @@ export function safeReturnTo(value: unknown): string {
 
 export function createAdminAuth(deps: AdminAuthDeps) {
   const { issuer } = deps;
-  const cookieOptions = (ctx: Context, maxAgeSeconds: number) => ({
+  const cookieOptions = (ctx: Context, maxAgeSeconds: number, path: string) => ({
     signed: true,
     httpOnly: true,
     sameSite: 'lax' as const,
     secure: ctx.secure,
-    path: '/admin',
+    path,
     maxAge: maxAgeSeconds * 1000,
     overwrite: true,
   });
@@ -69,7 +72,7 @@ export function createAdminAuth(deps: AdminAuthDeps) {
         returnTo: safeReturnTo(ctx.query.returnTo),
       };
       await deps.ephemeral.put(`state:admin:${state}`, pending, LOGIN_TTL_SECONDS);
-      ctx.cookies.set(LOGIN_COOKIE, state, cookieOptions(ctx, LOGIN_TTL_SECONDS));
+      ctx.cookies.set(loginCookie(ctx).name, state, cookieOptions(ctx, LOGIN_TTL_SECONDS, loginCookie(ctx).path));
       const url = new URL(`${issuer}/auth`);
       url.search = new URLSearchParams({
         client_id: client.clientId,
@@ -88,8 +91,8 @@ export function createAdminAuth(deps: AdminAuthDeps) {
     async callback(ctx: Context): Promise<void> {
       const client = await deps.client();
       const state = typeof ctx.query.state === 'string' ? ctx.query.state : '';
-      const expected = ctx.cookies.get(LOGIN_COOKIE, { signed: true });
-      ctx.cookies.set(LOGIN_COOKIE, null, { path: '/admin', signed: true });
+      const expected = ctx.cookies.get(loginCookie(ctx).name, { signed: true });
+      ctx.cookies.set(loginCookie(ctx).name, null, { path: loginCookie(ctx).path, signed: true, secure: ctx.secure });
       const pending = state && expected === state ? await deps.ephemeral.take<PendingLogin>(`state:admin:${state}`) : undefined;
       if (!pending) throw new AppError('login.state_invalid', 'admin login state missing, reused or from another browser', { status: 400 });
       if (typeof ctx.query.error === 'string') {
@@ -120,18 +123,18 @@ export function createAdminAuth(deps: AdminAuthDeps) {
       if (claims.nonce !== pending.nonce || typeof claims.sub !== 'string') {
         throw new AppError('login.state_invalid', 'ID token nonce mismatch', { status: 400 });
       }
-      const id = await deps.sessions.create({ accountId: claims.sub, idToken: tokens.id_token }, SESSION_TTL_SECONDS);
-      ctx.cookies.set(SESSION_COOKIE, id, cookieOptions(ctx, SESSION_TTL_SECONDS));
+      const id = await deps.sessions.create({ accountId: claims.sub, idToken: tokens.id_token, csrfSecret: newCsrfSecret() }, SESSION_TTL_SECONDS);
+      ctx.cookies.set(sessionCookie(ctx).name, id, cookieOptions(ctx, SESSION_TTL_SECONDS, sessionCookie(ctx).path));
       ctx.redirect(pending.returnTo);
     },
 
-    /** POST /admin/logout (CSRF checked by the caller): end the console session, then the issuer's. */
+    /** POST /admin/logout (CSRF checked by the caller against the session): end the console session, then the issuer's. */
     async logout(ctx: Context): Promise<void> {
       const client = await deps.client();
-      const id = ctx.cookies.get(SESSION_COOKIE, { signed: true });
+      const id = ctx.cookies.get(sessionCookie(ctx).name, { signed: true });
       const session = id ? await deps.sessions.get(id) : undefined;
       if (id) await deps.sessions.destroy(id);
-      ctx.cookies.set(SESSION_COOKIE, null, { path: '/admin', signed: true });
+      ctx.cookies.set(sessionCookie(ctx).name, null, { path: sessionCookie(ctx).path, signed: true, secure: ctx.secure });
       const url = new URL(`${issuer}/session/end`);
       url.search = new URLSearchParams({
         client_id: client.clientId,

@@ -8,7 +8,7 @@ import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import { AppError } from '../errors/app-error.js';
 import { errorText } from '../errors/messages.js';
-import { verifyCsrf } from '../ui/csrf.js';
+import { csrfTokenFor, verifyCsrfWith } from '../ui/csrf.js';
 import { adminMessages } from './messages.js';
 import type { createAdminAuth } from './auth.js';
 import { type AdminUser, consoleUser, type GuardDeps, requireWrite } from './guard.js';
@@ -54,7 +54,7 @@ export function createAdminConsoleRouter(deps: AdminConsoleDeps): Router {
 
   /** Signed in with an admin role, or: not signed in → login; signed in without a role → 403 page. */
   async function signedIn(ctx: Context, next: Next): Promise<void> {
-    const { user, signedIn: hasSession } = await consoleUser(deps, ctx);
+    const { user, signedIn: hasSession, csrfSecret } = await consoleUser(deps, ctx);
     if (!user) {
       if (hasSession) {
         render.page(ctx, 'forbidden', { title: adminMessages(render.localeOf(ctx)).forbiddenTitle, status: 403 });
@@ -66,13 +66,25 @@ export function createAdminConsoleRouter(deps: AdminConsoleDeps): Router {
       }
       throw new AppError('admin.unauthorized', 'sign in to the admin console first', { status: 401 });
     }
-    ctx.state.adminUser = user;
+    signIn(ctx, user, csrfSecret);
     await next();
+  }
+
+  /** The signed-in admin, and form tokens bound to this console session (not to a browser cookie). */
+  function signIn(ctx: Context, user: AdminUser, csrfSecret: string | undefined): void {
+    ctx.state.adminUser = user;
+    ctx.state.adminCsrfSecret = csrfSecret;
+    ctx.state.csrfToken = () => (csrfSecret ? csrfTokenFor(csrfSecret) : '');
+  }
+
+  /** Throws 403 `csrf.invalid` unless the form's token was made for this console session. */
+  function verifyCsrf(ctx: Context): void {
+    verifyCsrfWith(ctx.state.adminCsrfSecret as string | undefined, fields(ctx)._csrf);
   }
 
   /** A POST form: CSRF token checked, auditors refused; returns who acts. */
   function writer(ctx: Context): Actor {
-    verifyCsrf(ctx, fields(ctx)._csrf);
+    verifyCsrf(ctx);
     const user = requireWrite(ctx);
     return { accountId: user.accountId, via: 'console', ip: ctx.ip };
   }
@@ -81,20 +93,24 @@ export function createAdminConsoleRouter(deps: AdminConsoleDeps): Router {
 
   // Sign-in, callback, sign-out (the landing page works without a session).
   router.get('/', async (ctx) => {
-    const { user, signedIn: hasSession } = await consoleUser(deps, ctx);
+    const { user, signedIn: hasSession, csrfSecret } = await consoleUser(deps, ctx);
     const a = adminMessages(render.localeOf(ctx));
     if (!user) {
       if (hasSession) render.page(ctx, 'forbidden', { title: a.forbiddenTitle, status: 403 });
       else render.page(ctx, 'landing', { title: a.consoleName });
       return;
     }
-    ctx.state.adminUser = user;
+    signIn(ctx, user, csrfSecret);
     render.page(ctx, 'dashboard', { title: a.navDashboard, section: 'dashboard', stats: await service.stats() });
   });
   router.get('/login', (ctx) => deps.auth.login(ctx));
   router.get('/callback', (ctx) => deps.auth.callback(ctx));
   router.post('/logout', form, async (ctx) => {
-    verifyCsrf(ctx, fields(ctx)._csrf);
+    const { user, csrfSecret } = await consoleUser(deps, ctx);
+    if (user) {
+      signIn(ctx, user, csrfSecret);
+      verifyCsrf(ctx);
+    }
     await deps.auth.logout(ctx);
   });
 
@@ -134,7 +150,7 @@ export function createAdminConsoleRouter(deps: AdminConsoleDeps): Router {
 
   // Role rules (before /roles/:name/…)
   router.post('/roles/rules/preview', signedIn, form, async (ctx) => {
-    verifyCsrf(ctx, fields(ctx)._csrf);
+    verifyCsrf(ctx);
     const input = ruleForm(fields(ctx));
     const matching = await service.previewRule(input);
     const { page, pageSize } = pageOf(ctx.query, 100);

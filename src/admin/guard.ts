@@ -26,7 +26,13 @@ export interface AdminUser {
 }
 
 export const AUDITOR_ROLE = 'auditor';
-export const SESSION_COOKIE = 'admin_session';
+/**
+ * The console's session cookie: over https `__Host-admin_session` (Secure, Path=/, no Domain: no
+ * sibling subdomain or plain-http response can set it), else `admin_session` scoped to /admin.
+ */
+export function sessionCookie(ctx: Context): { name: string; path: string } {
+  return ctx.secure ? { name: '__Host-admin_session', path: '/' } : { name: 'admin_session', path: '/admin' };
+}
 
 /** `admin` beats `auditor`; neither → undefined. */
 export function levelOf(roles: readonly unknown[]): AdminLevel | undefined {
@@ -138,11 +144,12 @@ export async function consoleUser(
     stillGranted?: (accountId: string) => Promise<boolean>;
   },
   ctx: Context,
-): Promise<{ user?: AdminUser; signedIn: boolean }> {
-  const id = ctx.cookies.get(SESSION_COOKIE, { signed: true });
+): Promise<{ user?: AdminUser; signedIn: boolean; csrfSecret?: string }> {
+  const id = ctx.cookies.get(sessionCookie(ctx).name, { signed: true });
   if (!id) return { signedIn: false };
   const session = await deps.sessions.get(id);
-  if (!session) return { signedIn: false };
+  // A session from before CSRF secrets were bound to sessions: sign in again.
+  if (!session?.csrfSecret) return { signedIn: false };
   if (deps.stillGranted && !(await deps.stillGranted(session.accountId))) {
     await deps.sessions.destroy(id);
     return { signedIn: false };
@@ -150,5 +157,5 @@ export async function consoleUser(
   const admin = await adminOf(deps, session.accountId);
   if (!admin) return { signedIn: false };
   if (!admin.level) return { signedIn: true };
-  return { signedIn: true, user: { accountId: session.accountId, name: admin.name, level: admin.level } };
+  return { signedIn: true, csrfSecret: session.csrfSecret, user: { accountId: session.accountId, name: admin.name, level: admin.level } };
 }

@@ -7,6 +7,11 @@ export interface AdminSession {
   accountId: string;
   /** For RP-initiated logout (`id_token_hint`). */
   idToken: string;
+  /**
+   * The console's CSRF secret, made with the session: its forms' tokens are valid for this session
+   * only, so a planted cookie (a sibling subdomain, a plain-http response) cannot forge a POST.
+   */
+  csrfSecret: string;
   createdAt: number;
   expiresAt: number;
 }

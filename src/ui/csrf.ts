@@ -9,7 +9,11 @@ import { AppError } from '../errors/app-error.js';
  * page can make the browser send the cookie but cannot read or forge a token.
  */
 const tokens = new Tokens({ secretLength: 32, saltLength: 16 });
-const COOKIE = '_csrf';
+/**
+ * Over https the cookie is `__Host-csrf`: browsers accept it only with Secure, Path=/ and no Domain,
+ * so a sibling subdomain or a plain-http response cannot plant one (RFC 6265bis §4.1.3.2).
+ */
+const cookieName = (ctx: Context): string => (ctx.secure ? '__Host-csrf' : '_csrf');
 
 declare module 'koa' {
   interface DefaultState {
@@ -27,17 +31,31 @@ export function csrfTokens(): Middleware {
 }
 
 function secretOf(ctx: Context): string {
-  let secret = ctx.cookies.get(COOKIE, { signed: true });
+  let secret = ctx.cookies.get(cookieName(ctx), { signed: true });
   if (!secret || secret.length < 20) {
     secret = tokens.secretSync();
-    ctx.cookies.set(COOKIE, secret, { signed: true, httpOnly: true, sameSite: 'lax', secure: ctx.secure, path: '/' });
+    ctx.cookies.set(cookieName(ctx), secret, { signed: true, httpOnly: true, sameSite: 'lax', secure: ctx.secure, path: '/' });
   }
   return secret;
 }
 
 /** Throws 403 `csrf.invalid` unless `token` was made for this browser. */
 export function verifyCsrf(ctx: Context, token: unknown): void {
-  const secret = ctx.cookies.get(COOKIE, { signed: true });
+  verifyCsrfWith(ctx.cookies.get(cookieName(ctx), { signed: true }), token);
+}
+
+/** A new secret for a server-side session (the admin console binds its forms to its session). */
+export function newCsrfSecret(): string {
+  return tokens.secretSync();
+}
+
+/** A form token for `secret`. */
+export function csrfTokenFor(secret: string): string {
+  return tokens.create(secret);
+}
+
+/** Throws 403 `csrf.invalid` unless `token` was made from `secret`. */
+export function verifyCsrfWith(secret: string | undefined, token: unknown): void {
   if (!secret || typeof token !== 'string' || !tokens.verify(secret, token)) {
     throw new AppError('csrf.invalid', 'the form is stale or was not sent by this site', { status: 403, expose: true });
   }

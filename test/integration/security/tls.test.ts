@@ -62,4 +62,13 @@ describe('security: an https issuer reached without TLS (real PostgreSQL and Red
     const discovery = (await response.json()) as Record<string, unknown>;
     expect(discovery.token_endpoint).to.match(/^https:\/\//);
   });
+
+  it('names the console’s and the forms’ cookies __Host- over https (Secure, Path=/)', async function () {
+    const response = await fetch(`${local}/admin/login`, { redirect: 'manual', headers: { 'x-forwarded-proto': 'https' } });
+    const cookies = response.headers.getSetCookie();
+    const login = cookies.filter((cookie) => cookie.startsWith('__Host-admin_login'));
+    expect(login, cookies.join('\n')).to.have.length(2); // the value and its signature
+    for (const cookie of login) expect(cookie.toLowerCase()).to.contain('path=/;').and.contain('secure').and.not.contain('domain=');
+    expect(cookies.some((cookie) => cookie.startsWith('admin_login'))).to.equal(false);
+  });
 });
