@@ -3,6 +3,7 @@
  * credentials are set, and no hand-chosen CLIENTS_FILE secret shorter than 32 characters.
  * The real command line and the real createServices, on the test PostgreSQL and Redis.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -19,10 +20,12 @@ const PRODUCTION = {
   DATABASE_URL: TEST_DATABASE_URL,
   REDIS_URL: TEST_REDIS_URL,
   DINGTALK_CLIENT_ID: 'dingsafedefaults01',
-  DINGTALK_CLIENT_SECRET: 's'.repeat(40),
+  DINGTALK_CLIENT_SECRET: randomBytes(24).toString('hex'),
   DINGTALK_CORP_ID: 'dingsafecorp01',
-  KEY_ENCRYPTION_SECRET: 'k'.repeat(40),
-  COOKIE_SECRETS: 'c'.repeat(40),
+  // Random, as `openssl rand -hex 32` makes them: production refuses repeats and words.
+  KEY_ENCRYPTION_SECRET: randomBytes(32).toString('hex'),
+  COOKIE_SECRETS: randomBytes(32).toString('hex'),
+  METRICS_TOKEN: randomBytes(16).toString('hex'),
   LOG_LEVEL: 'silent',
 };
 
@@ -76,7 +79,7 @@ describe('production safe defaults', function () {
   });
 
   it('accepts a CLIENTS_FILE client_secret of 32 characters or more', async function () {
-    const config = loadConfig({ env: { ...PRODUCTION, CLIENTS_FILE: clientsFile('x'.repeat(32)) } });
+    const config = loadConfig({ env: { ...PRODUCTION, CLIENTS_FILE: clientsFile(randomBytes(16).toString('hex')) } });
     const services = await createServices(config, createLogger(config));
     await services.close();
   });
