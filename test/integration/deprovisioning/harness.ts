@@ -70,6 +70,11 @@ export class TestRelyingPartyEndpoint {
     this.#held ??= [];
   }
 
+  /** Requests waiting for {@link release}. */
+  get held(): number {
+    return this.#held?.length ?? 0;
+  }
+
   release(): void {
     const held = this.#held ?? [];
     this.#held = undefined;

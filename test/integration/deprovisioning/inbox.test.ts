@@ -1,5 +1,7 @@
 import { expect } from 'chai';
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
@@ -9,7 +11,7 @@ import { parseHttpPush } from '../../../src/dingtalk/index.js';
 import { contactEvent, pushEvent, type EmulatorUser } from '../../../src/emulator/index.js';
 import { createDingTalkEventsRouter } from '../../../src/http/dingtalk-events.js';
 import { createLogger } from '../../../src/log.js';
-import { startTestServer, type TestServer } from '../../helpers/bootstrap.js';
+import { freePort, startTestServer, TEST_DATABASE_URL, TEST_REDIS_URL, type TestServer } from '../../helpers/bootstrap.js';
 import { Browser } from '../../helpers/browser.js';
 import { CORP_ID, exchangeCode, loginViaDingTalk, registerRelyingParty, type RelyingParty } from '../../helpers/login-flow.js';
 import {
@@ -24,6 +26,7 @@ import {
 } from './harness.js';
 
 const silent = createLogger({ logLevel: 'silent' });
+const BIN = path.resolve(import.meta.dirname, '../../../bin/dingtalk-oidc.js');
 
 describe('the durable event inbox (HTTP pushes, real Postgres and Redis)', function () {
   let world: DeprovisioningWorld;
@@ -269,6 +272,31 @@ describe('the durable event inbox (HTTP pushes, real Postgres and Redis)', funct
       }
     });
 
+    it('a server killed while it sends the logout token leaves the event to another replica, which sends it', async function () {
+      this.timeout(120_000); // a server process of its own starts in seconds on a busy machine
+      const person = newMember(world);
+      const { account } = await signIn(person);
+      const event = contactEvent('user_leave_org', [person.userid!], CORP_ID);
+      await inbox().stop(); // only the doomed server's worker may take the event at first
+      const doomed = await startServerProcess(world);
+      try {
+        endpoint.hold(); // the doomed server's delivery hangs at the app…
+        expect(await push(event, `${doomed.url}/dingtalk/events`)).to.include({ accepted: true, reply: 'success' });
+        expect(await statusOf(account.id), 'cut off before the answer').to.equal('disabled');
+        await until(() => endpoint.held === 1, 'the doomed worker reached the app');
+      } finally {
+        doomed.kill(); // …and the server dies in the middle of it (SIGKILL: no drain)
+      }
+      await doomed.exited;
+      // Its row lock went with its connection; this replica's worker takes the event.
+      endpoint.release();
+      endpoint.tokens.length = 0;
+      inbox().startWorker();
+      const item = await settledItem(world, idOf(event));
+      expect(item).to.deep.include({ status: 'done', urgentDone: true, attempts: 1, pendingLogouts: 0 });
+      expect(endpoint.tokens, 'the logout token, sent by the replica that survived').to.have.length(1);
+    });
+
     it('two replicas working the same inbox never do one item twice', async function () {
       this.timeout(60_000);
       const count = 120;
@@ -317,6 +345,60 @@ describe('the durable event inbox (HTTP pushes, real Postgres and Redis)', funct
     return parsed.event;
   }
 });
+
+/** `npm start`'s server as a process of its own on the test database, Redis and emulator (HTTP events). */
+async function startServerProcess(world: DeprovisioningWorld): Promise<{ url: string; kill(): void; exited: Promise<unknown> }> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(process.execPath, [BIN, 'start'], {
+    env: {
+      PATH: process.env.PATH,
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'warn',
+      DATABASE_URL: TEST_DATABASE_URL,
+      REDIS_URL: TEST_REDIS_URL,
+      PORT: String(port),
+      ISSUER: url,
+      DINGTALK_CLIENT_ID: 'dingtest-app',
+      DINGTALK_CLIENT_SECRET: 'dingtest-secret-0123456789',
+      DINGTALK_CORP_ID: CORP_ID,
+      DINGTALK_LOGIN_BASE_URL: world.dingtalk.url,
+      DINGTALK_API_BASE_URL: world.dingtalk.url,
+      DINGTALK_OAPI_BASE_URL: world.dingtalk.url,
+      DINGTALK_EVENT_TOKEN: EVENT_TOKEN,
+      DINGTALK_EVENT_AES_KEY: EVENT_AES_KEY,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true, // its own process group: the kill reaches tsx's helper too
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  const kill = () => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
+  try {
+    await until(() => fetch(`${url}/healthz`).then((r) => r.ok, () => false), `the server process answered (${output.slice(-500)})`, 90_000);
+  } catch (error) {
+    kill();
+    throw error;
+  }
+  return { url, kill, exited };
+}
+
+/** Waits for `condition`, bounded so that a broken server cannot hang the run (not a timing assertion). */
+async function until(condition: () => boolean | Promise<boolean>, what: string, limitMs = 20_000): Promise<void> {
+  const end = Date.now() + limitMs;
+  while (!(await condition())) {
+    if (Date.now() > end) throw new Error(`gave up waiting: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
 
 /** Polls one server's view of an item until it is no longer pending (bounded, never a timing assertion). */
 async function waitFor(server: TestServer, id: string, limitMs = 30_000) {
