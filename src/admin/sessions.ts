@@ -6,6 +6,7 @@
 import type Provider from 'oidc-provider';
 import { Op, type WhereOptions } from 'sequelize';
 import type { ConsentStore } from '../accounts/consents.js';
+import type { EventInbox } from '../accounts/event-inbox.js';
 import { type BackchannelDelivery, type LogoutTarget, revokeGrant, sendLogouts } from '../accounts/revocation.js';
 import type { RoleService } from '../accounts/roles.js';
 import type { Account } from '../db/models/account.js';
@@ -73,6 +74,8 @@ export interface SessionOpsDeps {
   keysChanged?: () => Promise<void>;
   dingtalk?: DingTalkClient;
   dingtalkEvents?: DingTalkEventSettings;
+  /** The event inbox: when the last DingTalk event arrived, whatever it was. */
+  inbox?: Pick<EventInbox, 'list'>;
   record: (actor: Actor, entry: { type: string; accountId?: string | null; details?: Record<string, unknown> }) => Promise<unknown>;
 }
 
@@ -378,10 +381,16 @@ export function createSessionOps(deps: SessionOpsDeps) {
       const dept = (account?.departments ?? [])[0]?.id;
       if (dept) await attempt('department_get', `dept ${dept}`, () => dingtalk!.getDepartment(dept));
       else checks.push({ name: 'department_get', ok: null, subject: 'dept ?', error: 'your account has no department' });
-      const lastEvent = await AuditEvent.findOne({
-        where: { [Op.or]: [{ actor: { [Op.startsWith]: 'dingtalk:event' } }, { type: { [Op.startsWith]: 'dingtalk.event' } }] } as WhereOptions,
-        order: [['id', 'DESC']],
-      });
+      // Every event is recorded in the inbox (an ignored or unreadable one too); the audit log only
+      // has the ones that changed an account.
+      const lastEventAt = deps.inbox
+        ? ((await deps.inbox.list({ limit: 1 })).items[0]?.receivedAt ?? null)
+        : ((
+            await AuditEvent.findOne({
+              where: { [Op.or]: [{ actor: { [Op.startsWith]: 'dingtalk:event' } }, { type: { [Op.startsWith]: 'dingtalk.event' } }] } as WhereOptions,
+              order: [['id', 'DESC']],
+            })
+          )?.createdAt ?? null);
       let streamConnections: StatusEntry<StreamStatus>[] | null = null;
       let streamError: string | undefined;
       if (deps.dingtalkEvents?.mode === 'stream' && deps.dingtalkEvents.streamConnections) {
@@ -397,7 +406,7 @@ export function createSessionOps(deps: SessionOpsDeps) {
         callbackUrl: `${deps.issuer}/dingtalk/events`,
         eventToken: deps.dingtalkEvents?.token ?? false,
         eventAesKey: deps.dingtalkEvents?.aesKey ?? false,
-        lastEventAt: lastEvent?.createdAt ?? null,
+        lastEventAt,
         streamConnections,
         ...(streamError === undefined ? {} : { streamError }),
       };

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import type { InboxItem } from '../../../src/accounts/event-inbox.js';
 import type { InboxStatus } from '../../../src/db/models/inbox-event.js';
+import { formatDate } from '../../../src/admin/render.js';
 import { Browser } from '../../helpers/browser.js';
 import { cli } from '../../helpers/cli.js';
 import { CORP_ID, type LoginWorld } from '../../helpers/login-flow.js';
@@ -138,6 +139,13 @@ describe('the DingTalk event inbox for operators: console, admin API, command li
       const audit = await lastAudit();
       expect(audit).to.deep.include({ actor: adminId });
       expect(audit!.details).to.deep.include({ via: 'console', eventId: id });
+    });
+
+    it('shows on the DingTalk page when the last event arrived (any event, from the inbox), with a link to the inbox', async function () {
+      const id = await failedEvent('failed', null); // unreadable: it changed no account, yet it arrived
+      const item = (await world.server.services.inbox.get(id))!;
+      const page = await admin.request(url('/admin/dingtalk'));
+      expect(page.text).to.include(formatDate(item.receivedAt)).and.include('href="/admin/events"');
     });
 
     it('shows the inbox counts on the dashboard', async function () {
