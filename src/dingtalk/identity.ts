@@ -81,7 +81,9 @@ export function toUpstreamIdentity(sources: IdentitySources): UpstreamIdentity {
   assign(identity, 'openId', nonEmpty(me?.openId));
   assign(identity, 'userId', nonEmpty(member?.userid));
   assign(identity, 'corpId', nonEmpty(sources.corpId));
-  assign(identity, 'avatarUrl', nonEmpty(me?.avatarUrl) ?? nonEmpty(member?.avatar));
+  // Only https URLs are kept: a picture is shown by apps in their pages (no mixed content, no
+  // javascript: or data: URLs).
+  assign(identity, 'avatarUrl', httpsOnly(nonEmpty(me?.avatarUrl)) ?? httpsOnly(nonEmpty(member?.avatar)));
   assign(identity, 'title', nonEmpty(member?.title));
   assign(identity, 'jobNumber', nonEmpty(member?.job_number));
   if (member?.active !== undefined) identity.active = member.active;
@@ -118,6 +120,10 @@ export function toE164(stateCode: string | undefined, mobile: string | undefined
     return `+${digits}`;
   }
   return `+${country}${digits}`;
+}
+
+function httpsOnly(value: string | undefined): string | undefined {
+  return value !== undefined && URL.canParse(value) && new URL(value).protocol === 'https:' ? value : undefined;
 }
 
 function nonEmpty(value: string | undefined | null): string | undefined {

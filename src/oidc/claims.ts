@@ -27,7 +27,9 @@ export function accountClaims(account: Account, roles: string[], options: ClaimO
     sub: account.id,
     name: account.name,
     nickname: account.nickname ?? account.name,
-    picture: account.avatarUrl ?? undefined,
+    // Only an absolute https URL (OIDC Core 5.1 asks for a URL; an http or javascript: one from
+    // upstream would be mixed content or worse in the app that shows it).
+    picture: httpsUrl(account.avatarUrl),
     // ASCII on purpose: apps use it as a login name; a Chinese display name is not one.
     preferred_username: account.userId ?? account.jobNumber ?? account.id,
     email: account.email ?? undefined,
@@ -88,4 +90,10 @@ export function createFindAccount(accounts: AccountCache, options: { mayUse?: Ac
 /** Introspection's check: is the account still active? (A disabled account's tokens are inactive.) */
 export function createIsActiveAccount(accounts: AccountCache): (accountId: string) => Promise<boolean> {
   return async (accountId) => (await accounts.get(accountId))?.account.status === 'active';
+}
+
+/** `value` when it is an absolute https: URL, else undefined. */
+export function httpsUrl(value: string | null | undefined): string | undefined {
+  if (!value || !URL.canParse(value)) return undefined;
+  return new URL(value).protocol === 'https:' ? value : undefined;
 }
