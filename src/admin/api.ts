@@ -317,6 +317,8 @@ export function clientForm(input: Record<string, unknown>): ClientForm {
   if (isPublic !== undefined) form.public = isPublic;
   const groups = flag('groupsIncludeDepartments');
   if (groups !== undefined) form.groupsIncludeDepartments = groups;
+  const pkce = flag('pkceRequired');
+  if (pkce !== undefined) form.pkceRequired = pkce;
   if (input.grantTypes !== undefined) {
     const grants = stringList(input.grantTypes, 'grantTypes');
     if (!grants.every((g) => (GRANT_TYPES as readonly string[]).includes(g))) throw bad(`grantTypes are among ${GRANT_TYPES.join(', ')}`);

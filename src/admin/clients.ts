@@ -45,6 +45,8 @@ export interface ClientView {
    * `admin` or `auditor` here lets the client use the admin API without a person.
    */
   serviceRoles: string[];
+  /** PKCE is required at its authorization requests (always for a public client; `require_pkce: false` opts out). */
+  pkceRequired: boolean;
 }
 
 /** The editable settings; on update, absent fields keep their value and null removes one. */
@@ -71,6 +73,8 @@ export interface ClientForm {
   groupsIncludeDepartments?: boolean;
   allowedResources?: Record<string, string[]>;
   serviceRoles?: string[];
+  /** false: this confidential client may leave out PKCE (software that cannot send it); default true. */
+  pkceRequired?: boolean;
   /**
    * Further oidc-provider client metadata (the CLI's `--metadata`), laid over what the client has;
    * a null value removes that key. Keys a field above sets are refused: use the field.
@@ -89,6 +93,8 @@ export interface Preset {
   tokenEndpointAuthMethod: Exclude<AuthMethod, 'none'>;
   idTokenClaims: true | string[] | null;
   groupsIncludeDepartments: boolean;
+  /** false: the application cannot send PKCE, so its client opts out (`require_pkce: false`). */
+  pkceRequired: boolean;
 }
 
 /** As the guides in docs/integrations/ configure each application. */
@@ -101,6 +107,7 @@ export const PRESETS: Record<PresetName, Preset> = {
     tokenEndpointAuthMethod: 'client_secret_basic',
     idTokenClaims: ['roles', 'groups'],
     groupsIncludeDepartments: false,
+    pkceRequired: true, // use_pkce = true
   },
   gitlab: {
     label: 'GitLab',
@@ -110,6 +117,7 @@ export const PRESETS: Record<PresetName, Preset> = {
     tokenEndpointAuthMethod: 'client_secret_basic',
     idTokenClaims: null,
     groupsIncludeDepartments: false,
+    pkceRequired: true, // omniauth openid_connect `pkce: true`
   },
   jenkins: {
     label: 'Jenkins',
@@ -119,6 +127,7 @@ export const PRESETS: Record<PresetName, Preset> = {
     tokenEndpointAuthMethod: 'client_secret_post',
     idTokenClaims: ['groups', 'roles'],
     groupsIncludeDepartments: true,
+    pkceRequired: true, // oic-auth "Enable PKCE" (pkceEnabled)
   },
   argocd: {
     label: 'Argo CD',
@@ -128,6 +137,9 @@ export const PRESETS: Record<PresetName, Preset> = {
     tokenEndpointAuthMethod: 'client_secret_basic',
     idTokenClaims: ['groups'],
     groupsIncludeDepartments: false,
+    // Argo CD's server signs in with its client secret and sends no PKCE (its
+    // enablePKCEAuthentication is the secret-less browser flow instead).
+    pkceRequired: false,
   },
 };
 
@@ -176,6 +188,7 @@ export function toClientView(client: ClientSummary): ClientView {
     },
     idTokenClaims: claims === true ? true : Array.isArray(claims) ? strings(claims) : null,
     groupsIncludeDepartments: m.groups_include_departments === true,
+    pkceRequired: m.token_endpoint_auth_method === 'none' || m.require_pkce !== false,
     allowedResources:
       resources && typeof resources === 'object' && !Array.isArray(resources)
         ? Object.fromEntries(Object.entries(resources as Record<string, unknown>).map(([k, v]) => [k, strings(v)]))
@@ -207,6 +220,7 @@ const OWNED = new Set([
   'access_policy',
   'id_token_claims',
   'groups_include_departments',
+  'require_pkce',
   'service_roles',
 ]);
 
@@ -233,6 +247,7 @@ export function applyPreset(form: ClientForm): ClientForm {
     tokenEndpointAuthMethod: preset.tokenEndpointAuthMethod,
     idTokenClaims: preset.idTokenClaims,
     groupsIncludeDepartments: preset.groupsIncludeDepartments,
+    pkceRequired: preset.pkceRequired,
     firstParty: true,
     ...Object.fromEntries(Object.entries(form).filter(([, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0) && v !== '')),
     redirectUris: form.redirectUris?.length ? form.redirectUris : preset.redirectPaths.map((p) => base + p),
@@ -266,6 +281,7 @@ function inputOf(form: ClientForm, current?: ClientSummary): Omit<ClientInput, '
   if (roles.length + departments.length > 0) metadata.access_policy = { roles, departments };
   if (claims !== null && !(Array.isArray(claims) && claims.length === 0)) metadata.id_token_claims = claims;
   if (pick(form.groupsIncludeDepartments, now?.groupsIncludeDepartments ?? false)) metadata.groups_include_departments = true;
+  if (!pick(form.pkceRequired, now?.pkceRequired ?? true)) metadata.require_pkce = false;
   const serviceRoles = [...new Set(pick(form.serviceRoles, now?.serviceRoles ?? []).map((role) => role.trim()).filter(Boolean))];
   const badRole = serviceRoles.find((role) => !isValidRoleName(role));
   if (badRole !== undefined) throw invalid(`service role ${badRole}: lower-case letters, digits, . _ : - (at most 64)`);

@@ -43,6 +43,8 @@ Options of add and update:
                                   sub-departments) may sign in (--no-access-policy: everyone)
   --id-token-claims all|none|a,b  claims put into the ID token besides those the app asks for
   --groups-include-departments    \`groups\` lists department paths too (--no-groups-include-departments)
+  --no-pkce                       this confidential app cannot send PKCE: let it leave it out
+                                  (PKCE is required by default; --pkce requires it again)
   --service-role ROLE             (repeatable) roles the client's own client_credentials tokens carry
                                   (admin or auditor: the admin API without a person; --no-service-roles)
   --id ID                         choose the client_id (add only)
@@ -80,6 +82,8 @@ const OPTIONS = {
   'id-token-claims': { type: 'string' },
   'groups-include-departments': { type: 'boolean' },
   'no-groups-include-departments': { type: 'boolean' },
+  pkce: { type: 'boolean' },
+  'no-pkce': { type: 'boolean' },
   'service-role': { type: 'string', multiple: true },
   'no-service-roles': { type: 'boolean' },
   id: { type: 'string' },
@@ -231,6 +235,7 @@ function printPresets(json: boolean | undefined): number {
       auth_method: p.tokenEndpointAuthMethod,
       id_token_claims: p.idTokenClaims === true ? 'all' : p.idTokenClaims,
       groups_with_departments: p.groupsIncludeDepartments,
+      pkce_required: p.pkceRequired,
     })),
   );
   console.log(`\ndingtalk-oidc clients add --preset NAME --base-url https://app.example.com: redirect URIs are the base URL + these paths.`);
@@ -305,6 +310,7 @@ function formOf(values: Values, current?: ClientView): ClientForm {
     form.idTokenClaims = claims === 'all' ? true : claims === 'none' ? null : names;
   }
   form.groupsIncludeDepartments = both('groups-include-departments', 'no-groups-include-departments');
+  form.pkceRequired = both('pkce', 'no-pkce');
   if (values['service-role'] && values['no-service-roles']) throw usage('--service-role and --no-service-roles contradict each other');
   if (values['service-role']) form.serviceRoles = values['service-role'];
   if (values['no-service-roles']) form.serviceRoles = [];
@@ -365,6 +371,7 @@ const METADATA_FIELDS: Record<string, { name: keyof ClientForm; option: string; 
   },
   id_token_claims: { name: 'idTokenClaims', option: '--id-token-claims', shape: 'true or an array of claim names', is: (v) => v === true || v === null || isStrings(v) },
   groups_include_departments: { name: 'groupsIncludeDepartments', option: '--groups-include-departments', shape: 'true or false', is: (v) => typeof v === 'boolean' },
+  require_pkce: { name: 'pkceRequired', option: '--no-pkce', shape: 'true or false', is: (v) => typeof v === 'boolean' },
   allowed_resources: {
     name: 'allowedResources',
     option: '--resource',

@@ -96,6 +96,7 @@ export function buildConfiguration(config: Config, deps: ProviderDeps): Configur
         'introspect_resources',
         'groups_include_departments',
         'service_roles',
+        'require_pkce',
       ],
       validator(_ctx, key, value) {
         if (value === undefined) return;
@@ -114,6 +115,9 @@ export function buildConfiguration(config: Config, deps: ProviderDeps): Configur
         if (key === 'introspect_resources' && !isStringList(value)) {
           throw new errors.InvalidClientMetadata('introspect_resources must be an array of resource URIs or "*"');
         }
+        if (key === 'require_pkce' && typeof value !== 'boolean') {
+          throw new errors.InvalidClientMetadata('require_pkce must be a boolean');
+        }
         if (key === 'first_party' && value !== undefined && typeof value !== 'boolean') {
           throw new errors.InvalidClientMetadata('first_party must be a boolean');
         }
@@ -124,10 +128,12 @@ export function buildConfiguration(config: Config, deps: ProviderDeps): Configur
         }
       },
     },
-    // PKCE: S256 only (oidc-provider 9 accepts nothing else); required for public clients and
-    // recommended for all (RFC 9700 §2.1.1): required whenever the client is public.
+    // PKCE: S256 only (oidc-provider 9 accepts nothing else), required for every client (RFC 9700
+    // §2.1.1). A confidential client whose software cannot send it (the Argo CD preset) opts out
+    // with `require_pkce: false`; a public client never can.
     pkce: {
-      required: (_ctx, client) => client.clientAuthMethod === 'none',
+      required: (_ctx, client) =>
+        client.clientAuthMethod === 'none' || (client as unknown as { require_pkce?: unknown }).require_pkce !== false,
     },
     // POST to the authorization endpoint (OIDC Core 3.1.2.1) needs SameSite=None cookies, which
     // browsers accept only with Secure, so it is on when the issuer is https.

@@ -210,8 +210,10 @@ describe('issuer on Postgres and Redis', function () {
       spa = await server.services.clientStore.add({ name: 'SPA', public: true, redirectUris: ['https://spa.example.test/cb'] });
     });
 
-    function authorize(params: Record<string, string>): Promise<Response> {
-      return fetch(`${server.issuer}/auth?${new URLSearchParams(params)}`, { redirect: 'manual' });
+    /** An authorization request, with a PKCE challenge unless `pkce: false` (every client needs one by default). */
+    function authorize(params: Record<string, string>, { pkce = true } = {}): Promise<Response> {
+      const challenge: Record<string, string> = pkce ? { code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' } : {};
+      return fetch(`${server.issuer}/auth?${new URLSearchParams({ ...challenge, ...params })}`, { redirect: 'manual' });
     }
 
     it('ignores a scope it does not know (Grafana asks for user:email) and starts the interaction', async function () {
@@ -256,16 +258,40 @@ describe('issuer on Postgres and Redis', function () {
     });
 
     it('requires PKCE from a public client', async function () {
-      const response = await authorize({
-        client_id: spa.clientId,
-        response_type: 'code',
-        scope: 'openid',
-        redirect_uri: 'https://spa.example.test/cb',
-      });
+      const response = await authorize(
+        {
+          client_id: spa.clientId,
+          response_type: 'code',
+          scope: 'openid',
+          redirect_uri: 'https://spa.example.test/cb',
+        },
+        { pkce: false },
+      );
       const location = new URL(response.headers.get('location')!);
       expect(location.origin).to.equal('https://spa.example.test');
       expect(location.searchParams.get('error')).to.equal('invalid_request');
       expect(location.searchParams.get('error_description')).to.match(/PKCE/);
+    });
+
+    it('requires PKCE from a confidential client too, unless it opts out with require_pkce: false (RFC 9700 §2.1.1)', async function () {
+      const request = { client_id: web.clientId, response_type: 'code', scope: 'openid', redirect_uri: 'https://grafana.example.test/login/generic_oauth' };
+      const refused = await authorize(request, { pkce: false });
+      const location = new URL(refused.headers.get('location')!);
+      expect(location.origin).to.equal('https://grafana.example.test');
+      expect(location.searchParams.get('error')).to.equal('invalid_request');
+      expect(location.searchParams.get('error_description')).to.match(/PKCE/);
+
+      const legacy = await server.services.clientStore.add({
+        name: 'Legacy app',
+        redirectUris: ['https://legacy.example.test/cb'],
+        metadata: { require_pkce: false },
+      });
+      const allowed = await authorize(
+        { client_id: legacy.clientId, response_type: 'code', scope: 'openid', redirect_uri: 'https://legacy.example.test/cb' },
+        { pkce: false },
+      );
+      expect(allowed.status).to.equal(303);
+      expect(allowed.headers.get('location')).to.match(/^\/interaction\//);
     });
 
     it('accepts a pushed authorization request (PAR)', async function () {
@@ -348,7 +374,7 @@ describe('issuer on Postgres and Redis', function () {
       const client = await tls.services.clientStore.add({ name: 'App', redirectUris: ['https://app.example.test/cb'] });
       const local = `http://127.0.0.1:${tls.config.port}`;
       const response = await fetch(
-        `${local}/auth?${new URLSearchParams({ client_id: client.clientId, response_type: 'code', scope: 'openid', redirect_uri: 'https://app.example.test/cb' })}`,
+        `${local}/auth?${new URLSearchParams({ client_id: client.clientId, response_type: 'code', scope: 'openid', redirect_uri: 'https://app.example.test/cb', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' })}`,
         { redirect: 'manual', headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'id.example.test' } },
       );
       expect(response.status).to.equal(303);
@@ -364,7 +390,7 @@ describe('issuer on Postgres and Redis', function () {
         method: 'POST',
         redirect: 'manual',
         headers: { 'x-forwarded-proto': 'https', 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ client_id: client.clientId, response_type: 'code', scope: 'openid', redirect_uri: 'https://app.example.test/cb' }),
+        body: new URLSearchParams({ client_id: client.clientId, response_type: 'code', scope: 'openid', redirect_uri: 'https://app.example.test/cb', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' }),
       });
       expect(response.status).to.equal(303);
       expect(response.headers.get('location')).to.match(/\/interaction\//);
