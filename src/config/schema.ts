@@ -93,8 +93,17 @@ export const configSchema = z.object({
   login: z.object({
     /** Skip our login page and go straight to DingTalk (LOGIN_AUTO_REDIRECT). */
     autoRedirect: z.boolean(),
-    /** DingTalk's JSAPI script for free login inside the DingTalk client. */
+    /** DingTalk's JSAPI script for free login inside the DingTalk client: one exact, versioned URL. */
     jsapiUrl: z.url({ protocol: /^https$/ }),
+    /**
+     * Subresource Integrity of that script (DINGTALK_JSAPI_INTEGRITY), e.g. `sha384-…`: the browser
+     * runs it only if its bytes match. Compute it from the file at jsapiUrl:
+     * `curl -s URL | openssl dgst -sha384 -binary | openssl base64 -A`.
+     */
+    jsapiIntegrity: z
+      .string()
+      .regex(/^sha(256|384|512)-[A-Za-z0-9+/]+={0,2}$/, 'must be sha256-, sha384- or sha512- and a base64 digest')
+      .optional(),
     /**
      * Domain for a made-up `email` (`<userid>@<domain>`, never verified) when DingTalk gives none,
      * so apps that require an email keep working (EMAIL_FALLBACK_DOMAIN).
@@ -259,6 +268,7 @@ export const ENV_VARS = {
   METRICS_TOKEN: 'metrics.token',
   METRICS_PORT: 'metrics.port',
   OUTBOUND_ALLOWED_HOSTS: 'outbound.allowedHosts',
+  DINGTALK_JSAPI_INTEGRITY: 'login.jsapiIntegrity',
 } as const satisfies Record<string, string>;
 
 export type EnvVarName = keyof typeof ENV_VARS;

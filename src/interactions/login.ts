@@ -19,10 +19,12 @@ export async function showLogin(deps: InteractionDeps, ctx: Context, uid: string
   }
   const t = messages(pages.localeOf(ctx.get('accept-language')));
   if (freeLogin) {
-    // The DingTalk JSAPI is loaded from DingTalk's CDN on this page only.
-    const origin = new URL(config.login.jsapiUrl).origin;
+    // The DingTalk JSAPI is loaded from DingTalk's CDN on this page only, and the CSP names its
+    // exact URL (a path source matches that file only), not the whole CDN origin; the tag carries
+    // no nonce, so that URL is what allows it, and its Subresource Integrity hash when one is set
+    // (DINGTALK_JSAPI_INTEGRITY).
     const csp = ctx.response.get('Content-Security-Policy');
-    if (csp) ctx.set('Content-Security-Policy', csp.replace("script-src 'self'", `script-src 'self' ${origin}`));
+    if (csp) ctx.set('Content-Security-Policy', csp.replace("script-src 'self'", `script-src 'self' ${config.login.jsapiUrl}`));
   }
   renderPage(ctx, pages, 'login', {
     title: t.loginTitle,
@@ -35,6 +37,7 @@ export async function showLogin(deps: InteractionDeps, ctx: Context, uid: string
           action: `/interaction/${uid}/free-login`,
           csrf: ctx.state.csrfToken!(),
           jsapiUrl: config.login.jsapiUrl,
+          jsapiIntegrity: config.login.jsapiIntegrity,
         }
       : undefined,
   });

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import helmet from 'helmet';
+import type { ServerResponse } from 'node:http';
+import koaHelmet from 'koa-helmet';
 import type { Middleware } from 'koa';
 import { currentRequest } from '../../log.js';
 
@@ -20,16 +20,30 @@ declare module 'koa' {
  * answered by a redirect to the relying party, and Chromium applies form-action to that redirect too.
  */
 export function contentSecurityPolicy(options: { https: boolean }): { before: string; after: string } {
-  const head = [
-    "default-src 'self'",
-    "base-uri 'self'",
-    "font-src 'self' https: data:",
-    "frame-ancestors 'none'",
-    "img-src 'self' data: https:",
-    "object-src 'none'",
-  ];
-  const tail = ["script-src-attr 'none'", "style-src 'self'", ...(options.https ? ['upgrade-insecure-requests'] : [])];
-  return { before: `${head.join(';')};script-src 'self' 'nonce-`, after: `';${tail.join(';')}` };
+  // koa-helmet's CSP middleware builds the header; the nonce goes through it as helmet documents it
+  // (a directive function reading `res.locals.cspNonce`). It runs once, on a marker nonce, and the
+  // result is split around the marker, so a request only joins three strings.
+  const marker = 'NONCE-MARKER-7f3a9c';
+  const csp = recordHeaders(
+    koaHelmet.contentSecurityPolicy({
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'self'"],
+        baseUri: ["'self'"],
+        fontSrc: ["'self'", 'https:', 'data:'],
+        frameAncestors: ["'none'"],
+        imgSrc: ["'self'", 'data:', 'https:'],
+        objectSrc: ["'none'"],
+        scriptSrc: ["'self'", (_req, res) => `'nonce-${(res as ServerResponse & { locals: { cspNonce: string } }).locals.cspNonce}'`],
+        scriptSrcAttr: ["'none'"],
+        styleSrc: ["'self'"],
+        ...(options.https ? { upgradeInsecureRequests: [] } : {}),
+      },
+    }),
+    { cspNonce: marker },
+  ).find(([name]) => name.toLowerCase() === 'content-security-policy')![1];
+  const [before, after] = csp.split(marker) as [string, string];
+  return { before, after };
 }
 
 /**
@@ -51,8 +65,8 @@ export function contentSecurityPolicy(options: { https: boolean }): { before: st
  */
 export function securityHeaders(options: { https: boolean; apiPaths?: readonly string[] }): Middleware {
   const { before, after } = contentSecurityPolicy(options);
-  const headers = staticHeaders(
-    helmet({
+  const headers = recordHeaders(
+    koaHelmet({
       contentSecurityPolicy: false,
       strictTransportSecurity: options.https ? { maxAge: 31_536_000, includeSubDomains: true } : false,
       referrerPolicy: { policy: 'no-referrer' },
@@ -100,10 +114,14 @@ export const JSON_API_PATHS: readonly string[] = [
 /** The CSP of JSON responses: nothing may load, run or frame them. */
 export const API_CSP = "default-src 'none'; frame-ancestors 'none'";
 
-/** The headers a request-independent Node middleware sets, recorded once. */
-function staticHeaders(middleware: (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void): [string, string][] {
+/**
+ * The headers a request-independent koa-helmet middleware sets, recorded once on a stand-in
+ * request (koa-helmet calls helmet on `ctx.req` / `ctx.res`).
+ */
+function recordHeaders(middleware: Middleware, locals: Record<string, string> = {}): [string, string][] {
   const recorded = new Map<string, string>();
   const res = {
+    locals,
     setHeader(name: string, value: string | number | readonly string[]) {
       recorded.set(name, String(value));
       return res;
@@ -113,10 +131,15 @@ function staticHeaders(middleware: (req: IncomingMessage, res: ServerResponse, n
     },
   };
   let failure: unknown;
-  middleware({ headers: {} } as IncomingMessage, res as unknown as ServerResponse, (error) => {
+  // helmet answers synchronously; koa-helmet resolves its promise right after, so `next` runs later.
+  void (middleware as (ctx: unknown, next: () => Promise<void>) => Promise<void>)(
+    { req: { headers: {}, method: 'GET', url: '/' }, res },
+    async () => undefined,
+  ).catch((error: unknown) => {
     failure = error;
   });
   if (failure) throw failure;
+  if (recorded.size === 0) throw new Error('koa-helmet set no header synchronously');
   return [...recorded];
 }
 
