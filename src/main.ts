@@ -31,7 +31,7 @@ import {
   type DingTalkClient,
 } from './dingtalk/index.js';
 import { createStreamClient, type StreamClient, type StreamStatus } from './dingtalk/index.js';
-import { createEmulator, defaultSeed, type Emulator } from './emulator/index.js';
+import type { Emulator } from './emulator/index.js';
 import { createMemoryStatusBoard, createRedisStatusBoard, startStatusPublisher, type StatusBoard } from './store/status-board.js';
 import { createApp } from './http/app.js';
 import { createDingTalkEventsRouter } from './http/dingtalk-events.js';
@@ -182,7 +182,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     const consents = createConsentStore(db.models);
     const audit = observeLogins(createAuditLog(db.models, logger), metrics);
     const roles = createRoleService(db.sequelize, db.models, { adminDingtalkUserids: config.adminDingtalkUserids });
-    const { dingtalk, emulator, dingtalkClientId, app: dingtalkApp, corpId } = createDingTalk(config, redis, logger, metrics);
+    const { dingtalk, emulator, dingtalkClientId, app: dingtalkApp, corpId } = await createDingTalk(config, redis, logger, metrics);
     // Accounts for userinfo, refresh, introspection and access checks, from a per-process copy that
     // every write drops everywhere.
     const accountCache = createAccountCache(db.models, { ttlMs: config.oidc.accountCacheMs });
@@ -463,19 +463,19 @@ export const EMULATOR_PATH = '/dingtalk-emulator';
  * the built-in emulator served by this same server under EMULATOR_PATH, so that only the
  * DINGTALK_* settings tell the two apart.
  */
-function createDingTalk(
+async function createDingTalk(
   config: Config,
   redis: RedisClient | undefined,
   logger: Logger,
   metrics: Metrics,
-): {
+): Promise<{
   dingtalk: DingTalkClient;
   emulator?: Emulator;
   dingtalkClientId: string;
   /** The app's credentials and api base URL (the emulator's in development), for the Stream connection. */
   app: { clientId: string; clientSecret: string; apiBaseUrl: string };
   corpId?: string;
-} {
+}> {
   let settings = {
     clientId: config.dingtalk.clientId ?? '',
     clientSecret: config.dingtalk.clientSecret ?? '',
@@ -486,6 +486,8 @@ function createDingTalk(
   };
   let emulator: Emulator | undefined;
   if (usesEmulator(config)) {
+    // Loaded only when it is used: production never needs the emulator (issue #15: idle memory).
+    const { createEmulator, defaultSeed } = await import('./emulator/index.js');
     const base = `${config.issuer}${EMULATOR_PATH}`;
     const corpId = config.dingtalk.corpId ?? defaultSeed().corp.corpId;
     settings = {
