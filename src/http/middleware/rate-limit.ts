@@ -71,6 +71,12 @@ const TEXT: Record<Locale, string> = {
 
 /** Keys of blocked failure counters known to this process, with when the block ends. */
 const MAX_REMEMBERED_BLOCKS = 100_000;
+/**
+ * Bounded by count without `max`: lru-cache allocates `max`-long arrays up front (≈ 4 MiB per
+ * cache at 100 000 with a TTL, resident from the start); `maxSize` with a size of 1 per entry is the
+ * same bound, and the arrays grow with what is remembered (issue #15: idle RSS).
+ */
+const REMEMBERED = { maxSize: MAX_REMEMBERED_BLOCKS, sizeCalculation: () => 1 } as const;
 
 export function createRateLimits(deps: RateLimitDeps): RateLimits {
   const { settings, redis, pages, logger, metrics } = deps;
@@ -102,11 +108,11 @@ export function createRateLimits(deps: RateLimitDeps): RateLimits {
     tokenFailuresPerClient: limiter('tokenFailuresPerClient', { ...settings.tokenFailuresPerClient, blockSeconds: 0 }, true),
   };
   /** `client|ip` → when its block ends. */
-  const blocked = new LRUCache<string, number>({ max: MAX_REMEMBERED_BLOCKS, ttl: 3_600_000 });
+  const blocked = new LRUCache<string, number>({ ...REMEMBERED, ttl: 3_600_000 });
   /** ip → when the last block of a client from it ends: whether reading a body for its client id is worth it. */
-  const blockedIps = new LRUCache<string, number>({ max: MAX_REMEMBERED_BLOCKS, ttl: 3_600_000 });
+  const blockedIps = new LRUCache<string, number>({ ...REMEMBERED, ttl: 3_600_000 });
   /** Alarm keys already logged in their current window. */
-  const alarmed = new LRUCache<string, true>({ max: MAX_REMEMBERED_BLOCKS, ttl: 60_000 });
+  const alarmed = new LRUCache<string, true>({ ...REMEMBERED, ttl: 60_000 });
 
   function refuse(ctx: Context, limit: string, ms: number, page: boolean): void {
     metrics?.rateLimited.inc({ limit });
