@@ -170,9 +170,10 @@ export function createRateLimits(deps: RateLimitDeps): RateLimits {
 
   async function guardTokenEndpoint(ctx: Context, next: Next): Promise<void> {
     const ip = ipKey(ctx.ip);
-    // The client this request authenticates as, when it can be known before authentication: the
-    // Basic header always; the body only while a client from this address is blocked.
-    let clientId = basicClientId(ctx.get('authorization'));
+    // The client this request authenticates as, when it can be known before authentication and a
+    // block could apply (none known: most of the time): the Basic header; the body only while a
+    // client from this address is blocked.
+    let clientId = blocked.size > 0 ? basicClientId(ctx.get('authorization')) : undefined;
     if (clientId === undefined && blockedIps.get(ip) !== undefined) clientId = await peekBodyClientId(ctx);
     if (clientId !== undefined) {
       const until = blocked.get(`${clientId}|${ip}`);
@@ -194,7 +195,7 @@ export function createRateLimits(deps: RateLimitDeps): RateLimits {
       metrics?.tokenErrors.inc({ error });
     } else if (error === 'invalid_client') {
       metrics?.tokenErrors.inc({ error });
-      await recordAuthFailure(ip, clientId ?? clientIdAfter(ctx));
+      await recordAuthFailure(ip, clientId ?? basicClientId(ctx.get('authorization')) ?? clientIdAfter(ctx));
     }
   }
 
