@@ -2,6 +2,8 @@
  * Command line: `dingtalk-oidc <command>`. Every command reads the same configuration as the
  * server; an invalid configuration lists every problem and exits with code 2.
  */
+// First, before the other modules load: see startup-heap.ts.
+import './startup-heap.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { AppError, ConfigError } from '../errors/app-error.js';

@@ -3,6 +3,7 @@ import { usesEmulator } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { createLogger } from '../log.js';
 import { startServer } from '../main.js';
+import { startupDone } from './startup-heap.js';
 import { runWorkers } from './workers.js';
 
 /** `start`: serve until SIGINT/SIGTERM, then drain and close everything (no orphaned Postgres). */
@@ -13,6 +14,7 @@ export async function runStart(config: Config): Promise<number> {
     return runWorkers(config.webConcurrency, logger);
   }
   const running = await startServer(config, logger);
+  startupDone();
   const { services } = running;
 
   logger.info({ issuer: config.issuer, listening: running.url, env: config.env }, 'issuer ready');
