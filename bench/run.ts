@@ -350,6 +350,8 @@ async function startProduction(databaseUrl: string, redis: OwnRedis, pin: boolea
     DINGTALK_CLIENT_ID: 'dingbench',
     DINGTALK_CLIENT_SECRET: randomBytes(20).toString('hex'),
     DINGTALK_CORP_ID: 'dingbench',
+    // Production wants /metrics protected: a token (the route and its cost stay as deployed).
+    METRICS_TOKEN: randomBytes(24).toString('base64url'),
     WEB_CONCURRENCY: '1',
   };
   const cliPath = path.join(ROOT, 'dist', 'src', 'cli', 'index.js');
