@@ -176,6 +176,9 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       fileClients,
       (id) => notifier.publish('clients', id),
     );
+    // Secrets sealed before they were bound to their row (secret-box.ts v1) are re-sealed once.
+    const resealed = (await keyStore.resealLegacy()) + (await clientStore.resealLegacy());
+    if (resealed > 0) logger.info({ resealed }, 'stored secrets bound to their rows');
     const clients = createClientAdapter(clientStore, config.oidc.clientCacheMs);
     const resourceServers = createResourceServerCache(clientStore, config.oidc.clientCacheMs);
     const pages = createPageRenderer();

@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { LRUCache } from 'lru-cache';
 import type { Adapter, AdapterPayload, ClientMetadata } from 'oidc-provider';
 import type { Models } from '../db/models/index.js';
+import { Op } from 'sequelize';
 import type { SecretBox } from './secret-box.js';
 
 export type GrantType = 'authorization_code' | 'refresh_token' | 'client_credentials';
@@ -115,7 +116,7 @@ export function createClientStore(
         clientId,
         name: input.name,
         metadata,
-        secretEncrypted: clientSecret ? box.seal(clientSecret) : null,
+        secretEncrypted: clientSecret ? box.seal(clientSecret, clientId) : null,
         firstParty: input.firstParty ?? false,
       });
       await onChange(clientId);
@@ -164,7 +165,7 @@ export function createClientStore(
       return {
         ...row.metadata,
         client_id: row.clientId,
-        ...(row.secretEncrypted ? { client_secret: box.open(row.secretEncrypted) } : {}),
+        ...(row.secretEncrypted ? { client_secret: box.open(row.secretEncrypted, row.clientId) } : {}),
         first_party: row.firstParty,
       } as AdapterPayload;
     },
@@ -188,7 +189,7 @@ export function createClientStore(
             : `client ${clientId} authenticates with a secret: it cannot switch to ${String(metadata.token_endpoint_auth_method)}`,
         );
       }
-      await validate?.({ ...metadata, ...(row.secretEncrypted ? { client_secret: box.open(row.secretEncrypted) } : {}) } as ClientMetadata);
+      await validate?.({ ...metadata, ...(row.secretEncrypted ? { client_secret: box.open(row.secretEncrypted, row.clientId) } : {}) } as ClientMetadata);
       await row.update({ name: input.name, metadata, firstParty: input.firstParty ?? false });
       await onChange(clientId);
       return {
@@ -208,12 +209,22 @@ export function createClientStore(
       return removed;
     },
 
+    /** Re-seals client secrets stored before they were bound to their row (v1 → v2); returns how many. */
+    async resealLegacy(): Promise<number> {
+      let count = 0;
+      for (const row of await ClientRecord.findAll({ where: { secretEncrypted: { [Op.startsWith]: 'v1.' } } })) {
+        await row.update({ secretEncrypted: box.seal(box.open(row.secretEncrypted!, row.clientId), row.clientId) });
+        count += 1;
+      }
+      return count;
+    },
+
     /** A new secret replaces the old one at once; returns it once. */
     async rotateSecret(clientId: string): Promise<string | undefined> {
       const row = await ClientRecord.findByPk(clientId);
       if (!row || !row.secretEncrypted) return undefined;
       const clientSecret = newSecret();
-      await row.update({ secretEncrypted: box.seal(clientSecret) });
+      await row.update({ secretEncrypted: box.seal(clientSecret, clientId) });
       await onChange(clientId);
       return clientSecret;
     },
@@ -236,7 +247,7 @@ export function createClientStore(
         });
         row = await ClientRecord.findByPk(clientId);
       }
-      return { clientId, clientSecret: box.open(row!.secretEncrypted!) };
+      return { clientId, clientSecret: box.open(row!.secretEncrypted!, clientId) };
     },
 
     async addResourceServer(input: ResourceServerInput): Promise<ResourceServer> {

@@ -1,5 +1,5 @@
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
-import type { Sequelize } from 'sequelize';
+import { Op, type Sequelize } from 'sequelize';
 import type { Models } from '../db/models/index.js';
 import type { SecretBox } from './secret-box.js';
 
@@ -36,6 +36,8 @@ export interface KeyStore {
   privateJwks(preferredAlg: SigningAlg): Promise<JWK[]>;
   /** Changes whenever the set of published keys changes (cheap; for cache invalidation). */
   version(): Promise<string>;
+  /** Re-seals private keys stored before they were bound to their row (v1 → v2); returns how many. */
+  resealLegacy(): Promise<number>;
 }
 
 const LOCK_ID = 7_240_118;
@@ -60,7 +62,7 @@ export function createKeyStore(
     return {
       kid,
       publicJwk: { ...publicJwk, kid, alg, use: 'sig' },
-      sealed: box.seal(JSON.stringify({ ...privateJwk, kid, alg, use: 'sig' })),
+      sealed: box.seal(JSON.stringify({ ...privateJwk, kid, alg, use: 'sig' }), kid),
     };
   }
 
@@ -158,7 +160,15 @@ export function createKeyStore(
       const ordered = describe(rows).sort(
         (a, b) => Number(b.current) - Number(a.current) || Number(a.alg !== preferredAlg) - Number(b.alg !== preferredAlg),
       );
-      return ordered.map((info) => JSON.parse(box.open(byKid.get(info.kid)!.privateJwkEncrypted)) as JWK);
+      return ordered.map((info) => JSON.parse(box.open(byKid.get(info.kid)!.privateJwkEncrypted, info.kid)) as JWK);
+    },
+    async resealLegacy() {
+      let count = 0;
+      for (const row of await SigningKey.findAll({ where: { privateJwkEncrypted: { [Op.startsWith]: 'v1.' } } })) {
+        await row.update({ privateJwkEncrypted: box.seal(box.open(row.privateJwkEncrypted, row.kid), row.kid) });
+        count += 1;
+      }
+      return count;
     },
     async version() {
       // Changes when a key is added or retired, and when a pending key starts signing.

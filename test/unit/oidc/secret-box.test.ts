@@ -1,27 +1,49 @@
 import { expect } from 'chai';
-import { createSecretBox } from '../../../src/oidc/secret-box.js';
+import { createCipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { createSecretBox, isBound } from '../../../src/oidc/secret-box.js';
+
+/** A value as the first version sealed it: no associated data (`v1.…`). */
+function sealV1(secret: string, purpose: string, plaintext: string): string {
+  const key = Buffer.from(hkdfSync('sha256', secret, 'dingtalk-oidc', purpose, 32));
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  const data = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+  return ['v1', iv, data, cipher.getAuthTag()].map((part) => (typeof part === 'string' ? part : part.toString('base64url'))).join('.');
+}
 
 describe('secret box', function () {
   const box = createSecretBox('s'.repeat(40), 'client-secrets');
 
   it('round-trips and never produces the same ciphertext twice', function () {
-    const a = box.seal('hello');
-    expect(box.open(a)).to.equal('hello');
-    expect(box.seal('hello')).to.not.equal(a);
+    const a = box.seal('hello', 'grafana');
+    expect(box.open(a, 'grafana')).to.equal('hello');
+    expect(box.seal('hello', 'grafana')).to.not.equal(a);
     expect(a).to.not.contain('hello');
+    expect(isBound(a)).to.equal(true);
+  });
+
+  it('binds a value to its row: copied into another row it does not decrypt', function () {
+    const sealed = box.seal('grafana-secret', 'grafana');
+    expect(() => box.open(sealed, 'wiki')).to.throw(/cannot decrypt/);
+  });
+
+  it('still reads a value sealed before binding (v1)', function () {
+    const legacy = sealV1('s'.repeat(40), 'client-secrets', 'old-secret');
+    expect(isBound(legacy)).to.equal(false);
+    expect(box.open(legacy, 'anything')).to.equal('old-secret');
   });
 
   it('refuses a value sealed under another secret or purpose', function () {
-    const sealed = box.seal('x');
-    expect(() => createSecretBox('t'.repeat(40), 'client-secrets').open(sealed)).to.throw(/KEY_ENCRYPTION_SECRET/);
-    expect(() => createSecretBox('s'.repeat(40), 'signing-keys').open(sealed)).to.throw(/KEY_ENCRYPTION_SECRET/);
+    const sealed = box.seal('x', 'row');
+    expect(() => createSecretBox('t'.repeat(40), 'client-secrets').open(sealed, 'row')).to.throw(/KEY_ENCRYPTION_SECRET/);
+    expect(() => createSecretBox('s'.repeat(40), 'signing-keys').open(sealed, 'row')).to.throw(/KEY_ENCRYPTION_SECRET/);
   });
 
   it('refuses tampered and malformed values without echoing them', function () {
-    const sealed = box.seal('secret-value');
+    const sealed = box.seal('secret-value', 'row');
     const parts = sealed.split('.');
     parts[2] = Buffer.from('tampered').toString('base64url');
-    expect(() => box.open(parts.join('.'))).to.throw(/cannot decrypt/);
-    expect(() => box.open('garbage')).to.throw(/unknown format/);
+    expect(() => box.open(parts.join('.'), 'row')).to.throw(/cannot decrypt/);
+    expect(() => box.open('garbage', 'row')).to.throw(/unknown format/);
   });
 });
