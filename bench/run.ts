@@ -20,7 +20,8 @@
  * binary), BENCH_ROUNDS (5), BENCH_DURATION (4 s), BENCH_WARMUP (1 s), BENCH_CONNECTIONS (16),
  * BENCH_PIN (1; 0 = no taskset), BENCH_CPU_PROF (1 = write V8 CPU profiles of the servers to
  * bench/results/profiles/; slows them down, so the figures of such a run are not comparable with
- * normal runs), BENCH_OURS_NODE_ARGS (node flags for ours only).
+ * normal runs), BENCH_OURS_NODE_ARGS (node flags for ours only), BENCH_OURS_ENV (environment
+ * settings for ours only, e.g. LOG_LEVEL=warn).
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -353,6 +354,13 @@ async function startProduction(databaseUrl: string, redis: OwnRedis, pin: boolea
     // Production wants /metrics protected: a token (the route and its cost stay as deployed).
     METRICS_TOKEN: randomBytes(24).toString('base64url'),
     WEB_CONCURRENCY: '1',
+    // BENCH_OURS_ENV="LOG_LEVEL=warn …": settings for ours only, to measure what a feature costs.
+    ...Object.fromEntries(
+      (env.BENCH_OURS_ENV ?? '')
+        .split(/\s+/)
+        .filter(Boolean)
+        .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+    ),
   };
   const cliPath = path.join(ROOT, 'dist', 'src', 'cli', 'index.js');
   const cli = (...args: string[]): string => {
