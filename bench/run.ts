@@ -905,9 +905,8 @@ async function main(): Promise<number> {
         ownRedis().then((redis) => startChild('bare-our-adapter', bareScript(), { redisUrl: redis.url, adapter: 'ours' }, redis, pin)),
       );
     }
-    // One after the other: starting four servers at once on a shared machine only slows each.
-    const started: PromiseSettledResult<Target>[] = [];
-    for (const start of starts) started.push(await start.then((value) => ({ status: 'fulfilled' as const, value }), (reason: unknown) => ({ status: 'rejected' as const, reason })));
+    // Every outcome is collected (a failure must not go unhandled while another start is awaited).
+    const started = await Promise.allSettled(starts);
     for (const outcome of started) if (outcome.status === 'fulfilled') targets.push(outcome.value);
     const failures = started.filter((outcome) => outcome.status === 'rejected');
     if (failures.length > 0) {
