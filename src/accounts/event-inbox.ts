@@ -301,10 +301,13 @@ export function createEventInbox(deps: EventInboxDeps): EventInbox {
     const change = item.type === null ? undefined : directoryChangeOf(item.type);
     let failure: string | undefined;
     let remaining: PendingLogout[] = [];
+    // The urgent part counts as done only once cutOff has succeeded: a failed redo must be redone.
+    let urgentOk = item.urgentDoneAt !== null || change !== 'leave';
     try {
       if (change === undefined) throw new AppError('inbox.unknown_type', item.type === null ? 'the event could not be read' : 'unknown event type');
       if (item.urgentDoneAt === null && change === 'leave') {
         await cutOff(item.id, item.type!, item.userIds, transaction);
+        urgentOk = true;
         await item.reload({ transaction });
       }
       if (change === 'leave') {
@@ -321,7 +324,7 @@ export function createEventInbox(deps: EventInboxDeps): EventInbox {
     }
 
     const now = new Date();
-    const base = { attempts: attempt, urgentDoneAt: item.urgentDoneAt ?? now, logouts: remaining };
+    const base = { attempts: attempt, urgentDoneAt: urgentOk ? (item.urgentDoneAt ?? now) : null, logouts: remaining };
     if (failure === undefined) {
       await item.update({ ...base, status: 'done', reason: null, finishedAt: now, nextAttemptAt: now }, { transaction });
       logger.info({ eventId: item.id, type: item.type, attempt }, 'DingTalk event done');

@@ -5,12 +5,17 @@ import path from 'node:path';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
+import { Redis } from 'ioredis';
+import { createAuditLog } from '../../../src/accounts/audit.js';
+import { createDeprovisioning } from '../../../src/accounts/deprovisioning.js';
 import { createEventInbox } from '../../../src/accounts/event-inbox.js';
 import { createDatabase } from '../../../src/db/sequelize.js';
 import { parseHttpPush } from '../../../src/dingtalk/index.js';
 import { contactEvent, pushEvent, type EmulatorUser } from '../../../src/emulator/index.js';
 import { createDingTalkEventsRouter } from '../../../src/http/dingtalk-events.js';
 import { createLogger } from '../../../src/log.js';
+import { createMemoryMarkerStore } from '../../../src/store/markers.js';
+import { createRedisAccountIndex } from '../../../src/store/redis-adapter.js';
 import { freePort, startTestServer, TEST_DATABASE_URL, TEST_REDIS_URL, type TestServer } from '../../helpers/bootstrap.js';
 import { Browser } from '../../helpers/browser.js';
 import { CORP_ID, exchangeCode, loginViaDingTalk, registerRelyingParty, type RelyingParty } from '../../helpers/login-flow.js';
@@ -246,6 +251,69 @@ describe('the durable event inbox (HTTP pushes, real Postgres and Redis)', funct
       expect(await quick.runOnce()).to.equal(true);
       expect(await quick.get(idOf(event))).to.deep.include({ status: 'done', pendingLogouts: 0, reason: null });
       expect(endpoint.tokens).to.have.length(1);
+    });
+    it('redoes the urgent part on the next attempt when the worker\'s redo of it failed', async function () {
+      const { services } = world.server;
+      await services.inbox.stop(); // these tests' own inboxes do the work
+      const person = newMember(world);
+      const { account, tokens } = await signIn(person);
+      // A deprovisioning whose session index is a Redis that is not there (nothing listens on port 1).
+      const deadRedis = new Redis('redis://127.0.0.1:1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+      deadRedis.on('error', () => undefined);
+      const broken = createEventInbox({
+        sequelize: services.db.sequelize,
+        models: services.db.models,
+        deprovisioning: createDeprovisioning({
+          models: services.db.models,
+          provider: () => services.holder.current(),
+          accountIndex: createRedisAccountIndex(deadRedis),
+          dingtalk: services.dingtalk,
+          audit: createAuditLog(services.db.models, silent),
+          logger: silent,
+          corpId: CORP_ID,
+          markers: createMemoryMarkerStore(),
+        }),
+        logger: silent,
+        corpId: CORP_ID,
+        timings: { maxAttempts: 3, backoffBaseMs: 1, backoffMaxMs: 1 },
+      });
+      const quick = createEventInbox({
+        sequelize: services.db.sequelize,
+        models: services.db.models,
+        deprovisioning: services.deprovisioning,
+        logger: silent,
+        corpId: CORP_ID,
+        timings: { maxAttempts: 3, backoffBaseMs: 1, backoffMaxMs: 1 },
+      });
+      const event = contactEvent('user_leave_org', [person.userid!], CORP_ID);
+      // Recorded, urgent part not done, grace period over: the worker's to do.
+      await models().InboxEvent.create({
+        id: idOf(event),
+        transport: 'http',
+        type: 'user_leave_org',
+        corpId: CORP_ID,
+        userIds: [person.userid!],
+        occurredAt: null,
+        payload: event,
+        status: 'pending',
+        reason: null,
+        urgentDoneAt: null,
+        nextAttemptAt: new Date(Date.now() - 1000),
+        finishedAt: null,
+      });
+      try {
+        expect(await broken.runOnce(), 'first attempt taken').to.equal(true);
+        expect(await quick.get(idOf(event))).to.deep.include({ status: 'pending', attempts: 1, urgentDone: false });
+        expect(await services.holder.current().AccessToken.find(tokens.access_token), 'not revoked yet').to.not.equal(undefined);
+        await new Promise((resolve) => setTimeout(resolve, 5)); // past the 1 ms backoff
+        expect(await quick.runOnce(), 'second attempt taken').to.equal(true);
+        expect(await quick.get(idOf(event))).to.deep.include({ status: 'done', attempts: 2, urgentDone: true });
+        expect(await statusOf(account.id)).to.equal('disabled');
+        expect(await services.holder.current().AccessToken.find(tokens.access_token)).to.equal(undefined);
+        expect(endpoint.tokens).to.have.length(1);
+      } finally {
+        deadRedis.disconnect();
+      }
     });
   });
 
