@@ -92,7 +92,10 @@ export function createLogger(
       censor: '[redacted]',
     },
   };
-  return pino(settings, destination ?? pino.destination({ dest: 1, sync: false }));
+  // Asynchronous writes, with a bounded buffer: if the log reader stalls (a blocking container log
+  // driver, a full disk behind the pipe), lines beyond 16 MiB are dropped rather than kept until
+  // the process runs out of memory.
+  return pino(settings, destination ?? pino.destination({ dest: 1, sync: false, maxLength: 16 * 1024 * 1024 }));
 }
 
 /**

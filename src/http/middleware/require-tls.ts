@@ -5,9 +5,11 @@ import type { Logger } from '../../log.js';
  * With an https issuer, a request that did not come through TLS is never served: behind a proxy
  * that does not send `X-Forwarded-Proto: https` (or without TRUST_PROXY), oidc-provider would list
  * http:// endpoints under an https issuer and set SameSite=None cookies without Secure, which
- * browsers drop, so logins fail in ways hard to trace. A GET or HEAD is redirected to the same path
- * under the issuer (308); anything else is refused (400 JSON, nothing is read or set). The first
- * such request is logged with the fix. The probes (`/healthz`, `/readyz`, `/metrics`) are exempt:
+ * browsers drop, so logins fail in ways hard to trace. A GET or HEAD that the proxy says came over
+ * plain http (`X-Forwarded-Proto: http`: the person typed an http URL) is redirected to the same
+ * path under the issuer (308). Anything else is refused (400 JSON naming the fix, nothing read or
+ * set): without the header a redirect would come straight back through the same mis-set proxy,
+ * looping until the browser gives up. The first such request is logged with the fix. The probes (`/healthz`, `/readyz`, `/metrics`) are exempt:
  * orchestrators call them on the pod directly, over plain HTTP.
  */
 export function requireTls(options: { issuer: string; logger: Logger; exempt?: readonly string[] }): Middleware {
@@ -24,7 +26,8 @@ export function requireTls(options: { issuer: string; logger: Logger; exempt?: r
       );
     }
     ctx.set('Cache-Control', 'no-store');
-    if (ctx.method === 'GET' || ctx.method === 'HEAD') {
+    const forwarded = ctx.get('x-forwarded-proto').split(',')[0]?.trim().toLowerCase();
+    if ((ctx.method === 'GET' || ctx.method === 'HEAD') && forwarded === 'http') {
       const base = issuer.pathname.replace(/\/$/, '');
       const path = base && ctx.path.startsWith(`${base}/`) ? ctx.path : `${base}${ctx.path}`;
       ctx.status = 308;
@@ -32,6 +35,12 @@ export function requireTls(options: { issuer: string; logger: Logger; exempt?: r
       return;
     }
     ctx.status = 400;
-    ctx.body = { error: 'invalid_request', error_description: 'this issuer is served over https only' };
+    ctx.body = {
+      error: 'invalid_request',
+      error_description:
+        forwarded === 'http'
+          ? 'this issuer is served over https only'
+          : 'this issuer is served over https only, and the request did not say it came through TLS: the TLS proxy must send X-Forwarded-Proto: https (and the server needs TRUST_PROXY=true)',
+    };
   };
 }

@@ -23,17 +23,30 @@ describe('security: an https issuer reached without TLS (real PostgreSQL and Red
     await server?.close();
   });
 
-  it('redirects a GET that came without X-Forwarded-Proto: https to the https issuer, serving no http endpoints', async function () {
-    const response = await fetch(`${local}/.well-known/openid-configuration`, { redirect: 'manual' });
+  it('redirects a GET the proxy says came over plain http to the https issuer, serving no http endpoints', async function () {
+    const response = await fetch(`${local}/.well-known/openid-configuration`, {
+      redirect: 'manual',
+      headers: { 'x-forwarded-proto': 'http' },
+    });
     expect(response.status).to.equal(308);
     expect(response.headers.get('location')).to.equal('https://id.example.test/.well-known/openid-configuration');
     expect(await response.text()).to.not.contain('http://');
   });
 
+  it('refuses, never redirects, a GET through a proxy that sends no X-Forwarded-Proto (a redirect would loop), naming the fix', async function () {
+    const response = await fetch(`${local}/.well-known/openid-configuration`, { redirect: 'manual' });
+    expect(response.status).to.equal(400);
+    const body = (await response.json()) as { error: string; error_description: string };
+    expect(body.error).to.equal('invalid_request');
+    expect(body.error_description).to.contain('X-Forwarded-Proto: https').and.contain('TRUST_PROXY');
+  });
+
   it('sets no cookie on a plain-http request to a browser endpoint', async function () {
-    const response = await fetch(`${local}/auth?client_id=x&response_type=code&scope=openid`, { redirect: 'manual' });
-    expect(response.status).to.equal(308);
-    expect(response.headers.getSetCookie()).to.deep.equal([]);
+    for (const headers of [{ 'x-forwarded-proto': 'http' }, {}] as Record<string, string>[]) {
+      const response = await fetch(`${local}/auth?client_id=x&response_type=code&scope=openid`, { redirect: 'manual', headers });
+      expect(response.status).to.be.oneOf([308, 400]);
+      expect(response.headers.getSetCookie()).to.deep.equal([]);
+    }
   });
 
   it('refuses a plain-http POST to the token endpoint with JSON', async function () {
