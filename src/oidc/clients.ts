@@ -213,8 +213,13 @@ export function createClientStore(
     async resealLegacy(): Promise<number> {
       let count = 0;
       for (const row of await ClientRecord.findAll({ where: { secretEncrypted: { [Op.startsWith]: 'v1.' } } })) {
-        await row.update({ secretEncrypted: box.seal(box.open(row.secretEncrypted!, row.clientId), row.clientId) });
-        count += 1;
+        const legacy = row.secretEncrypted!;
+        // Only if the row still holds what was read: a secret rotated meanwhile is never put back.
+        const [updated] = await ClientRecord.update(
+          { secretEncrypted: box.seal(box.open(legacy, row.clientId), row.clientId) },
+          { where: { clientId: row.clientId, secretEncrypted: legacy } },
+        );
+        count += updated;
       }
       return count;
     },
