@@ -39,7 +39,7 @@ export interface Metrics {
   /**
    * `dingtalk_events_total{transport,type,outcome}`: DingTalk events handed to the event inbox, by
    * transport (http, stream), type (the handled types, else `other` or `unreadable`) and outcome
-   * (recorded, duplicate, unreadable, unknown_type, other_corp, no_corp, later).
+   * (recorded, duplicate, unreadable, unknown_type, no_user, other_corp, no_corp, later).
    */
   dingtalkEvents: Counter<'transport' | 'type' | 'outcome'>;
   /** `oidc_token_errors_total{error}`: token-endpoint answers `invalid_grant` and `invalid_client` (counted, never refused). */
@@ -115,7 +115,7 @@ export function createMetrics(): Metrics {
     }),
     dingtalkEvents: new Counter({
       name: 'dingtalk_events_total',
-      help: 'DingTalk events received by transport, type and outcome (recorded, duplicate, unreadable, unknown_type, other_corp, no_corp, later)',
+      help: 'DingTalk events received by transport, type and outcome (recorded, duplicate, unreadable, unknown_type, no_user, other_corp, no_corp, later)',
       labelNames: ['transport', 'type', 'outcome'],
       registers,
     }),

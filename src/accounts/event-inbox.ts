@@ -15,9 +15,14 @@ export type ReceiveOutcome =
   | 'duplicate'
   | 'unreadable'
   | 'unknown_type'
+  /** A leave that names nobody (no userId): recorded as failed, nothing to cut off. */
+  | 'no_user'
   | 'other_corp'
   | 'no_corp'
   | 'later';
+
+/** Why a leave event that names nobody is failed (the Stream leave data is unverified, dingtalk-api.md §10.8). */
+const NO_USER_REASON = 'leave event has no userId';
 
 export interface InboxTimings {
   /** How often an idle worker looks for due items (other replicas' items; its own wake it at once). Default 2 s. */
@@ -172,7 +177,10 @@ export function createEventInbox(deps: EventInboxDeps): EventInbox {
       occurredAt: event.occurredAt === undefined ? null : new Date(event.occurredAt),
       payload: event.raw,
     };
-    if (corpId === undefined || event.corpId !== corpId) {
+    // A Stream connection is opened with our own app's credentials, so its events are ours unless
+    // they name another organisation; an HTTP push must name ours.
+    const otherCorp = event.corpId === undefined ? event.transport !== 'stream' : event.corpId !== corpId;
+    if (corpId === undefined || otherCorp) {
       const noCorp = corpId === undefined;
       const reason = noCorp ? 'no organisation configured (DINGTALK_CORP_ID)' : 'event of another organisation';
       const inserted = await insert({ ...base, status: 'ignored', reason, finishedAt: now }, now);
@@ -182,6 +190,10 @@ export function createEventInbox(deps: EventInboxDeps): EventInbox {
     if (change === undefined) {
       const inserted = await insert({ ...base, status: 'failed', reason: 'unknown event type', finishedAt: now }, now);
       return inserted ? 'unknown_type' : 'duplicate';
+    }
+    if (change === 'leave' && event.userIds.length === 0) {
+      const inserted = await insert({ ...base, status: 'failed', reason: NO_USER_REASON, finishedAt: now }, now);
+      return inserted ? 'no_user' : 'duplicate';
     }
     if (change !== 'leave') {
       // Nothing urgent: the re-reads from DingTalk are all slow work.
@@ -301,10 +313,13 @@ export function createEventInbox(deps: EventInboxDeps): EventInbox {
     const change = item.type === null ? undefined : directoryChangeOf(item.type);
     let failure: string | undefined;
     let remaining: PendingLogout[] = [];
+    // A leave naming nobody, with no logout tokens left to send, can never be done (a retry of one).
+    const namesNobody = change === 'leave' && item.userIds.length === 0 && item.logouts.length === 0;
     // The urgent part counts as done only once cutOff has succeeded: a failed redo must be redone.
     let urgentOk = item.urgentDoneAt !== null || change !== 'leave';
     try {
       if (change === undefined) throw new AppError('inbox.unknown_type', item.type === null ? 'the event could not be read' : 'unknown event type');
+      if (namesNobody) throw new AppError('inbox.no_user', NO_USER_REASON);
       if (item.urgentDoneAt === null && change === 'leave') {
         await cutOff(item.id, item.type!, item.userIds, transaction);
         urgentOk = true;
@@ -328,7 +343,7 @@ export function createEventInbox(deps: EventInboxDeps): EventInbox {
     if (failure === undefined) {
       await item.update({ ...base, status: 'done', reason: null, finishedAt: now, nextAttemptAt: now }, { transaction });
       logger.info({ eventId: item.id, type: item.type, attempt }, 'DingTalk event done');
-    } else if (final || change === undefined) {
+    } else if (final || change === undefined || namesNobody) {
       await item.update({ ...base, status: 'failed', reason: failure.slice(0, 1000), finishedAt: now, nextAttemptAt: now }, { transaction });
       logger.warn({ eventId: item.id, type: item.type, attempt, reason: failure }, 'DingTalk event failed: no retry left');
     } else {

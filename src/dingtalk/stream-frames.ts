@@ -4,21 +4,37 @@
  *
  * A push is `{specVersion, type, headers, data}` with `data` a JSON **string** (parsed a second
  * time); header values are strings. An `EVENT` push becomes our `DirectoryEvent` (id = `eventId`,
- * organisation = the `eventCorpId` header, people = `userId`, departments = `deptId`: Stream data is
- * camelCase, unlike the HTTP push's `UserId`/`DeptId`, §10.7/5). An event that came over our
+ * organisation = the `eventCorpId` header, else `corpId`/`CorpId` in the data, people = `userId`
+ * (or `userIds`/`UserId`: the leave event's data is unverified, §10.8), departments = `deptId`:
+ * Stream data is camelCase, unlike the HTTP push's `UserId`/`DeptId`, §10.7/5). An event that came over our
  * authenticated connection but cannot be read is an `UnreadableEvent`: recorded as failed and
  * acknowledged, never answered `LATER` (which would only buy redeliveries, §10.7/3).
  */
 import { z } from 'zod';
 import type { DirectoryEvent, EventAck, UnreadableEvent } from './directory-event.js';
 
-/** One push as it arrived, after the first JSON parse. */
+/**
+ * One push as it arrived, after the first JSON parse. Lenient where leniency cannot hurt, so that a
+ * ping is still answered and an event still recorded and acked: header values are strings (§10.3),
+ * numbers and booleans are read as strings and other values (null, objects) dropped; `specVersion`
+ * is not looked at; `data` that is not a string (an object, null) is turned back into JSON text.
+ */
 const frameSchema = z.object({
-  specVersion: z.string().optional(),
+  specVersion: z.unknown().optional(),
   type: z.string(),
-  // Header values are strings (§10.3); numbers are tolerated and read as strings.
-  headers: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)),
-  data: z.string().optional(),
+  headers: z
+    .record(z.string(), z.unknown())
+    .transform((headers) =>
+      Object.fromEntries(
+        Object.entries(headers).flatMap(([name, value]) =>
+          typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? [[name, String(value)]] : [],
+        ),
+      ) as Record<string, string>,
+    ),
+  data: z
+    .unknown()
+    .optional()
+    .transform((data) => (data === undefined || typeof data === 'string' ? data : JSON.stringify(data))),
 });
 
 export type StreamHeaders = Record<string, string>;
@@ -65,21 +81,31 @@ export function parseStreamFrame(text: string): StreamPush {
   return { kind: 'unsupported', messageId, type: frame.type, ...(topic === undefined ? {} : { topic }) };
 }
 
+/** People: an array of userid strings (numbers read as strings), or a lone string. */
+const userIdsSchema = z
+  .union([z.array(z.union([z.string().min(1), z.number().int()])), z.string().min(1)])
+  .transform((value) => (Array.isArray(value) ? value : [value]).map(String));
+
+/** Departments (by analogy with the HTTP push's `DeptId`): numbers, or numeric strings as some payloads send them. */
+const deptIdsSchema = z
+  .union([z.array(z.union([z.number().int(), z.string().regex(/^\d+$/)])), z.number().int()])
+  .transform((value) => (Array.isArray(value) ? value : [value]).map(Number));
+
 /**
- * `userId` (§10.3: an array of userid strings) and `deptId` (by analogy with the HTTP push's
- * `DeptId`; numbers, or numeric strings as some payloads send them). Both optional: not every
- * event type concerns people or departments.
+ * `userId` (§10.3: an array of userid strings). `user_leave_org`'s Stream data is unverified
+ * (§10.8), so `userIds` and the HTTP push's `UserId` are read too, the first present wins; a people
+ * field of the wrong shape makes the event unreadable. `deptId`, `timeStamp` and a corp id in the
+ * data are only read when well-formed: junk there never sinks an event whose people are fine (a
+ * department event with a malformed `deptId` is unreadable, see readEvent).
  */
 const eventDataSchema = z.looseObject({
-  userId: z
-    .union([z.array(z.union([z.string().min(1), z.number().int()])), z.string().min(1)])
-    .transform((value) => (Array.isArray(value) ? value : [value]).map(String))
-    .optional(),
-  deptId: z
-    .union([z.array(z.union([z.number().int(), z.string().regex(/^\d+$/)])), z.number().int()])
-    .transform((value) => (Array.isArray(value) ? value : [value]).map(Number))
-    .optional(),
-  timeStamp: z.union([z.string(), z.number()]).optional(),
+  userId: userIdsSchema.optional(),
+  userIds: userIdsSchema.optional(),
+  UserId: userIdsSchema.optional(),
+  deptId: z.unknown().optional(),
+  timeStamp: z.union([z.string(), z.number()]).optional().catch(undefined),
+  corpId: z.string().min(1).optional().catch(undefined),
+  CorpId: z.string().min(1).optional().catch(undefined),
 });
 
 function readEvent(headers: StreamHeaders, data: string | undefined, messageId: string): DirectoryEvent | UnreadableEvent {
@@ -99,14 +125,18 @@ function readEvent(headers: StreamHeaders, data: string | undefined, messageId: 
     const field = parsed.error.issues[0]?.path[0];
     return unreadable(field === undefined ? 'event data is not a JSON object' : `event data field ${String(field)} has the wrong shape`, payload);
   }
+  const depts = deptIdsSchema.optional().safeParse(parsed.data.deptId);
+  if (!depts.success && type.startsWith('org_dept_')) return unreadable('event data field deptId has the wrong shape', payload);
   const occurredAt = toEpochMs(headers.eventBornTime) ?? toEpochMs(parsed.data.timeStamp);
+  // The organisation is the eventCorpId header (§10.3); a corp id in the data is the fallback.
+  const corpId = headers.eventCorpId || parsed.data.corpId || parsed.data.CorpId;
   return {
     id,
     transport: 'stream',
     type,
-    ...(headers.eventCorpId ? { corpId: headers.eventCorpId } : {}),
-    userIds: parsed.data.userId ?? [],
-    departmentIds: parsed.data.deptId ?? [],
+    ...(corpId ? { corpId } : {}),
+    userIds: parsed.data.userId ?? parsed.data.userIds ?? parsed.data.UserId ?? [],
+    departmentIds: (depts.success ? depts.data : undefined) ?? [],
     ...(occurredAt === undefined ? {} : { occurredAt }),
     raw: { headers, data: payload },
   };

@@ -11,6 +11,7 @@ import { createDeprovisioning } from '../../../src/accounts/deprovisioning.js';
 import { createEventInbox } from '../../../src/accounts/event-inbox.js';
 import { createDatabase } from '../../../src/db/sequelize.js';
 import { parseHttpPush } from '../../../src/dingtalk/index.js';
+import { parseStreamFrame } from '../../../src/dingtalk/stream-frames.js';
 import { contactEvent, pushEvent, type EmulatorUser } from '../../../src/emulator/index.js';
 import { createDingTalkEventsRouter } from '../../../src/http/dingtalk-events.js';
 import { createLogger } from '../../../src/log.js';
@@ -314,6 +315,66 @@ describe('the durable event inbox (HTTP pushes, real Postgres and Redis)', funct
       } finally {
         deadRedis.disconnect();
       }
+    });
+  });
+
+  describe('Stream pushes (our own app\'s connection)', function () {
+    /** A Stream EVENT frame (dingtalk-api.md §10.3), read by the Stream parser. */
+    function streamEvent(headers: Record<string, unknown>, data: unknown) {
+      const text = JSON.stringify({
+        specVersion: '1.0',
+        type: 'EVENT',
+        headers: { messageId: randomUUID(), topic: '*', eventType: 'user_leave_org', eventId: randomUUID(), ...headers },
+        data: JSON.stringify(data),
+      });
+      const push = parseStreamFrame(text);
+      if (push.kind !== 'event') throw new Error(`not an event: ${push.kind}`);
+      return push.event;
+    }
+
+    it('cuts off a leaver whose push has no eventCorpId header (the connection is ours)', async function () {
+      const person = newMember(world);
+      const { account, tokens } = await signIn(person);
+      const event = streamEvent({}, { timeStamp: String(Date.now()), userId: [person.userid!] });
+      expect(await inbox().receive(event)).to.equal('SUCCESS');
+      expect(await statusOf(account.id)).to.equal('disabled');
+      expect(await world.server.services.holder.current().AccessToken.find(tokens.access_token)).to.equal(undefined);
+      expect(await settledItem(world, event.id)).to.deep.include({ status: 'done', urgentDone: true });
+    });
+
+    it('ignores a push that names another organisation, in the header or in the data', async function () {
+      const person = newMember(world);
+      const { account } = await signIn(person);
+      for (const event of [
+        streamEvent({ eventCorpId: 'dingother' }, { userId: [person.userid!] }),
+        streamEvent({}, { CorpId: 'dingother', userId: [person.userid!] }),
+      ]) {
+        expect(await inbox().receive(event)).to.equal('SUCCESS');
+        expect(await inbox().get(event.id)).to.deep.include({ status: 'ignored', reason: 'event of another organisation' });
+      }
+      expect(await statusOf(account.id)).to.equal('active');
+    });
+
+    it('reads the leaver from userIds or UserId, and junk deptId or timeStamp does not sink it', async function () {
+      for (const data of [
+        (userid: string) => ({ userIds: [userid], deptId: 'sales', timeStamp: { at: 1 } }),
+        (userid: string) => ({ UserId: userid, deptId: [null] }),
+      ]) {
+        const person = newMember(world);
+        const { account } = await signIn(person);
+        const event = streamEvent({ eventCorpId: CORP_ID }, data(person.userid!));
+        expect(await inbox().receive(event)).to.equal('SUCCESS');
+        expect(await statusOf(account.id)).to.equal('disabled');
+        expect(await settledItem(world, event.id)).to.deep.include({ status: 'done', userIds: [person.userid!] });
+      }
+    });
+
+    it('lists a leave that names nobody as failed with the reason, not done', async function () {
+      const event = streamEvent({ eventCorpId: CORP_ID }, { timeStamp: String(Date.now()) });
+      expect(await inbox().receive(event)).to.equal('SUCCESS');
+      expect(await inbox().get(event.id)).to.deep.include({ status: 'failed', reason: 'leave event has no userId' });
+      await inbox().retry(event.id);
+      expect(await settledItem(world, event.id)).to.deep.include({ status: 'failed', attempts: 1, reason: 'inbox.no_user: leave event has no userId' });
     });
   });
 

@@ -54,9 +54,23 @@ describe('dingtalk/stream-frames', () => {
       expect(event.userIds).to.deep.equal([]);
     });
 
-    it('does not read the HTTP push shape (UserId) as people', () => {
-      const event = readEvent(eventFrame({}, { TimeStamp: '1', UserId: ['x'] })) as DirectoryEvent;
-      expect(event.userIds).to.deep.equal([]);
+    it('reads people from userIds or the HTTP shape UserId too (the leave data is unverified, §10.8), userId first', () => {
+      expect((readEvent(eventFrame({}, { TimeStamp: '1', UserId: ['x'] })) as DirectoryEvent).userIds).to.deep.equal(['x']);
+      expect((readEvent(eventFrame({}, { userIds: 'y' })) as DirectoryEvent).userIds).to.deep.equal(['y']);
+      expect((readEvent(eventFrame({}, { userId: ['a'], UserId: ['b'] })) as DirectoryEvent).userIds).to.deep.equal(['a']);
+    });
+
+    it('does not let a malformed deptId or timeStamp sink a leave whose userId is fine', () => {
+      const event = readEvent(eventFrame({ eventBornTime: undefined }, { userId: ['u1'], deptId: ['sales'], timeStamp: { at: 1 } }));
+      expect(isUnreadable(event)).to.equal(false);
+      expect(event).to.deep.include({ userIds: ['u1'], departmentIds: [] });
+      expect((event as DirectoryEvent).occurredAt).to.equal(undefined);
+    });
+
+    it('takes the organisation from data corpId/CorpId when the eventCorpId header is missing, and leaves it unset when none is given', () => {
+      expect(readEvent(eventFrame({ eventCorpId: undefined }, { corpId: 'dingA', userId: ['u'] }))).to.include({ corpId: 'dingA' });
+      expect(readEvent(eventFrame({ eventCorpId: undefined }, { CorpId: 'dingB', userId: ['u'] }))).to.include({ corpId: 'dingB' });
+      expect(readEvent(eventFrame({ eventCorpId: undefined }))).to.not.have.property('corpId');
     });
 
     it('keeps an event of a type it does not know, for the inbox to judge', () => {
@@ -73,7 +87,8 @@ describe('dingtalk/stream-frames', () => {
       ['data that is not JSON', eventFrame({}, '{not json'), 'event data is not JSON'],
       ['data that is a JSON array', eventFrame({}, [1, 2]), 'event data is not a JSON object'],
       ['userId of the wrong shape', eventFrame({}, { userId: [{ id: 1 }] }), 'event data field userId has the wrong shape'],
-      ['deptId as words', eventFrame({}, { deptId: ['sales'] }), 'event data field deptId has the wrong shape'],
+      ['deptId as words in a department event', eventFrame({ eventType: 'org_dept_modify' }, { deptId: ['sales'] }), 'event data field deptId has the wrong shape'],
+      ['data that is JSON null', eventFrame({}, 'null'), 'event data is not a JSON object'],
       ['no eventType', eventFrame({ eventType: undefined }), 'event has no eventType'],
     ];
     for (const [what, frame, reason] of unreadable) {
@@ -118,6 +133,20 @@ describe('dingtalk/stream-frames', () => {
   it('reads header values sent as numbers as strings', () => {
     const event = readEvent(eventFrame({ eventBornTime: 1731400000000, messageId: 77 })) as DirectoryEvent;
     expect(event.occurredAt).to.equal(1731400000000);
+  });
+
+  it('answers a ping whose headers hold null or objects, specVersion a number and data an object', () => {
+    const push = parseStreamFrame(
+      JSON.stringify({ specVersion: 1, type: 'SYSTEM', headers: { messageId: 'm5', topic: 'ping', appId: null, extra: { a: 1 }, list: [1] }, data: { opaque: 'op-5' } }),
+    );
+    expect(push).to.deep.equal({ kind: 'ping', messageId: 'm5', data: '{"opaque":"op-5"}' });
+  });
+
+  it('reads an event whose data came as an object, and one whose data is null as unreadable (still answered)', () => {
+    const asObject = JSON.stringify({ specVersion: 1, type: 'EVENT', headers: { messageId: 'm6', eventType: 'user_leave_org', eventId: 'e6', eventCorpId: null }, data: { userId: ['u6'] } });
+    expect(readEvent(asObject)).to.deep.include({ id: 'e6', userIds: ['u6'] });
+    const asNull = JSON.stringify({ type: 'EVENT', headers: { messageId: 'm7', eventType: 'user_leave_org' }, data: null });
+    expect(readEvent(asNull)).to.include({ id: 'm7', reason: 'event data is not a JSON object' });
   });
 
   for (const [what, text] of [
