@@ -208,7 +208,9 @@ export function createStreamClient(options: StreamClientOptions): StreamClient {
     }
     const answer = openAnswerSchema.safeParse(json);
     if (!answer.success) {
-      throw dingTalkError('dingtalk.bad_response', STREAM_OPEN_OPERATION, { host: 'api', httpStatus: statusCode, body: json ?? text.slice(0, 500) });
+      // The body may hold a ticket (a credential for one connection): never logged.
+      const body = json !== null && typeof json === 'object' && !Array.isArray(json) ? withoutTicket(json as Record<string, unknown>) : (json ?? text.slice(0, 500));
+      throw dingTalkError('dingtalk.bad_response', STREAM_OPEN_OPERATION, { host: 'api', httpStatus: statusCode, body });
     }
     const url = new URL(answer.data.endpoint);
     url.searchParams.set('ticket', answer.data.ticket);
@@ -216,6 +218,8 @@ export function createStreamClient(options: StreamClientOptions): StreamClient {
   }
 
   async function connect(): Promise<void> {
+    // A connect that comes early (a disconnect) replaces a pending retry: never two sockets.
+    if (reconnectTimer) clearTimeout(reconnectTimer);
     reconnectTimer = undefined;
     if (!running) return;
     const mine = ++generation;
@@ -255,15 +259,17 @@ export function createStreamClient(options: StreamClientOptions): StreamClient {
       connection.lastActivity = Date.now();
       scheduleLiveness(connection);
       logger.info({ endpoint: `${target.origin}${target.pathname}` }, 'DingTalk Stream connected');
+      // `failures` is reset by the first frame or pong, not here: a gateway that accepts and closes
+      // at once must not bring the backoff back to its start every time.
       changed({
         state: 'connected',
-        failures: 0,
         connectedAt: Date.now(),
         counts: { ...status.counts, connections: status.counts.connections + 1 },
       });
     });
     ws.on('message', (data, isBinary) => {
       connection.lastActivity = Date.now();
+      if (status.failures !== 0 && current === connection) changed({ failures: 0 });
       delete connection.pingSentAt;
       status.lastFrameAt = connection.lastActivity;
       if (isBinary) {
@@ -274,6 +280,7 @@ export function createStreamClient(options: StreamClientOptions): StreamClient {
     });
     ws.on('pong', () => {
       connection.lastActivity = Date.now();
+      if (status.failures !== 0 && current === connection) changed({ failures: 0 });
       delete connection.pingSentAt;
     });
     ws.on('error', (error) => {
@@ -302,6 +309,8 @@ export function createStreamClient(options: StreamClientOptions): StreamClient {
         send(connection, pingReply(push.messageId, push.data));
         return;
       case 'disconnect':
+        // Already replaced: a repeated announcement must not open yet another connection.
+        if (connection.retiring) return;
         logger.info({ reason: push.reason }, 'DingTalk Stream: disconnect announced; opening a new connection');
         retire(connection);
         if (running && current === undefined) void connect();
@@ -454,6 +463,11 @@ export function createStreamClient(options: StreamClientOptions): StreamClient {
 function rawText(data: WebSocket.RawData): string {
   if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
   return Buffer.from(data as ArrayBuffer).toString('utf8');
+}
+
+function withoutTicket(body: Record<string, unknown>): Record<string, unknown> {
+  const { ticket, ...rest } = body;
+  return ticket === undefined ? rest : { ...rest, ticket: '[redacted]' };
 }
 
 function joinUrl(base: string, path: string): string {

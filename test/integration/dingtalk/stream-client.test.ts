@@ -5,6 +5,8 @@
  * redelivery are tiny through options; nothing asserts on elapsed time.
  */
 import { expect } from 'chai';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { isUnreadable, type DirectoryEvent, type EventAck, type UnreadableEvent } from '../../../src/dingtalk/directory-event.js';
 import { createStreamClient, type StreamClient, type StreamClientOptions, type StreamStatus } from '../../../src/dingtalk/stream-client.js';
 import { STREAM_OPEN_PATH } from '../../../src/emulator/index.js';
@@ -195,7 +197,58 @@ describe('dingtalk Stream client against the emulator', () => {
     start();
     await connected();
     expect(statuses.filter((s) => s.state === 'waiting').map((s) => s.lastError?.code)).to.deep.equal(['dingtalk.unavailable', 'dingtalk.unavailable']);
-    expect(client!.status().failures).to.equal(0);
+    // The count is reset once the connection proves itself with a frame, not at the handshake.
+    harness.emulator.stream.ping();
+    await until(() => client!.status().failures === 0);
+  });
+
+  it('keeps backing off when the gateway accepts connections and drops them at once', async () => {
+    start();
+    await connected();
+    for (let drop = 1; drop <= 2; drop += 1) {
+      const live = harness.emulator.stream.connections();
+      harness.emulator.stream.drop();
+      await until(() => statuses.some((s) => s.state === 'waiting' && s.failures === drop));
+      await until(() => client!.status().state === 'connected' && harness.emulator.stream.connections().some((c) => !live.some((l) => l.id === c.id)));
+    }
+    expect(statuses.filter((s) => s.state === 'waiting').map((s) => s.failures)).to.deep.equal([1, 2]);
+    harness.emulator.stream.ping();
+    await until(() => client!.status().failures === 0);
+  });
+
+  it('opens one new connection however often the old one announces disconnect', async () => {
+    start();
+    await connected();
+    const [first] = harness.emulator.stream.connections();
+    harness.emulator.stream.disconnect(first!.id);
+    harness.emulator.stream.disconnect(first!.id);
+    await until(() => {
+      const live = harness.emulator.stream.connections();
+      return live.length === 1 && live[0]!.id !== first!.id && client!.status().state === 'connected';
+    });
+    expect(harness.emulator.stream.ticketsIssued).to.equal(2);
+  });
+
+  it('keeps the ticket out of the log when registration answers 200 with a body it cannot use', async () => {
+    const gateway = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ endpoint: 'not a websocket url', ticket: 'secret-ticket-123' }));
+    });
+    await new Promise<void>((resolve) => gateway.listen(0, '127.0.0.1', resolve));
+    const lines: string[] = [];
+    try {
+      start({
+        apiBaseUrl: `http://127.0.0.1:${(gateway.address() as AddressInfo).port}`,
+        logger: createLogger({ logLevel: 'warn' }, { destination: { write: (line: string) => void lines.push(line) } }),
+      });
+      await until(() => client!.status().failures >= 1);
+      await client!.stop();
+      expect(client!.status().lastError?.code).to.equal('dingtalk.bad_response');
+      expect(lines.join('')).to.include('registering the connection failed');
+      expect(lines.join('')).to.not.include('secret-ticket-123');
+    } finally {
+      await new Promise<void>((resolve) => gateway.close(() => resolve()));
+    }
   });
 
   it('replaces a connection that stops answering pings', async () => {
