@@ -10,6 +10,7 @@ import { expect } from 'chai';
 import { runClients } from '../../src/cli/clients.js';
 import { type RunningApache, requireApache, startApache } from '../helpers/apache.js';
 import { freePort, resetState } from '../helpers/bootstrap.js';
+import { captureConsole } from '../helpers/cli.js';
 import { Browser, type Page } from '../helpers/browser.js';
 import { codeBlocks, shellCommands } from '../helpers/docs.js';
 import { type LoginWorld, openDingTalkPicker, pickInDingTalk, startLoginWorld, USERS } from '../helpers/login-flow.js';
@@ -19,19 +20,9 @@ const APP = 'https://wiki.example.com';
 
 /** Run `dingtalk-oidc clients <args>` in-process, on the server's configuration; its output. */
 async function clients(world: LoginWorld, args: string[]): Promise<string> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const { log, error } = console;
-  console.log = (...parts: unknown[]) => void out.push(parts.join(' '));
-  console.error = (...parts: unknown[]) => void err.push(parts.join(' '));
-  try {
-    const code = await runClients(world.server.config, args);
-    expect(code, `dingtalk-oidc clients ${args.join(' ')}: ${err.join('\n')}`).to.equal(0);
-    return out.join('\n');
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
+  const { code, out, err } = await captureConsole(() => runClients(world.server.config, args));
+  expect(code, `dingtalk-oidc clients ${args.join(' ')}: ${err}`).to.equal(0);
+  return out;
 }
 
 describe('Apache mod_auth_openidc in front of any web app (the guide, run as written)', function () {

@@ -9,6 +9,7 @@ import { decodeJwt } from 'jose';
 import { runClients } from '../../src/cli/clients.js';
 import { resetState } from '../helpers/bootstrap.js';
 import { Browser } from '../helpers/browser.js';
+import { captureConsole } from '../helpers/cli.js';
 import { shellCommands } from '../helpers/docs.js';
 import {
   type LoginWorld,
@@ -54,19 +55,9 @@ async function userinfo(world: LoginWorld, accessToken: string): Promise<Record<
 
 /** Run `dingtalk-oidc clients <args>` in-process, on the server's configuration; its output. */
 async function runCli(world: LoginWorld, args: string[]): Promise<string> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const { log, error } = console;
-  console.log = (...parts: unknown[]) => void out.push(parts.join(' '));
-  console.error = (...parts: unknown[]) => void err.push(parts.join(' '));
-  try {
-    const code = await runClients(world.server.config, args);
-    expect(code, `dingtalk-oidc clients ${args.join(' ')}: ${err.join('\n')}`).to.equal(0);
-    return out.join('\n');
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
+  const { code, out, err } = await captureConsole(() => runClients(world.server.config, args));
+  expect(code, `dingtalk-oidc clients ${args.join(' ')}: ${err}`).to.equal(0);
+  return out;
 }
 
 /** The `npx dingtalk-oidc clients add …` lines of a guide, registered; each client's metadata. */

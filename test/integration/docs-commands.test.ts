@@ -17,6 +17,7 @@ import { runRoles } from '../../src/cli/roles.js';
 import type { Config } from '../../src/config/schema.js';
 import { resetState } from '../helpers/bootstrap.js';
 import { Browser } from '../helpers/browser.js';
+import { captureConsole } from '../helpers/cli.js';
 import { codeBlocks, shellCommands } from '../helpers/docs.js';
 import { type LoginWorld, loginViaDingTalk, registerRelyingParty, startLoginWorld, USERS } from '../helpers/login-flow.js';
 
@@ -53,21 +54,11 @@ describe('the commands the reference pages show', function () {
   let world: LoginWorld;
 
   async function run(args: string[]): Promise<string> {
-    const out: string[] = [];
-    const err: string[] = [];
-    const { log, error } = console;
-    console.log = (...parts: unknown[]) => void out.push(parts.join(' '));
-    console.error = (...parts: unknown[]) => void err.push(parts.join(' '));
-    try {
-      const command = COMMANDS[args[0]!];
-      expect(command, `dingtalk-oidc ${args[0]}`).to.be.a('function');
-      const code = await command!(world.server.config, args.slice(1));
-      expect(code, `dingtalk-oidc ${args.join(' ')}: ${[...err, ...out].join('\n')}`).to.equal(0);
-      return out.join('\n');
-    } finally {
-      console.log = log;
-      console.error = error;
-    }
+    const command = COMMANDS[args[0]!];
+    expect(command, `dingtalk-oidc ${args[0]}`).to.be.a('function');
+    const { code, out, err } = await captureConsole(() => command!(world.server.config, args.slice(1)));
+    expect(code, `dingtalk-oidc ${args.join(' ')}: ${[err, out].join('\n')}`).to.equal(0);
+    return out;
   }
 
   /**

@@ -10,6 +10,7 @@ import { contactEvent, pushEvent, type EmulatorUser } from '../../../src/emulato
 import { createRedisMarkerStore } from '../../../src/store/markers.js';
 import { createRedisAccountIndex } from '../../../src/store/redis-adapter.js';
 import { Browser } from '../../helpers/browser.js';
+import { captureConsole } from '../../helpers/cli.js';
 import { authorize, CORP_ID, exchangeCode, loginViaDingTalk, registerRelyingParty, type RelyingParty } from '../../helpers/login-flow.js';
 import {
   type DeprovisioningWorld,
@@ -429,18 +430,7 @@ describe('deprovisioning from DingTalk (emulator, real Postgres and Redis)', fun
 
   describe('command line', function () {
     async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-      const out: string[] = [];
-      const err: string[] = [];
-      const { log, error } = console;
-      console.log = (...parts: unknown[]) => void out.push(parts.join(' '));
-      console.error = (...parts: unknown[]) => void err.push(parts.join(' '));
-      try {
-        const code = await runAccountAdmin(world.server.config, args);
-        return { code, out: out.join('\n'), err: err.join('\n') };
-      } finally {
-        console.log = log;
-        console.error = error;
-      }
+      return captureConsole(() => runAccountAdmin(world.server.config, args));
     }
 
     it('accounts sync disables a person who left and copies profile changes of the others', async function () {
