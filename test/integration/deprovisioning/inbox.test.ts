@@ -68,6 +68,24 @@ describe('the durable event inbox (HTTP pushes, real Postgres and Redis)', funct
     return parsed.event.id;
   }
 
+  /** A leave as a process that died right after recording it leaves it: pending, urgent part not done. */
+  async function recordStrandedLeave(event: Record<string, unknown>, userid: string, nextAttemptAt: Date): Promise<void> {
+    await models().InboxEvent.create({
+      id: idOf(event),
+      transport: 'http',
+      type: 'user_leave_org',
+      corpId: CORP_ID,
+      userIds: [userid],
+      occurredAt: null,
+      payload: event,
+      status: 'pending',
+      reason: null,
+      urgentDoneAt: null,
+      nextAttemptAt,
+      finishedAt: null,
+    });
+  }
+
   async function signIn(person: EmulatorUser) {
     const browser = new Browser();
     const { callback, request } = await loginViaDingTalk(world, browser, rp, person.unionid, { scope: 'openid profile offline_access' });
@@ -144,20 +162,7 @@ describe('the durable event inbox (HTTP pushes, real Postgres and Redis)', funct
       const { account, tokens } = await signIn(person);
       const event = contactEvent('user_leave_org', [person.userid!], CORP_ID);
       // What a process that died right after recording the event leaves behind.
-      await models().InboxEvent.create({
-        id: idOf(event),
-        transport: 'http',
-        type: 'user_leave_org',
-        corpId: CORP_ID,
-        userIds: [person.userid!],
-        occurredAt: null,
-        payload: event,
-        status: 'pending',
-        reason: null,
-        urgentDoneAt: null,
-        nextAttemptAt: new Date(Date.now() + 3_600_000),
-        finishedAt: null,
-      });
+      await recordStrandedLeave(event, person.userid!, new Date(Date.now() + 3_600_000));
       endpoint.hold();
       expect(await push(event)).to.include({ accepted: true, reply: 'success' });
       expect(await statusOf(account.id)).to.equal('disabled');
@@ -171,20 +176,7 @@ describe('the durable event inbox (HTTP pushes, real Postgres and Redis)', funct
       const person = newMember(world);
       const { account } = await signIn(person);
       const event = contactEvent('user_leave_org', [person.userid!], CORP_ID);
-      await models().InboxEvent.create({
-        id: idOf(event),
-        transport: 'http',
-        type: 'user_leave_org',
-        corpId: CORP_ID,
-        userIds: [person.userid!],
-        occurredAt: null,
-        payload: event,
-        status: 'pending',
-        reason: null,
-        urgentDoneAt: null,
-        nextAttemptAt: new Date(Date.now() - 1000),
-        finishedAt: null,
-      });
+      await recordStrandedLeave(event, person.userid!, new Date(Date.now() - 1000));
       expect(await settledItem(world, idOf(event))).to.deep.include({ status: 'done', urgentDone: true, attempts: 1 });
       expect(await statusOf(account.id)).to.equal('disabled');
       expect(endpoint.tokens).to.have.length(1);
@@ -288,20 +280,7 @@ describe('the durable event inbox (HTTP pushes, real Postgres and Redis)', funct
       });
       const event = contactEvent('user_leave_org', [person.userid!], CORP_ID);
       // Recorded, urgent part not done, grace period over: the worker's to do.
-      await models().InboxEvent.create({
-        id: idOf(event),
-        transport: 'http',
-        type: 'user_leave_org',
-        corpId: CORP_ID,
-        userIds: [person.userid!],
-        occurredAt: null,
-        payload: event,
-        status: 'pending',
-        reason: null,
-        urgentDoneAt: null,
-        nextAttemptAt: new Date(Date.now() - 1000),
-        finishedAt: null,
-      });
+      await recordStrandedLeave(event, person.userid!, new Date(Date.now() - 1000));
       try {
         expect(await broken.runOnce(), 'first attempt taken').to.equal(true);
         expect(await quick.get(idOf(event))).to.deep.include({ status: 'pending', attempts: 1, urgentDone: false });
