@@ -48,7 +48,10 @@ function dbUrl(url: string, db: number): string {
 }
 
 /** oidc-provider 9 ids: nanoid() is 21 URL-safe characters, token ids 43. */
-const nanoid = (length = 21): string => randomBytes(Math.ceil((length * 3) / 4)).toString('base64url').slice(0, length);
+const nanoid = (length = 21): string =>
+  randomBytes(Math.ceil((length * 3) / 4))
+    .toString('base64url')
+    .slice(0, length);
 const now = (): number => Math.floor(Date.now() / 1000);
 
 interface Login {
@@ -162,7 +165,11 @@ async function scanKeys(redis: RedisClient, match: string): Promise<string[]> {
 }
 
 /** Pipelined per-key command over many keys, in chunks. */
-async function perKey<R>(redis: RedisClient, keys: readonly string[], add: (p: ReturnType<RedisClient['pipeline']>, key: string) => void): Promise<R[]> {
+async function perKey<R>(
+  redis: RedisClient,
+  keys: readonly string[],
+  add: (p: ReturnType<RedisClient['pipeline']>, key: string) => void,
+): Promise<R[]> {
   const out: R[] = [];
   for (let i = 0; i < keys.length; i += 5000) {
     const pipeline = redis.pipeline();
@@ -204,7 +211,8 @@ const mib = (bytes: number): string => `${fmt(bytes / 1024 / 1024, 1)} MiB`;
 function table(rows: (string | number)[][]): string {
   const cells = rows.map((row) => row.map(String));
   const widths = cells[0]!.map((_, i) => Math.max(...cells.map((row) => row[i]!.length)));
-  const line = (row: string[]): string => `| ${row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join(' | ')} |`;
+  const line = (row: string[]): string =>
+    `| ${row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join(' | ')} |`;
   const rule = `|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
   return [line(cells[0]!), rule, ...cells.slice(1).map(line)].join('\n');
 }
@@ -214,7 +222,9 @@ async function main(): Promise<void> {
   const redis = createRedis(url);
   const before = await redis.dbsize();
   await redis.flushdb();
-  console.log(`memory bench: Redis ${url}: database ${DB} FLUSHED (it had ${before} keys). N=${N}, short batch ${SHORT_N}, concurrency ${CONCURRENCY}`);
+  console.log(
+    `memory bench: Redis ${url}: database ${DB} FLUSHED (it had ${before} keys). N=${N}, short batch ${SHORT_N}, concurrency ${CONCURRENCY}`,
+  );
 
   const Adapter = createRedisAdapterFactory(redis, { clockTolerance: CLOCK_TOLERANCE });
   const sessions = new Adapter('Session');
@@ -242,14 +252,20 @@ async function main(): Promise<void> {
     const seconds = (Date.now() - t0) / 1000;
     const snap = await snapshot(redis);
     phases.push({ name, records: N, seconds, bytes: snap.usedMemory - previous.usedMemory, keys: snap.keys - previous.keys });
-    console.log(`  ${name}: ${N} in ${seconds.toFixed(1)} s, +${mib(snap.usedMemory - previous.usedMemory)}, +${snap.keys - previous.keys} keys`);
+    console.log(
+      `  ${name}: ${N} in ${seconds.toFixed(1)} s, +${mib(snap.usedMemory - previous.usedMemory)}, +${snap.keys - previous.keys} keys`,
+    );
     previous = snap;
   };
 
   await phase('Session', (l) => sessions.upsert(l.sessionId, sessionPayload(l, iat, TTL.session), TTL.session));
   await phase('Grant', (l) => grants.upsert(l.grantId, grantPayload(l, iat, TTL.grant), TTL.grant));
-  await phase('AccessToken', (l) => accessTokens.upsert(l.accessTokenId, tokenPayload('AccessToken', l.accessTokenId, l, iat, TTL.accessToken), TTL.accessToken));
-  await phase('RefreshToken', (l) => refreshTokens.upsert(l.refreshTokenId, tokenPayload('RefreshToken', l.refreshTokenId, l, iat, TTL.refreshToken), TTL.refreshToken));
+  await phase('AccessToken', (l) =>
+    accessTokens.upsert(l.accessTokenId, tokenPayload('AccessToken', l.accessTokenId, l, iat, TTL.accessToken), TTL.accessToken),
+  );
+  await phase('RefreshToken', (l) =>
+    refreshTokens.upsert(l.refreshTokenId, tokenPayload('RefreshToken', l.refreshTokenId, l, iat, TTL.refreshToken), TTL.refreshToken),
+  );
   const writeSeconds = (Date.now() - started) / 1000;
   const full = previous;
 
@@ -278,23 +294,55 @@ async function main(): Promise<void> {
   const perGrantWithTokens = (bytesOf('Grant') + bytesOf('AccessToken') + bytesOf('RefreshToken')) / N;
 
   console.log('');
-  console.log(table([
-    ['phase', 'records', 'seconds', 'used_memory +', 'bytes/record', 'keys +'],
-    ...phases.map((p) => [p.name, fmt(p.records), p.seconds.toFixed(1), mib(p.bytes), fmt(p.bytes / p.records), fmt(p.keys)]),
-    ['total', fmt(N), writeSeconds.toFixed(1), mib(full.usedMemory - baseline.usedMemory), fmt((full.usedMemory - baseline.usedMemory) / N), fmt(full.keys - baseline.keys)],
-  ]));
+  console.log(
+    table([
+      ['phase', 'records', 'seconds', 'used_memory +', 'bytes/record', 'keys +'],
+      ...phases.map((p) => [p.name, fmt(p.records), p.seconds.toFixed(1), mib(p.bytes), fmt(p.bytes / p.records), fmt(p.keys)]),
+      [
+        'total',
+        fmt(N),
+        writeSeconds.toFixed(1),
+        mib(full.usedMemory - baseline.usedMemory),
+        fmt((full.usedMemory - baseline.usedMemory) / N),
+        fmt(full.keys - baseline.keys),
+      ],
+    ]),
+  );
   console.log('');
   console.log(`per session (record + uid index + account index entry): ${fmt(perSession)} bytes`);
-  console.log(`per grant with its access + refresh token (records + grant index set + account index entry): ${fmt(perGrantWithTokens)} bytes`);
-  console.log(`per login (session + grant + 2 tokens): ${fmt(perSession + perGrantWithTokens)} bytes; 1 GiB ≈ ${fmt(2 ** 30 / (perSession + perGrantWithTokens))} logins`);
+  console.log(
+    `per grant with its access + refresh token (records + grant index set + account index entry): ${fmt(perGrantWithTokens)} bytes`,
+  );
+  console.log(
+    `per login (session + grant + 2 tokens): ${fmt(perSession + perGrantWithTokens)} bytes; 1 GiB ≈ ${fmt(2 ** 30 / (perSession + perGrantWithTokens))} logins`,
+  );
   console.log('');
-  console.log(table([
-    ['index', 'sets', 'members', 'max members', 'MEMORY USAGE', 'bytes/member', 'without TTL'],
-    ...([['oidc:account:*:Session', accountSessionSets], ['oidc:account:*:Grant', accountGrantSets], ['oidc:grant:*', grantSets]] as const)
-      .map(([name, s]) => [name, fmt(s.sets), fmt(s.members), fmt(s.maxMembers), mib(s.bytes), fmt(s.bytes / Math.max(1, s.members)), fmt(s.withoutTtl)]),
-  ]));
+  console.log(
+    table([
+      ['index', 'sets', 'members', 'max members', 'MEMORY USAGE', 'bytes/member', 'without TTL'],
+      ...(
+        [
+          ['oidc:account:*:Session', accountSessionSets],
+          ['oidc:account:*:Grant', accountGrantSets],
+          ['oidc:grant:*', grantSets],
+        ] as const
+      ).map(([name, s]) => [
+        name,
+        fmt(s.sets),
+        fmt(s.members),
+        fmt(s.maxMembers),
+        mib(s.bytes),
+        fmt(s.bytes / Math.max(1, s.members)),
+        fmt(s.withoutTtl),
+      ]),
+    ]),
+  );
   console.log(`sessionUid index keys: ${fmt(uidKeys)}`);
-  console.log(`records (mean of 1 000, MEMORY USAGE / payload JSON bytes): ${Object.entries(recordSizes).map(([m, r]) => `${m} ${r.memoryUsage} / ${r.payloadJson}`).join(', ')}`);
+  console.log(
+    `records (mean of 1 000, MEMORY USAGE / payload JSON bytes): ${Object.entries(recordSizes)
+      .map(([m, r]) => `${m} ${r.memoryUsage} / ${r.payloadJson}`)
+      .join(', ')}`,
+  );
 
   // ---- 2. expiry ----------------------------------------------------------------------------
   const shortExpiresIn = SHORT_TTL - CLOCK_TOLERANCE; // the adapter adds the clock tolerance back
@@ -307,8 +355,16 @@ async function main(): Promise<void> {
   const mixedSessions = logins.slice(0, MIXED).map((l) => ({ ...makeLogin(l.accountId) }));
   const mixedTokens = logins.slice(0, MIXED).map((l) => ({ ...l, accessTokenId: nanoid(43) }));
   const cardsBefore = {
-    accountSessions: await perKey<number>(redis, mixedSessions.map((l) => `oidc:account:${l.accountId}:Session`), (p, k) => p.scard(k)),
-    grants: await perKey<number>(redis, mixedTokens.map((l) => `oidc:grant:${l.grantId}`), (p, k) => p.scard(k)),
+    accountSessions: await perKey<number>(
+      redis,
+      mixedSessions.map((l) => `oidc:account:${l.accountId}:Session`),
+      (p, k) => p.scard(k),
+    ),
+    grants: await perKey<number>(
+      redis,
+      mixedTokens.map((l) => `oidc:grant:${l.grantId}`),
+      (p, k) => p.scard(k),
+    ),
   };
   const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
   const uniqueAccountSets = [...new Set(mixedSessions.map((l) => `oidc:account:${l.accountId}:Session`))];
@@ -317,27 +373,38 @@ async function main(): Promise<void> {
 
   const shortIat = now();
   const t0 = Date.now();
-  await each(shortLogins, (l) => Promise.all([
-    sessions.upsert(l.sessionId, sessionPayload(l, shortIat, shortExpiresIn), shortExpiresIn),
-    grants.upsert(l.grantId, grantPayload(l, shortIat, shortExpiresIn), shortExpiresIn),
-    accessTokens.upsert(l.accessTokenId, tokenPayload('AccessToken', l.accessTokenId, l, shortIat, shortExpiresIn), shortExpiresIn),
-    refreshTokens.upsert(l.refreshTokenId, tokenPayload('RefreshToken', l.refreshTokenId, l, shortIat, shortExpiresIn), shortExpiresIn),
-  ]));
+  await each(shortLogins, (l) =>
+    Promise.all([
+      sessions.upsert(l.sessionId, sessionPayload(l, shortIat, shortExpiresIn), shortExpiresIn),
+      grants.upsert(l.grantId, grantPayload(l, shortIat, shortExpiresIn), shortExpiresIn),
+      accessTokens.upsert(l.accessTokenId, tokenPayload('AccessToken', l.accessTokenId, l, shortIat, shortExpiresIn), shortExpiresIn),
+      refreshTokens.upsert(l.refreshTokenId, tokenPayload('RefreshToken', l.refreshTokenId, l, shortIat, shortExpiresIn), shortExpiresIn),
+    ]),
+  );
   await each(mixedSessions, (l) => sessions.upsert(l.sessionId, sessionPayload(l, shortIat, shortExpiresIn), shortExpiresIn));
-  await each(mixedTokens, (l) => accessTokens.upsert(l.accessTokenId, tokenPayload('AccessToken', l.accessTokenId, l, shortIat, shortExpiresIn), shortExpiresIn));
+  await each(mixedTokens, (l) =>
+    accessTokens.upsert(l.accessTokenId, tokenPayload('AccessToken', l.accessTokenId, l, shortIat, shortExpiresIn), shortExpiresIn),
+  );
   const shortWriteMs = Date.now() - t0;
   const withShort = await snapshot(redis);
   console.log('');
-  console.log(`expiry: wrote ${SHORT_N} short logins (${shortAccounts.length} fresh accounts) + ${MIXED} sessions on live accounts + ${MIXED} access tokens on live grants, TTL ${SHORT_TTL} s, in ${shortWriteMs} ms: +${fmt(withShort.keys - beforeShort.keys)} keys, +${mib(withShort.usedMemory - beforeShort.usedMemory)}`);
-  if (shortWriteMs > (SHORT_TTL - 0.5) * 1000) console.log(`  (note: writing took longer than the TTL; some records expired while the batch was written)`);
+  console.log(
+    `expiry: wrote ${SHORT_N} short logins (${shortAccounts.length} fresh accounts) + ${MIXED} sessions on live accounts + ${MIXED} access tokens on live grants, TTL ${SHORT_TTL} s, in ${shortWriteMs} ms: +${fmt(withShort.keys - beforeShort.keys)} keys, +${mib(withShort.usedMemory - beforeShort.usedMemory)}`,
+  );
+  if (shortWriteMs > (SHORT_TTL - 0.5) * 1000)
+    console.log(`  (note: writing took longer than the TTL; some records expired while the batch was written)`);
 
   await new Promise((resolve) => setTimeout(resolve, WAIT_MS));
   const afterWaitNatural = await snapshot(redis); // before anything touches the expired keys
 
   const shortKeys = [
     ...shortLogins.flatMap((l) => [
-      `oidc:Session:${l.sessionId}`, `oidc:sessionUid:${l.sessionUid}`, `oidc:Grant:${l.grantId}`,
-      `oidc:AccessToken:${l.accessTokenId}`, `oidc:RefreshToken:${l.refreshTokenId}`, `oidc:grant:${l.grantId}`,
+      `oidc:Session:${l.sessionId}`,
+      `oidc:sessionUid:${l.sessionUid}`,
+      `oidc:Grant:${l.grantId}`,
+      `oidc:AccessToken:${l.accessTokenId}`,
+      `oidc:RefreshToken:${l.refreshTokenId}`,
+      `oidc:grant:${l.grantId}`,
     ]),
     ...shortAccounts.flatMap((a) => [`oidc:account:${a}:Session`, `oidc:account:${a}:Grant`]),
     ...mixedSessions.flatMap((l) => [`oidc:Session:${l.sessionId}`, `oidc:sessionUid:${l.sessionUid}`]),
@@ -346,7 +413,13 @@ async function main(): Promise<void> {
   const stillThere = (await perKey<number>(redis, shortKeys, (p, k) => p.exists(k))).filter((x) => x === 1).length;
   const afterTouch = await snapshot(redis);
   const accountMembersAfter = sum(await perKey<number>(redis, uniqueAccountSets, (p, k) => p.scard(k)));
-  const grantMembersAfter = sum(await perKey<number>(redis, mixedTokens.map((l) => `oidc:grant:${l.grantId}`), (p, k) => p.scard(k)));
+  const grantMembersAfter = sum(
+    await perKey<number>(
+      redis,
+      mixedTokens.map((l) => `oidc:grant:${l.grantId}`),
+      (p, k) => p.scard(k),
+    ),
+  );
   const staleAccountMembers = accountMembersAfter - accountMembersBefore;
   const staleGrantMembers = grantMembersAfter - grantMembersBefore;
 
@@ -356,25 +429,68 @@ async function main(): Promise<void> {
   const noTtl = allKeys.filter((_, i) => ttls[i]! < 0);
   const indexKeys = allKeys.filter((k) => k.startsWith('oidc:account:') || k.startsWith('oidc:grant:'));
 
-  console.log(table([
-    ['after', 'DBSIZE', 'vs before batch', 'used_memory', 'vs before batch'],
-    ['batch written', fmt(withShort.keys), `+${fmt(withShort.keys - beforeShort.keys)}`, mib(withShort.usedMemory), mib(withShort.usedMemory - beforeShort.usedMemory)],
-    [`${WAIT_MS / 1000} s, untouched`, fmt(afterWaitNatural.keys), fmt(afterWaitNatural.keys - beforeShort.keys), mib(afterWaitNatural.usedMemory), mib(afterWaitNatural.usedMemory - beforeShort.usedMemory)],
-    ['EXISTS on each', fmt(afterTouch.keys), fmt(afterTouch.keys - beforeShort.keys), mib(afterTouch.usedMemory), mib(afterTouch.usedMemory - beforeShort.usedMemory)],
-  ]));
+  console.log(
+    table([
+      ['after', 'DBSIZE', 'vs before batch', 'used_memory', 'vs before batch'],
+      [
+        'batch written',
+        fmt(withShort.keys),
+        `+${fmt(withShort.keys - beforeShort.keys)}`,
+        mib(withShort.usedMemory),
+        mib(withShort.usedMemory - beforeShort.usedMemory),
+      ],
+      [
+        `${WAIT_MS / 1000} s, untouched`,
+        fmt(afterWaitNatural.keys),
+        fmt(afterWaitNatural.keys - beforeShort.keys),
+        mib(afterWaitNatural.usedMemory),
+        mib(afterWaitNatural.usedMemory - beforeShort.usedMemory),
+      ],
+      [
+        'EXISTS on each',
+        fmt(afterTouch.keys),
+        fmt(afterTouch.keys - beforeShort.keys),
+        mib(afterTouch.usedMemory),
+        mib(afterTouch.usedMemory - beforeShort.usedMemory),
+      ],
+    ]),
+  );
   console.log(`short-batch keys still readable after ${WAIT_MS / 1000} s: ${stillThere} of ${shortKeys.length}`);
-  console.log(`scanned ${fmt(allKeys.length)} oidc:* keys (${fmt(indexKeys.length)} account/grant index sets): ${noTtl.length} without TTL`);
-  console.log(`stale members left in live index sets (records gone, set kept alive by its long-lived members): ${staleAccountMembers} of ${MIXED} in oidc:account:*:Session, ${staleGrantMembers} of ${MIXED} in oidc:grant:*`);
+  console.log(
+    `scanned ${fmt(allKeys.length)} oidc:* keys (${fmt(indexKeys.length)} account/grant index sets): ${noTtl.length} without TTL`,
+  );
+  console.log(
+    `stale members left in live index sets (records gone, set kept alive by its long-lived members): ${staleAccountMembers} of ${MIXED} in oidc:account:*:Session, ${staleGrantMembers} of ${MIXED} in oidc:grant:*`,
+  );
 
   const failures: string[] = [];
   if (noTtl.length > 0) failures.push(`${noTtl.length} keys without TTL, e.g. ${noTtl.slice(0, 5).join(', ')}`);
   if (stillThere > 0) failures.push(`${stillThere} short-batch keys still exist after ${WAIT_MS} ms`);
-  if (afterTouch.keys !== beforeShort.keys) failures.push(`DBSIZE ${afterTouch.keys} after expiry, ${beforeShort.keys} before the short batch`);
+  if (afterTouch.keys !== beforeShort.keys)
+    failures.push(`DBSIZE ${afterTouch.keys} after expiry, ${beforeShort.keys} before the short batch`);
 
   const result = {
     date: new Date().toISOString(),
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, redis: version, allocator },
-    settings: { url, N, accounts, SHORT_N, SHORT_TTL, WAIT_MS, CONCURRENCY, clockTolerance: CLOCK_TOLERANCE, ttl: TTL, clients: CLIENTS.length },
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model,
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+      redis: version,
+      allocator,
+    },
+    settings: {
+      url,
+      N,
+      accounts,
+      SHORT_N,
+      SHORT_TTL,
+      WAIT_MS,
+      CONCURRENCY,
+      clockTolerance: CLOCK_TOLERANCE,
+      ttl: TTL,
+      clients: CLIENTS.length,
+    },
     baseline,
     full,
     writeSeconds,
@@ -384,8 +500,19 @@ async function main(): Promise<void> {
     recordSizes,
     indexes: { accountSessionSets, accountGrantSets, grantSets, sessionUidKeys: uidKeys },
     expiry: {
-      beforeShort, withShort, afterWaitNatural, afterTouch, shortWriteMs, shortKeys: shortKeys.length, stillThere,
-      scannedKeys: allKeys.length, indexKeys: indexKeys.length, keysWithoutTtl: noTtl.slice(0, 100), mixed: MIXED, staleAccountMembers, staleGrantMembers,
+      beforeShort,
+      withShort,
+      afterWaitNatural,
+      afterTouch,
+      shortWriteMs,
+      shortKeys: shortKeys.length,
+      stillThere,
+      scannedKeys: allKeys.length,
+      indexKeys: indexKeys.length,
+      keysWithoutTtl: noTtl.slice(0, 100),
+      mixed: MIXED,
+      staleAccountMembers,
+      staleGrantMembers,
     },
     failures,
   };

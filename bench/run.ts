@@ -56,7 +56,9 @@ const CONNECTIONS = positiveInt(env.BENCH_CONNECTIONS, 16);
 /** Logins in flight at once in the login scenario (each is a chain of ~10 requests). */
 const LOGIN_CONCURRENCY = positiveInt(env.BENCH_LOGIN_CONCURRENCY, 8);
 /** Only these scenarios (comma list), e.g. BENCH_SCENARIOS=discovery,jwks. */
-const ONLY = env.BENCH_SCENARIOS?.split(',').map((name) => name.trim()).filter(Boolean);
+const ONLY = env.BENCH_SCENARIOS?.split(',')
+  .map((name) => name.trim())
+  .filter(Boolean);
 const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/dingtalk_oidc_bench';
 const DATABASE_URL = env.BENCH_DATABASE_URL?.trim() || DEFAULT_DATABASE_URL;
 const REDIS_SERVER = env.BENCH_REDIS_SERVER?.trim() || 'redis-server';
@@ -223,7 +225,9 @@ async function startRedisServer(): Promise<OwnRedis> {
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'],
     { stdio: ['ignore', 'ignore', 'ignore'] },
   );
-  const spawned = new Promise<never>((_, reject) => child.once('error', (error) => reject(new Error(`cannot run ${REDIS_SERVER}: ${error.message}`))));
+  const spawned = new Promise<never>((_, reject) =>
+    child.once('error', (error) => reject(new Error(`cannot run ${REDIS_SERVER}: ${error.message}`))),
+  );
   await Promise.race([waitForPort(port, 'redis-server', child), spawned]);
   const url = `redis://127.0.0.1:${port}`;
   const client = createRedis(url);
@@ -370,10 +374,33 @@ async function startProduction(databaseUrl: string, redis: OwnRedis, pin: boolea
   };
   cli('migrate');
   for (const [key, identifier] of Object.entries(RESOURCES)) {
-    cli('resource-servers', 'add', identifier, '--name', `bench ${key}`, '--scope', RESOURCE_SCOPE, '--format', 'jwt', '--ttl', '600', '--alg', key === 'es256' ? 'ES256' : 'RS256');
+    cli(
+      'resource-servers',
+      'add',
+      identifier,
+      '--name',
+      `bench ${key}`,
+      '--scope',
+      RESOURCE_SCOPE,
+      '--format',
+      'jwt',
+      '--ttl',
+      '600',
+      '--alg',
+      key === 'es256' ? 'ES256' : 'RS256',
+    );
   }
   const added = JSON.parse(
-    cli('clients', 'add', '--name', 'bench', '--grant', 'client_credentials', ...Object.values(RESOURCES).flatMap((r) => ['--resource', r]), '--json')
+    cli(
+      'clients',
+      'add',
+      '--name',
+      'bench',
+      '--grant',
+      'client_credentials',
+      ...Object.values(RESOURCES).flatMap((r) => ['--resource', r]),
+      '--json',
+    )
       .trim()
       .split('\n')
       .pop()!,
@@ -381,12 +408,17 @@ async function startProduction(databaseUrl: string, redis: OwnRedis, pin: boolea
 
   const { child, stderr } = spawnNode('ours', [cliPath, 'start'], productionEnv, pin, 'no-stdout');
   const exited = new Promise<never>((_, reject) =>
-    child.once('exit', (code, signal) => reject(new Error(`ours exited during start (code ${code}, signal ${signal})\n${stderr.join('\n')}`))),
+    child.once('exit', (code, signal) =>
+      reject(new Error(`ours exited during start (code ${code}, signal ${signal})\n${stderr.join('\n')}`)),
+    ),
   );
   const ready = (async (): Promise<void> => {
     const deadline = Date.now() + START_TIMEOUT_MS;
     while (Date.now() < deadline && child.exitCode === null) {
-      const status = await fetch(`${issuer}/readyz`).then((response) => response.status, () => 0);
+      const status = await fetch(`${issuer}/readyz`).then(
+        (response) => response.status,
+        () => 0,
+      );
       if (status === 200) return;
       await sleep(100);
     }
@@ -544,7 +576,9 @@ async function checkScenario(target: Target, scenario: HttpScenario): Promise<st
       return header.alg === alg && header.typ === 'at+jwt' ? undefined : fail(`is not an ${alg} at+jwt`);
     }
     case 'refresh_token':
-      return typeof json.access_token === 'string' && typeof json.id_token === 'string' ? undefined : fail('has no access_token and id_token');
+      return typeof json.access_token === 'string' && typeof json.id_token === 'string'
+        ? undefined
+        : fail('has no access_token and id_token');
     case 'userinfo':
       return typeof json.sub === 'string' ? undefined : fail('has no sub');
     default:
@@ -629,7 +663,8 @@ async function login(target: Target, emulatorUrl: string, unionId: string): Prom
   }
   const location = page.headers.get('location') ?? '';
   const code = location.startsWith(RP_REDIRECT_URI) ? new URL(location).searchParams.get('code') : null;
-  if (!code) throw new Error(`login: expected a redirect to the app with a code, got ${page.status} at ${page.url}: ${page.text.slice(0, 200)}`);
+  if (!code)
+    throw new Error(`login: expected a redirect to the app with a code, got ${page.status} at ${page.url}: ${page.text.slice(0, 200)}`);
   const response = await fetch(new URL('/token', issuer), {
     method: 'POST',
     headers: { authorization: target.rpAuthorization, 'content-type': FORM },
@@ -643,7 +678,11 @@ async function login(target: Target, emulatorUrl: string, unionId: string): Prom
 }
 
 /** Complete logins with LOGIN_CONCURRENCY in flight, for durationS; per-login latencies. */
-async function loadLogins(target: Target, emulatorUrl: string, durationS: number): Promise<{ latencies: number[]; errors: string[]; seconds: number }> {
+async function loadLogins(
+  target: Target,
+  emulatorUrl: string,
+  durationS: number,
+): Promise<{ latencies: number[]; errors: string[]; seconds: number }> {
   const latencies: number[] = [];
   const errors: string[] = [];
   const started = performance.now();
@@ -801,8 +840,7 @@ function machineInfo(): Record<string, unknown> {
   }
   const packageVersion = (name: string): string => {
     try {
-      return (JSON.parse(readFileSync(path.join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string })
-        .version;
+      return (JSON.parse(readFileSync(path.join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
     } catch {
       return 'unknown';
     }
@@ -922,7 +960,9 @@ async function main(): Promise<number> {
         : [byName(LOGIN_SCENARIOS.has(scenario) ? 'ours-test' : 'ours')!, byName('bare')!, byName('bare-our-adapter')!];
     const redisVersion = /^redis_version:(\S+)/m.exec(await targets[0]!.redis.client.info('server'))?.[1] ?? 'unknown';
     for (const target of targets) {
-      log(`bench: ${target.name} ready at ${target.ready.url} (pid ${target.ready.pid}, redis-server pid ${target.redis.pid}, client ${target.ready.clientId})`);
+      log(
+        `bench: ${target.name} ready at ${target.ready.url} (pid ${target.ready.pid}, redis-server pid ${target.redis.pid}, client ${target.ready.clientId})`,
+      );
       // A server that dies mid-run must not go unnoticed.
       target.child.once('exit', (code, signal) => {
         if (!target.stopping) loud(`${target.name} server exited unexpectedly (code ${code}, signal ${signal})`);
@@ -964,16 +1004,13 @@ async function main(): Promise<number> {
     for (const scenario of scenarios) {
       for (let round = 1; round <= ROUNDS; round++) {
         for (const target of targetsOf(scenario)) {
-          const run =
-            scenario === 'login' ? await measureLogins(target, dingtalk.url, round) : await measure(target, scenario, round);
+          const run = scenario === 'login' ? await measureLogins(target, dingtalk.url, round) : await measure(target, scenario, round);
           runs.push(run);
           log(
             `  ${scenario.padEnd(18)} round ${round}/${ROUNDS} ${target.name.padEnd(16)} ` +
               `${run.reqPerSec.toFixed(0).padStart(6)} req/s  p50 ${run.latencyP50Ms} ms  p99 ${run.latencyP99Ms} ms  ` +
               `cpu ${run.serverCpuMsPerReq.toFixed(3)} ms/req (node ${run.nodeCpuMsPerReq.toFixed(3)}, ${run.serverCpuPercent.toFixed(0)} %)  redis ${run.redisCommandsPerReq.toFixed(1)} cmd/req` +
-              (run.non2xx + run.errors + run.timeouts > 0
-                ? `  non2xx ${run.non2xx} errors ${run.errors} timeouts ${run.timeouts}`
-                : ''),
+              (run.non2xx + run.errors + run.timeouts > 0 ? `  non2xx ${run.non2xx} errors ${run.errors} timeouts ${run.timeouts}` : ''),
           );
           if (run.non2xx + run.errors + run.timeouts > 0) {
             loud(
@@ -994,7 +1031,21 @@ async function main(): Promise<number> {
 
     const summaries = scenarios.flatMap((scenario) => targetsOf(scenario).map((target) => summarize(runs, scenario, target.name)));
     const rows = [
-      ['scenario', 'server', 'req/s', 'mean ms', 'p50 ms', 'p99 ms', 'CPU ms/req', 'node CPU ms/req', 'redis CPU ms/req', 'node CPU %', 'redis cmd/req', 'bytes/resp', 'non-2xx+err'],
+      [
+        'scenario',
+        'server',
+        'req/s',
+        'mean ms',
+        'p50 ms',
+        'p99 ms',
+        'CPU ms/req',
+        'node CPU ms/req',
+        'redis CPU ms/req',
+        'node CPU %',
+        'redis cmd/req',
+        'bytes/resp',
+        'non-2xx+err',
+      ],
       ...summaries.map((s) => [
         s.scenario,
         s.server,
@@ -1045,7 +1096,9 @@ async function main(): Promise<number> {
       });
 
     log('');
-    log(`medians of ${ROUNDS} rounds (req/s per round: ${summaries.map((s) => `${s.scenario}/${s.server} ${s.reqPerSecPerRound.join(', ')}`).join('; ')})`);
+    log(
+      `medians of ${ROUNDS} rounds (req/s per round: ${summaries.map((s) => `${s.scenario}/${s.server} ${s.reqPerSecPerRound.join(', ')}`).join('; ')})`,
+    );
     log('');
     log(table(rows));
     log('');
@@ -1075,9 +1128,16 @@ async function main(): Promise<number> {
         ]),
       ]),
     );
-    log('login: ours-test only (bare oidc-provider has no login); req/s = complete logins per second, latencies per login, CPU and Redis per login.');
+    log(
+      'login: ours-test only (bare oidc-provider has no login); req/s = complete logins per second, latencies per login, CPU and Redis per login.',
+    );
     log('');
-    log(`load average before ${loadBefore.map((v) => v.toFixed(2)).join(' ')}, after ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}`);
+    log(
+      `load average before ${loadBefore.map((v) => v.toFixed(2)).join(' ')}, after ${os
+        .loadavg()
+        .map((v) => v.toFixed(2))
+        .join(' ')}`,
+    );
     log(
       'CPU ms/req: utime+stime (/proc/<pid>/stat) of the server process and of its own redis-server over the measured run ÷ responses; ' +
         'node CPU: the server process alone. redis cmd/req: INFO of its own redis-server.',
@@ -1105,7 +1165,14 @@ async function main(): Promise<number> {
       servers: Object.fromEntries(
         targets.map((target) => [
           target.name,
-          { ...target.ready.details, url: target.ready.url, pid: target.ready.pid, redisPid: target.redis.pid, rssMiB: target.rss, stderr: target.stderr },
+          {
+            ...target.ready.details,
+            url: target.ready.url,
+            pid: target.ready.pid,
+            redisPid: target.redis.pid,
+            rssMiB: target.rss,
+            stderr: target.stderr,
+          },
         ]),
       ),
       summaries,

@@ -41,10 +41,7 @@ async function main(): Promise<void> {
   const clientSecret = randomBytes(32).toString('base64url'); // 43 characters, like ours
 
   const configuration: Configuration = {
-    adapter:
-      settings.adapter === 'ours'
-        ? createRedisAdapterFactory(redis, { clockTolerance: 15 })
-        : createSimpleRedisAdapter(redis, 15),
+    adapter: settings.adapter === 'ours' ? createRedisAdapterFactory(redis, { clockTolerance: 15 }) : createSimpleRedisAdapter(redis, 15),
     clients: [
       {
         client_id: clientId,
@@ -78,8 +75,7 @@ async function main(): Promise<void> {
       introspection: {
         enabled: true,
         // Same rule as ours: an authenticated client may introspect any token, a public one only its own.
-        allowedPolicy: async (ctx, client, token) =>
-          !(client.clientAuthMethod === 'none' && token.clientId !== ctx.oidc.client?.clientId),
+        allowedPolicy: async (ctx, client, token) => !(client.clientAuthMethod === 'none' && token.clientId !== ctx.oidc.client?.clientId),
       },
       resourceIndicators: {
         enabled: true,

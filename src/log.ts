@@ -48,12 +48,8 @@ export interface LoggerOptions {
  * timer, and pino writes out what is still buffered when the process exits (a crash included; not
  * a SIGKILL).
  */
-export function createLogger(
-  config: Pick<Config, 'logLevel'> & Partial<Pick<Config, 'env'>>,
-  options: LoggerOptions = {},
-): Logger {
-  const destination =
-    options.destination ?? (config.env === 'development' && process.stdout.isTTY ? prettyStdout() : undefined);
+export function createLogger(config: Pick<Config, 'logLevel'> & Partial<Pick<Config, 'env'>>, options: LoggerOptions = {}): Logger {
+  const destination = options.destination ?? (config.env === 'development' && process.stdout.isTTY ? prettyStdout() : undefined);
   const settings = {
     level: config.logLevel,
     base: undefined,

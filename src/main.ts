@@ -24,12 +24,7 @@ import { createConsentStore } from './accounts/consents.js';
 import { createProvisioning } from './accounts/provisioning.js';
 import { createRoleService, type RoleService } from './accounts/roles.js';
 import { usesEmulator } from './config/load.js';
-import {
-  createDingTalkClient,
-  createMemoryCorpTokenCache,
-  createRedisCorpTokenCache,
-  type DingTalkClient,
-} from './dingtalk/index.js';
+import { createDingTalkClient, createMemoryCorpTokenCache, createRedisCorpTokenCache, type DingTalkClient } from './dingtalk/index.js';
 import { createStreamClient, type StreamClient, type StreamStatus } from './dingtalk/index.js';
 import type { Emulator } from './emulator/index.js';
 import { createMemoryStatusBoard, createRedisStatusBoard, startStatusPublisher, type StatusBoard } from './store/status-board.js';
@@ -170,11 +165,8 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       ? createRedisChangeNotifier(redis, (error) => logger.warn({ err: error }, 'change notifications: Redis failed'))
       : createLocalChangeNotifier();
     const fileClients = config.clientsFile ? readClientsFile(config.clientsFile, clientsFileOptions(config)) : [];
-    const clientStore = createClientStore(
-      db.models,
-      createSecretBox(config.secrets.keyEncryption, 'client-secrets'),
-      fileClients,
-      (id) => notifier.publish('clients', id),
+    const clientStore = createClientStore(db.models, createSecretBox(config.secrets.keyEncryption, 'client-secrets'), fileClients, (id) =>
+      notifier.publish('clients', id),
     );
     // Secrets sealed before they were bound to their row (secret-box.ts v1) are re-sealed once.
     const resealed = (await keyStore.resealLegacy()) + (await clientStore.resealLegacy());
@@ -369,7 +361,13 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     // Imported only then: it needs openid-client, a dev dependency that the production image lacks.
     const demo = config.demoClient ? await clientStore.ensureDemo(config.issuer) : undefined;
     const demoRouter = demo
-      ? (await import('./demo/routes.js')).createDemoRouter({ issuer: config.issuer, ...demo, cookieKeys: config.secrets.cookieKeys, pages, logger })
+      ? (await import('./demo/routes.js')).createDemoRouter({
+          issuer: config.issuer,
+          ...demo,
+          cookieKeys: config.secrets.cookieKeys,
+          pages,
+          logger,
+        })
       : undefined;
 
     const app = createApp({
@@ -569,7 +567,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     await services.close(); // or the embedded PostgreSQL and the pools keep the process alive
     const code = (error as NodeJS.ErrnoException).code;
     throw new Error(
-      code === 'EADDRINUSE' ? `port ${config.port} is already in use (PORT)` : `cannot listen on ${config.host}:${config.port}: ${(error as Error).message}`,
+      code === 'EADDRINUSE'
+        ? `port ${config.port} is already in use (PORT)`
+        : `cannot listen on ${config.host}:${config.port}: ${(error as Error).message}`,
       { cause: error },
     );
   }
@@ -611,7 +611,14 @@ async function listenForMetrics(config: Config, metrics: Metrics): Promise<http.
   const server = http.createServer(createMetricsApp(metrics, config.metrics.token).callback());
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(new Error(error.code === 'EADDRINUSE' ? `port ${config.metrics.port} is already in use (METRICS_PORT)` : `cannot listen on METRICS_PORT: ${error.message}`, { cause: error })),
+      reject(
+        new Error(
+          error.code === 'EADDRINUSE'
+            ? `port ${config.metrics.port} is already in use (METRICS_PORT)`
+            : `cannot listen on METRICS_PORT: ${error.message}`,
+          { cause: error },
+        ),
+      ),
     );
     server.listen(config.metrics.port, config.host, () => resolve());
   });

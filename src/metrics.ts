@@ -233,7 +233,11 @@ export function observeDingTalkCall(metrics: Metrics, logger: Logger): (call: Up
 }
 
 /** Counts connection-level errors of an ioredis client (and keeps them out of stderr). */
-export function observeRedis(redis: { on(event: 'error', listener: (error: Error) => void): unknown }, metrics: Metrics, logger: Logger): void {
+export function observeRedis(
+  redis: { on(event: 'error', listener: (error: Error) => void): unknown },
+  metrics: Metrics,
+  logger: Logger,
+): void {
   let lastLogged = 0;
   redis.on('error', (error) => {
     metrics.redisErrors.inc({ source: 'connection' });

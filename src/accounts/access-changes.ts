@@ -96,13 +96,22 @@ export function createAccessChanges(deps: AccessChangesDeps) {
     }
     const revoked = [...byClient].map(([clientId, count]) => ({ accountId, clientId, grants: count }));
     for (const { clientId, grants: count } of revoked) {
-      await audit.record({ type: ACCESS_REVOKED, actor: options.actor, accountId, clientId, details: { reason: options.reason, grants: count } });
+      await audit.record({
+        type: ACCESS_REVOKED,
+        actor: options.actor,
+        accountId,
+        clientId,
+        details: { reason: options.reason, grants: count },
+      });
       logger.info({ accountId, clientId, grants: count, reason: options.reason }, 'access changed: grants revoked');
     }
     return revoked;
   }
 
-  async function forAccounts(accountIds: readonly string[], run: (accountId: string) => Promise<AccessRevocation[]>): Promise<AccessRevocation[]> {
+  async function forAccounts(
+    accountIds: readonly string[],
+    run: (accountId: string) => Promise<AccessRevocation[]>,
+  ): Promise<AccessRevocation[]> {
     const out: AccessRevocation[] = [];
     let next = 0;
     const worker = async (): Promise<void> => {
@@ -133,7 +142,11 @@ export function createAccessChanges(deps: AccessChangesDeps) {
       const client = await deps.clientMetadata(clientId);
       const policy = policyOf(client);
       if (!client || !policy || ((policy.roles ?? []).length === 0 && (policy.departments ?? []).length === 0)) return [];
-      const rows = await deps.models.Account.sequelize!.query<{ id: string; departments: AccessFacts['departments'] | null; roles: string[] }>(
+      const rows = await deps.models.Account.sequelize!.query<{
+        id: string;
+        departments: AccessFacts['departments'] | null;
+        roles: string[];
+      }>(
         `SELECT a.id, a.departments, coalesce(array_agg(r.name) FILTER (WHERE r.name IS NOT NULL), '{}') AS roles
            FROM accounts a
            LEFT JOIN account_roles ar ON ar.account_id = a.id
@@ -142,7 +155,9 @@ export function createAccessChanges(deps: AccessChangesDeps) {
           GROUP BY a.id`,
         { type: QueryTypes.SELECT },
       );
-      const outside = rows.filter((row) => !isAllowed(policy, { roles: row.roles, departments: row.departments ?? [] })).map((row) => row.id);
+      const outside = rows
+        .filter((row) => !isAllowed(policy, { roles: row.roles, departments: row.departments ?? [] }))
+        .map((row) => row.id);
       const clients = new Map([[clientId, Promise.resolve(client)]]);
       return forAccounts(outside, (accountId) => enforce(accountId, { ...options, reason: 'access_policy_changed' }, clients, clientId));
     },

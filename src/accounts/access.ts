@@ -1,4 +1,3 @@
-
 /**
  * Who may use an application (client metadata `access_policy`): anyone with one of `roles`, or
  * anyone in one of `departments` (DingTalk department ids, sub-departments included). No policy,

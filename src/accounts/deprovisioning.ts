@@ -148,7 +148,11 @@ export function createDeprovisioning(deps: DeprovisioningDeps) {
     return result;
   }
 
-  async function auditDeliveries(accountId: string, deliveries: readonly BackchannelDelivery[], options: ActorOptions & { reason: string }) {
+  async function auditDeliveries(
+    accountId: string,
+    deliveries: readonly BackchannelDelivery[],
+    options: ActorOptions & { reason: string },
+  ) {
     const { actor, reason } = options;
     for (const delivery of deliveries) {
       await audit.record({
@@ -185,9 +189,12 @@ export function createDeprovisioning(deps: DeprovisioningDeps) {
     options: ActorOptions & { reason?: string; source?: string; deferLogouts?: DeferLogouts },
   ): Promise<RevocationResult> {
     const reason = options.reason ?? ADMIN_DISABLED_REASON;
-    const [changed] = await Account.update({ status: 'disabled', statusReason: reason.slice(0, 256) }, {
-      where: { id: account.id, status: 'active' },
-    });
+    const [changed] = await Account.update(
+      { status: 'disabled', statusReason: reason.slice(0, 256) },
+      {
+        where: { id: account.id, status: 'active' },
+      },
+    );
     if (changed > 0) {
       account.set({ status: 'disabled', statusReason: reason.slice(0, 256) });
       await audit.record({
@@ -205,9 +212,12 @@ export function createDeprovisioning(deps: DeprovisioningDeps) {
   /** Enables a disabled account; false when it was not disabled. */
   async function enable(account: Account, options: ActorOptions & { source?: string }): Promise<boolean> {
     const previousReason = account.statusReason;
-    const [changed] = await Account.update({ status: 'active', statusReason: null }, {
-      where: { id: account.id, status: 'disabled' },
-    });
+    const [changed] = await Account.update(
+      { status: 'active', statusReason: null },
+      {
+        where: { id: account.id, status: 'disabled' },
+      },
+    );
     if (changed === 0) return false;
     account.set({ status: 'active', statusReason: null });
     await audit.record({
@@ -224,10 +234,7 @@ export function createDeprovisioning(deps: DeprovisioningDeps) {
    * left: disable and revoke. `reactivate` (contact events) re-enables an account that was
    * disabled only because its person had left, once DingTalk lists them again.
    */
-  async function syncAccount(
-    account: Account,
-    options: ActorOptions & { source: string; reactivate?: boolean },
-  ): Promise<SyncOutcome> {
+  async function syncAccount(account: Account, options: ActorOptions & { source: string; reactivate?: boolean }): Promise<SyncOutcome> {
     if (!account.userId) return 'skipped';
     let identity: UpstreamIdentity;
     try {
@@ -317,7 +324,12 @@ export function createDeprovisioning(deps: DeprovisioningDeps) {
   async function cutOff(userIds: readonly string[], options: { source: string; deferLogouts: DeferLogouts }): Promise<number> {
     const accounts = await accountsOfUsers(userIds);
     await forEachLimited(accounts, concurrency, async (account) => {
-      await disable(account, { actor: 'dingtalk:event', reason: LEFT_ORG_REASON, source: options.source, deferLogouts: options.deferLogouts });
+      await disable(account, {
+        actor: 'dingtalk:event',
+        reason: LEFT_ORG_REASON,
+        source: options.source,
+        deferLogouts: options.deferLogouts,
+      });
     });
     return accounts.length;
   }
@@ -415,10 +427,7 @@ export type Deprovisioning = ReturnType<typeof createDeprovisioning>;
 
 /** DingTalk no longer lists the person: user/get's 60121, or the client's membership error wrapping it. */
 function isNotMember(error: unknown): boolean {
-  return (
-    isDingTalkError(error, 'dingtalk.user_not_found') ||
-    (error instanceof AppError && error.code === 'dingtalk.not_in_corp')
-  );
+  return isDingTalkError(error, 'dingtalk.user_not_found') || (error instanceof AppError && error.code === 'dingtalk.not_in_corp');
 }
 
 /** Runs `run` over `items`, at most `limit` at a time; every item is tried, then the first failure is thrown. */

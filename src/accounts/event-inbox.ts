@@ -3,7 +3,14 @@ import { Op, QueryTypes, type Sequelize, type Transaction } from 'sequelize';
 
 import type { Models } from '../db/models/index.js';
 import type { InboxEvent, InboxStatus, PendingLogout } from '../db/models/inbox-event.js';
-import { directoryChangeOf, isUnreadable, type DirectoryEvent, type EventAck, type EventSink, type UnreadableEvent } from '../dingtalk/index.js';
+import {
+  directoryChangeOf,
+  isUnreadable,
+  type DirectoryEvent,
+  type EventAck,
+  type EventSink,
+  type UnreadableEvent,
+} from '../dingtalk/index.js';
 import { AppError } from '../errors/app-error.js';
 import type { Logger } from '../log.js';
 import { type Deprovisioning, LEFT_ORG_REASON } from './deprovisioning.js';
@@ -150,7 +157,10 @@ export function createEventInbox(deps: EventInboxDeps): EventInbox {
     try {
       outcome = await record(event);
     } catch (error) {
-      logger.warn({ err: error, eventId: event.id, type, transport: event.transport }, 'DingTalk event not recorded: asking for it again later');
+      logger.warn(
+        { err: error, eventId: event.id, type, transport: event.transport },
+        'DingTalk event not recorded: asking for it again later',
+      );
       outcome = 'later';
     }
     const label = isUnreadable(event) ? 'unreadable' : directoryChangeOf(type) ? type : 'other';
@@ -164,7 +174,10 @@ export function createEventInbox(deps: EventInboxDeps): EventInbox {
     const now = new Date();
     const id = storedId(event.id);
     if (isUnreadable(event)) {
-      const inserted = await insert({ id, transport: event.transport, payload: event.raw, status: 'failed', reason: event.reason, finishedAt: now }, now);
+      const inserted = await insert(
+        { id, transport: event.transport, payload: event.raw, status: 'failed', reason: event.reason, finishedAt: now },
+        now,
+      );
       return inserted ? 'unreadable' : 'duplicate';
     }
     const base = {
@@ -318,7 +331,8 @@ export function createEventInbox(deps: EventInboxDeps): EventInbox {
     // The urgent part counts as done only once cutOff has succeeded: a failed redo must be redone.
     let urgentOk = item.urgentDoneAt !== null || change !== 'leave';
     try {
-      if (change === undefined) throw new AppError('inbox.unknown_type', item.type === null ? 'the event could not be read' : 'unknown event type');
+      if (change === undefined)
+        throw new AppError('inbox.unknown_type', item.type === null ? 'the event could not be read' : 'unknown event type');
       if (namesNobody) throw new AppError('inbox.no_user', NO_USER_REASON);
       if (item.urgentDoneAt === null && change === 'leave') {
         await cutOff(item.id, item.type!, item.userIds, transaction);
@@ -344,7 +358,10 @@ export function createEventInbox(deps: EventInboxDeps): EventInbox {
       await item.update({ ...base, status: 'done', reason: null, finishedAt: now, nextAttemptAt: now }, { transaction });
       logger.info({ eventId: item.id, type: item.type, attempt }, 'DingTalk event done');
     } else if (final || change === undefined || namesNobody) {
-      await item.update({ ...base, status: 'failed', reason: failure.slice(0, 1000), finishedAt: now, nextAttemptAt: now }, { transaction });
+      await item.update(
+        { ...base, status: 'failed', reason: failure.slice(0, 1000), finishedAt: now, nextAttemptAt: now },
+        { transaction },
+      );
       logger.warn({ eventId: item.id, type: item.type, attempt, reason: failure }, 'DingTalk event failed: no retry left');
     } else {
       const delay = Math.min(timings.backoffMaxMs, timings.backoffBaseMs * 2 ** (attempt - 1));
@@ -369,7 +386,8 @@ export function createEventInbox(deps: EventInboxDeps): EventInbox {
         final,
       });
       for (const delivery of deliveries) {
-        if (!delivery.ok) remaining.push({ accountId, clientId: delivery.clientId, ...(delivery.sid === undefined ? {} : { sid: delivery.sid }) });
+        if (!delivery.ok)
+          remaining.push({ accountId, clientId: delivery.clientId, ...(delivery.sid === undefined ? {} : { sid: delivery.sid }) });
       }
     }
     return remaining;
@@ -415,7 +433,8 @@ export function createEventInbox(deps: EventInboxDeps): EventInbox {
           // PostgreSQL down: say so once in a while, not every poll.
           if (failures === 1 || failures % 30 === 0) logger.warn({ err: error, failures }, 'event inbox worker: cannot take an item');
         }
-        if (!worked && !stopping) await pause(failures === 0 ? timings.pollMs : Math.min(60_000, timings.pollMs * 2 ** Math.min(failures, 5)));
+        if (!worked && !stopping)
+          await pause(failures === 0 ? timings.pollMs : Math.min(60_000, timings.pollMs * 2 ** Math.min(failures, 5)));
       }
     })();
   }
@@ -447,7 +466,10 @@ export function createEventInbox(deps: EventInboxDeps): EventInbox {
     const where = filter.status ? { status: filter.status } : {};
     const { rows, count } = await InboxEvent.findAndCountAll({
       where,
-      order: [['createdAt', 'DESC'], ['id', 'ASC']],
+      order: [
+        ['createdAt', 'DESC'],
+        ['id', 'ASC'],
+      ],
       limit: Math.min(Math.max(filter.limit ?? 50, 1), 500),
       offset: Math.max(filter.offset ?? 0, 0),
     });
@@ -466,7 +488,10 @@ export function createEventInbox(deps: EventInboxDeps): EventInbox {
       throw new AppError('inbox.not_retryable', 'an event that could not be read cannot be retried', { status: 409, expose: true });
     }
     if (row.status !== 'failed' && row.status !== 'pending') {
-      throw new AppError('inbox.not_retryable', `only failed or pending events can be retried (this one is ${row.status})`, { status: 409, expose: true });
+      throw new AppError('inbox.not_retryable', `only failed or pending events can be retried (this one is ${row.status})`, {
+        status: 409,
+        expose: true,
+      });
     }
     const now = new Date();
     const [changed] = await InboxEvent.update(
@@ -521,7 +546,9 @@ function storedId(id: string): string {
  * a prefix kept as a string when it is very large.
  */
 function storablePayload(payload: unknown): string {
-  const text = JSON.stringify(payload ?? null, (_key, value: unknown) => (typeof value === 'string' ? value.replaceAll('\u0000', '\uFFFD') : value)) ?? 'null';
+  const text =
+    JSON.stringify(payload ?? null, (_key, value: unknown) => (typeof value === 'string' ? value.replaceAll('\u0000', '\uFFFD') : value)) ??
+    'null';
   return text.length <= MAX_PAYLOAD_CHARS ? text : JSON.stringify(`${text.slice(0, MAX_PAYLOAD_CHARS)}…`);
 }
 

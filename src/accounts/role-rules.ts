@@ -65,8 +65,7 @@ export function matches(rule: RuleDefinition, facts: AccountFacts): boolean {
       const wanted = new Set(numbers(rule.value));
       return facts.departments.some(
         (department) =>
-          wanted.has(department.id) ||
-          (rule.includeSubDepartments && (department.ancestors ?? []).some((id) => wanted.has(id))),
+          wanted.has(department.id) || (rule.includeSubDepartments && (department.ancestors ?? []).some((id) => wanted.has(id))),
       );
     }
     case 'admin':
@@ -154,7 +153,9 @@ export function describeRule(rule: RuleDefinition): string {
     case 'dingtalk_role':
     case 'title':
     case 'users':
-      return `${rule.kind} ${strings(rule.value).map((s) => JSON.stringify(s)).join(', ')}`;
+      return `${rule.kind} ${strings(rule.value)
+        .map((s) => JSON.stringify(s))
+        .join(', ')}`;
   }
 }
 

@@ -4,15 +4,7 @@ import type { Models } from '../db/models/index.js';
 import type { AccountRole, AccountRoleSource } from '../db/models/role.js';
 import type { RoleRule } from '../db/models/role-rule.js';
 import { AppError } from '../errors/app-error.js';
-import {
-  type AccountFacts,
-  evaluate,
-  isListedUser,
-  matches,
-  parseRuleDefinition,
-  type Rule,
-  type RuleDefinition,
-} from './role-rules.js';
+import { type AccountFacts, evaluate, isListedUser, matches, parseRuleDefinition, type Rule, type RuleDefinition } from './role-rules.js';
 
 /** The role ADMIN_DINGTALK_USERIDS always gives. */
 export const ADMIN_ROLE = 'admin';
@@ -172,11 +164,7 @@ export function createRoleService(sequelize: Sequelize, models: Models, options:
   }
 
   /** Effective roles before and after `change` runs, inside one transaction holding the account row. */
-  async function changing(
-    accountId: string,
-    transaction: Transaction,
-    change: () => Promise<void>,
-  ): Promise<RoleChange> {
+  async function changing(accountId: string, transaction: Transaction, change: () => Promise<void>): Promise<RoleChange> {
     const before = namesOf(await rowsOf(accountId, transaction));
     await change();
     const after = namesOf(await rowsOf(accountId, transaction));

@@ -43,7 +43,8 @@ export function createAdminApiRouter(deps: AdminApiDeps): Router {
       if (required) throw new AppError('admin.invalid_request', `${field} is required`, { status: 400 });
       return undefined;
     }
-    if (typeof value !== 'string' || value.length > 512) throw new AppError('admin.invalid_request', `${field} is a string`, { status: 400 });
+    if (typeof value !== 'string' || value.length > 512)
+      throw new AppError('admin.invalid_request', `${field} is a string`, { status: 400 });
     return value;
   };
 
@@ -305,7 +306,8 @@ export function clientForm(input: Record<string, unknown>): ClientForm {
   const baseUrl = optionalString('baseUrl');
   if (baseUrl !== undefined) form.baseUrl = baseUrl;
   if (input.redirectUris !== undefined) form.redirectUris = stringList(input.redirectUris, 'redirectUris');
-  if (input.postLogoutRedirectUris !== undefined) form.postLogoutRedirectUris = stringList(input.postLogoutRedirectUris, 'postLogoutRedirectUris');
+  if (input.postLogoutRedirectUris !== undefined)
+    form.postLogoutRedirectUris = stringList(input.postLogoutRedirectUris, 'postLogoutRedirectUris');
   if (input.backchannelLogoutUri === null || input.backchannelLogoutUri === '') form.backchannelLogoutUri = null;
   else {
     const uri = optionalString('backchannelLogoutUri');
@@ -358,12 +360,17 @@ export function clientForm(input: Record<string, unknown>): ClientForm {
   }
   if (input.allowedResources !== undefined) {
     const resources = input.allowedResources;
-    if (!resources || typeof resources !== 'object' || Array.isArray(resources)) throw bad('allowedResources maps resource URIs to scope lists');
+    if (!resources || typeof resources !== 'object' || Array.isArray(resources))
+      throw bad('allowedResources maps resource URIs to scope lists');
     form.allowedResources = Object.fromEntries(
-      Object.entries(resources as Record<string, unknown>).map(([uri, scopes]) => [uri, Array.isArray(scopes) && scopes.length === 0 ? [] : stringList(scopes, `allowedResources[${uri}]`)]),
+      Object.entries(resources as Record<string, unknown>).map(([uri, scopes]) => [
+        uri,
+        Array.isArray(scopes) && scopes.length === 0 ? [] : stringList(scopes, `allowedResources[${uri}]`),
+      ]),
     );
   }
-  if (input.serviceRoles !== undefined) form.serviceRoles = input.serviceRoles === null ? [] : stringList(input.serviceRoles, 'serviceRoles');
+  if (input.serviceRoles !== undefined)
+    form.serviceRoles = input.serviceRoles === null ? [] : stringList(input.serviceRoles, 'serviceRoles');
   return form;
 }
 

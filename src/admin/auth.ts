@@ -108,14 +108,24 @@ export function createAdminAuth(deps: AdminAuthDeps) {
           accept: 'application/json',
           authorization: `Basic ${Buffer.from(`${encodeURIComponent(client.clientId)}:${encodeURIComponent(client.clientSecret)}`).toString('base64')}`,
         },
-        body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: client.redirectUri, code_verifier: pending.verifier }),
+        body: new URLSearchParams({
+          grant_type: 'authorization_code',
+          code,
+          redirect_uri: client.redirectUri,
+          code_verifier: pending.verifier,
+        }),
         signal: AbortSignal.timeout(TOKEN_TIMEOUT_MS),
       }).catch((error: unknown) => {
-        throw new AppError('service.unavailable', 'the admin console could not reach the token endpoint (ISSUER)', { status: 503, cause: error });
+        throw new AppError('service.unavailable', 'the admin console could not reach the token endpoint (ISSUER)', {
+          status: 503,
+          cause: error,
+        });
       });
       const tokens = (await response.json().catch(() => ({}))) as { id_token?: unknown; error?: unknown };
       if (!response.ok || typeof tokens.id_token !== 'string') {
-        throw new AppError('login.state_invalid', `token exchange failed: ${response.status} ${String(tokens.error ?? '')}`, { status: 400 });
+        throw new AppError('login.state_invalid', `token exchange failed: ${response.status} ${String(tokens.error ?? '')}`, {
+          status: 400,
+        });
       }
       const claims = await deps.verifier.verify(tokens.id_token, { audience: client.clientId }).catch((error: unknown) => {
         throw new AppError('server_error', 'the ID token from our own issuer did not verify', { status: 500, expose: false, cause: error });
@@ -123,7 +133,10 @@ export function createAdminAuth(deps: AdminAuthDeps) {
       if (claims.nonce !== pending.nonce || typeof claims.sub !== 'string') {
         throw new AppError('login.state_invalid', 'ID token nonce mismatch', { status: 400 });
       }
-      const id = await deps.sessions.create({ accountId: claims.sub, idToken: tokens.id_token, csrfSecret: newCsrfSecret() }, SESSION_TTL_SECONDS);
+      const id = await deps.sessions.create(
+        { accountId: claims.sub, idToken: tokens.id_token, csrfSecret: newCsrfSecret() },
+        SESSION_TTL_SECONDS,
+      );
       ctx.cookies.set(sessionCookie(ctx).name, id, cookieOptions(ctx, SESSION_TTL_SECONDS, sessionCookie(ctx).path));
       ctx.redirect(pending.returnTo);
     },

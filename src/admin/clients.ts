@@ -267,11 +267,14 @@ function inputOf(form: ClientForm, current?: ClientSummary): Omit<ClientInput, '
   const departments = policy.departments ?? [];
   const claims = pick(form.idTokenClaims, now?.idTokenClaims ?? null);
   const isPublic = form.public ?? now?.public ?? false;
-  const auth = form.tokenEndpointAuthMethod ?? (now && !now.public ? (now.tokenEndpointAuthMethod as ClientInput['tokenEndpointAuthMethod']) : undefined);
+  const auth =
+    form.tokenEndpointAuthMethod ??
+    (now && !now.public ? (now.tokenEndpointAuthMethod as ClientInput['tokenEndpointAuthMethod']) : undefined);
   const backchannel = pick(form.backchannelLogoutUri, now?.backchannelLogoutUri ?? null);
   const metadata: Record<string, unknown> = { ...extra };
   if (form.extraMetadata !== undefined) {
-    if (!form.extraMetadata || typeof form.extraMetadata !== 'object' || Array.isArray(form.extraMetadata)) throw invalid('further metadata is an object');
+    if (!form.extraMetadata || typeof form.extraMetadata !== 'object' || Array.isArray(form.extraMetadata))
+      throw invalid('further metadata is an object');
     for (const [key, value] of Object.entries(form.extraMetadata)) {
       if (OWNED.has(key)) throw invalid(`${key} is a setting of its own, not further metadata`);
       if (value === null) delete metadata[key];
@@ -282,15 +285,29 @@ function inputOf(form: ClientForm, current?: ClientSummary): Omit<ClientInput, '
   if (claims !== null && !(Array.isArray(claims) && claims.length === 0)) metadata.id_token_claims = claims;
   if (pick(form.groupsIncludeDepartments, now?.groupsIncludeDepartments ?? false)) metadata.groups_include_departments = true;
   if (!pick(form.pkceRequired, now?.pkceRequired ?? true)) metadata.require_pkce = false;
-  const serviceRoles = [...new Set(pick(form.serviceRoles, now?.serviceRoles ?? []).map((role) => role.trim()).filter(Boolean))];
+  const serviceRoles = [
+    ...new Set(
+      pick(form.serviceRoles, now?.serviceRoles ?? [])
+        .map((role) => role.trim())
+        .filter(Boolean),
+    ),
+  ];
   const badRole = serviceRoles.find((role) => !isValidRoleName(role));
   if (badRole !== undefined) throw invalid(`service role ${badRole}: lower-case letters, digits, . _ : - (at most 64)`);
-  const grantTypes: GrantType[] = pick(form.grantTypes, (now?.grantTypes as GrantType[] | undefined) ?? ['authorization_code', 'refresh_token']);
-  if (isPublic && grantTypes.includes('client_credentials')) throw invalid('a public client has no secret and cannot use client_credentials');
-  if (serviceRoles.length > 0 && !grantTypes.includes('client_credentials')) throw invalid('service roles need the client_credentials grant');
+  const grantTypes: GrantType[] = pick(
+    form.grantTypes,
+    (now?.grantTypes as GrantType[] | undefined) ?? ['authorization_code', 'refresh_token'],
+  );
+  if (isPublic && grantTypes.includes('client_credentials'))
+    throw invalid('a public client has no secret and cannot use client_credentials');
+  if (serviceRoles.length > 0 && !grantTypes.includes('client_credentials'))
+    throw invalid('service roles need the client_credentials grant');
   if (serviceRoles.length > 0) metadata.service_roles = serviceRoles;
   const jwksUri = pick(form.jwksUri, now?.jwksUri ?? null)?.trim();
-  const scope = pick(form.scope, now?.scope ?? null)?.split(/\s+/).filter(Boolean).join(' ');
+  const scope = pick(form.scope, now?.scope ?? null)
+    ?.split(/\s+/)
+    .filter(Boolean)
+    .join(' ');
   const resources = pick(form.allowedResources, now?.allowedResources ?? {});
   return {
     name,
@@ -315,11 +332,13 @@ async function checked<T>(work: () => Promise<T>): Promise<T> {
   } catch (error) {
     if (error instanceof AppError) throw error;
     const e = error as { name?: string; error_description?: string; message?: string };
-    if (e.name === 'SequelizeUniqueConstraintError') throw new AppError('clients.exists', 'a client with this id exists already', { status: 409 });
+    if (e.name === 'SequelizeUniqueConstraintError')
+      throw new AppError('clients.exists', 'a client with this id exists already', { status: 409 });
     if (e.name === 'InvalidClientMetadata' || e.name === 'InvalidRedirectUri' || typeof e.error_description === 'string') {
       throw invalid(e.error_description ?? e.message ?? 'invalid client metadata');
     }
-    if (e.name === 'Error' && typeof e.message === 'string' && /cannot switch to|identifier must be/.test(e.message)) throw invalid(e.message);
+    if (e.name === 'Error' && typeof e.message === 'string' && /cannot switch to|identifier must be/.test(e.message))
+      throw invalid(e.message);
     throw error;
   }
 }
@@ -334,8 +353,10 @@ export function createClientOps(deps: ClientOpsDeps) {
     return client;
   }
   function editable(client: ClientSummary): void {
-    if (client.source === 'file') throw new AppError('clients.read_only', `${client.clientId} comes from CLIENTS_FILE: change it there`, { status: 409 });
-    if (client.clientId === ADMIN_CLIENT_ID) throw new AppError('clients.protected', 'the admin console’s own client is managed by the server', { status: 409 });
+    if (client.source === 'file')
+      throw new AppError('clients.read_only', `${client.clientId} comes from CLIENTS_FILE: change it there`, { status: 409 });
+    if (client.clientId === ADMIN_CLIENT_ID)
+      throw new AppError('clients.protected', 'the admin console’s own client is managed by the server', { status: 409 });
   }
 
   return {
@@ -343,8 +364,15 @@ export function createClientOps(deps: ClientOpsDeps) {
 
     async listClients(query: { q?: string; page: number; pageSize: number }): Promise<Paged<ClientView>> {
       const q = query.q?.trim().toLowerCase();
-      const all = (await store.list()).map(toClientView).filter((c) => !q || c.clientId.toLowerCase().includes(q) || c.name.toLowerCase().includes(q));
-      return { items: all.slice((query.page - 1) * query.pageSize, query.page * query.pageSize), page: query.page, pageSize: query.pageSize, total: all.length };
+      const all = (await store.list())
+        .map(toClientView)
+        .filter((c) => !q || c.clientId.toLowerCase().includes(q) || c.name.toLowerCase().includes(q));
+      return {
+        items: all.slice((query.page - 1) * query.pageSize, query.page * query.pageSize),
+        page: query.page,
+        pageSize: query.pageSize,
+        total: all.length,
+      };
     },
 
     async getClient(clientId: string): Promise<ClientView> {
@@ -363,7 +391,10 @@ export function createClientOps(deps: ClientOpsDeps) {
         store.add({ ...input, ...(clientId ? { clientId } : {}) }, (metadata) => deps.validateClient(metadata)),
       );
       const client = toClientView(await find(id));
-      await record(actor, { type: 'client.created', details: { client: id, name: client.name, preset: form.preset ?? null, redirectUris: client.redirectUris } });
+      await record(actor, {
+        type: 'client.created',
+        details: { client: id, name: client.name, preset: form.preset ?? null, redirectUris: client.redirectUris },
+      });
       return { client, ...(clientSecret ? { clientSecret } : {}) };
     },
 
@@ -375,7 +406,9 @@ export function createClientOps(deps: ClientOpsDeps) {
       const updated = await checked(() => store.update(clientId, input, (metadata) => deps.validateClient(metadata)));
       if (!updated) throw notFound(clientId);
       const after = toClientView(updated);
-      const changed = (Object.keys(after) as (keyof ClientView)[]).filter((key) => JSON.stringify(after[key]) !== JSON.stringify(before[key]));
+      const changed = (Object.keys(after) as (keyof ClientView)[]).filter(
+        (key) => JSON.stringify(after[key]) !== JSON.stringify(before[key]),
+      );
       await record(actor, {
         type: 'client.updated',
         details: { client: clientId, changed, ...Object.fromEntries(changed.map((key) => [key, after[key]])) },
@@ -385,7 +418,10 @@ export function createClientOps(deps: ClientOpsDeps) {
     },
 
     /** Deletes a client, then everything people had with it: consents, grants (and their tokens), session entries. */
-    async deleteClient(clientId: string, actor: Actor): Promise<{ clientId: string; removed: boolean; consents: number; grants: number; sessions: number }> {
+    async deleteClient(
+      clientId: string,
+      actor: Actor,
+    ): Promise<{ clientId: string; removed: boolean; consents: number; grants: number; sessions: number }> {
       editable(await find(clientId));
       if (!deps.forgetClient) throw new Error('deleteClient needs forgetClient (the admin service provides it)');
       const removed = await store.remove(clientId);
@@ -411,19 +447,29 @@ export function createClientOps(deps: ClientOpsDeps) {
       input: { identifier: string; name?: string; scopes?: string[]; tokenFormat?: 'jwt' | 'opaque'; accessTokenTtl?: number },
       actor: Actor,
     ): Promise<ResourceServer> {
-      if (await store.findResourceServer(input.identifier)) throw new AppError('resource_servers.exists', `${input.identifier} exists already`, { status: 409 });
-      if (input.scopes?.some((scope) => !/^[\x21\x23-\x5B\x5D-\x7E]{1,100}$/.test(scope))) throw invalid('scopes are words without spaces or quotes');
-      if (input.accessTokenTtl !== undefined && (!Number.isInteger(input.accessTokenTtl) || input.accessTokenTtl < 60 || input.accessTokenTtl > 86_400)) {
+      if (await store.findResourceServer(input.identifier))
+        throw new AppError('resource_servers.exists', `${input.identifier} exists already`, { status: 409 });
+      if (input.scopes?.some((scope) => !/^[\x21\x23-\x5B\x5D-\x7E]{1,100}$/.test(scope)))
+        throw invalid('scopes are words without spaces or quotes');
+      if (
+        input.accessTokenTtl !== undefined &&
+        (!Number.isInteger(input.accessTokenTtl) || input.accessTokenTtl < 60 || input.accessTokenTtl > 86_400)
+      ) {
         throw invalid('accessTokenTtl is a number of seconds between 60 and 86400');
       }
       const server = await checked(() => store.addResourceServer(input));
-      await record(actor, { type: 'resource_server.created', details: { resource: server.identifier, scopes: server.scopes, tokenFormat: server.tokenFormat } });
+      await record(actor, {
+        type: 'resource_server.created',
+        details: { resource: server.identifier, scopes: server.scopes, tokenFormat: server.tokenFormat },
+      });
       return server;
     },
 
     async deleteResourceServer(identifier: string, actor: Actor): Promise<{ identifier: string }> {
-      if (identifier === protectedResource) throw new AppError('resource_servers.protected', 'the admin API’s resource server is managed by the server', { status: 409 });
-      if (!(await store.removeResourceServer(identifier))) throw new AppError('resource_servers.not_found', `no resource server ${identifier}`, { status: 404 });
+      if (identifier === protectedResource)
+        throw new AppError('resource_servers.protected', 'the admin API’s resource server is managed by the server', { status: 409 });
+      if (!(await store.removeResourceServer(identifier)))
+        throw new AppError('resource_servers.not_found', `no resource server ${identifier}`, { status: 404 });
       await record(actor, { type: 'resource_server.removed', details: { resource: identifier } });
       return { identifier };
     },

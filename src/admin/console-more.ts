@@ -65,17 +65,21 @@ function clientFormOf(body: Record<string, unknown>, current?: { grantTypes: str
   form.serviceRoles = lines(body.serviceRoles);
   const service = checked(body.clientCredentials);
   if (current) {
-    const others = current.grantTypes.filter((grant): grant is GrantType => grant !== 'client_credentials' && (GRANT_TYPES as readonly string[]).includes(grant));
+    const others = current.grantTypes.filter(
+      (grant): grant is GrantType => grant !== 'client_credentials' && (GRANT_TYPES as readonly string[]).includes(grant),
+    );
     form.grantTypes = service ? [...others, 'client_credentials'] : others;
   } else if (service) {
-    form.grantTypes = (form.redirectUris ?? []).length > 0 ? ['authorization_code', 'refresh_token', 'client_credentials'] : ['client_credentials'];
+    form.grantTypes =
+      (form.redirectUris ?? []).length > 0 ? ['authorization_code', 'refresh_token', 'client_credentials'] : ['client_credentials'];
   }
   if (creating) {
     const clientId = text(body.clientId);
     if (clientId) form.clientId = clientId;
     const preset = text(body.preset);
     if (preset) {
-      if (!(PRESET_NAMES as readonly string[]).includes(preset)) throw new AppError('clients.invalid_metadata', 'unknown preset', { status: 400 });
+      if (!(PRESET_NAMES as readonly string[]).includes(preset))
+        throw new AppError('clients.invalid_metadata', 'unknown preset', { status: 400 });
       form.preset = preset as PresetName;
       form.baseUrl = text(body.baseUrl);
       // A preset fills what the form leaves empty; the checkboxes' "off" is not a choice here.
@@ -166,7 +170,15 @@ export function registerMorePages(router: Router, deps: MorePagesDeps): void {
       service.listConsents({ ...filter, ...pageOf({ page: ctx.query.consentsPage }) }),
     ]);
     const params = new URLSearchParams(filter).toString();
-    render.page(ctx, 'sessions', { title: a(ctx).navSessions, section: 'sessions', sessions, consents, filters: filter, params, done: done(ctx) });
+    render.page(ctx, 'sessions', {
+      title: a(ctx).navSessions,
+      section: 'sessions',
+      sessions,
+      consents,
+      filters: filter,
+      params,
+      done: done(ctx),
+    });
   });
   router.post('/sessions/:uid/revoke', signedIn, form, async (ctx) => {
     const actor = writer(ctx);
@@ -180,7 +192,9 @@ export function registerMorePages(router: Router, deps: MorePagesDeps): void {
   });
   router.post('/apps/revoke', signedIn, form, async (ctx) => {
     const actor = writer(ctx);
-    const { failures } = await service.revokeAccountApp(text(fields(ctx).account), text(fields(ctx).client), actor, { consent: checked(fields(ctx).consent) });
+    const { failures } = await service.revokeAccountApp(text(fields(ctx).account), text(fields(ctx).client), actor, {
+      consent: checked(fields(ctx).consent),
+    });
     ctx.redirect(`/admin/sessions?done=app_revoked${failedParam(failures.length)}${returnFilter(fields(ctx))}`);
   });
 

@@ -119,7 +119,13 @@ export function createAdminConsoleRouter(deps: AdminConsoleDeps): Router {
     const q = text(ctx.query.q);
     const status = text(ctx.query.status);
     const result = await service.searchAccounts({ q, status, ...pageOf(ctx.query) });
-    render.page(ctx, 'accounts', { title: adminMessages(render.localeOf(ctx)).navAccounts, section: 'accounts', result, q, statusFilter: status });
+    render.page(ctx, 'accounts', {
+      title: adminMessages(render.localeOf(ctx)).navAccounts,
+      section: 'accounts',
+      result,
+      q,
+      statusFilter: status,
+    });
   });
   router.get('/accounts/:id', signedIn, async (ctx) => {
     const [detail, roles] = await Promise.all([service.accountDetail(ctx.params.id!), service.listRoles()]);
@@ -210,7 +216,9 @@ export function createAdminConsoleRouter(deps: AdminConsoleDeps): Router {
     const actor = writer(ctx);
     const account = requiredAccount(fields(ctx).account);
     const change =
-      action === 'assign' ? await service.assignRole(ctx.params.name!, account, actor) : await service.unassignRole(ctx.params.name!, account, actor);
+      action === 'assign'
+        ? await service.assignRole(ctx.params.name!, account, actor)
+        : await service.unassignRole(ctx.params.name!, account, actor);
     const target = change?.accountId ?? (await service.accountDetail(account)).account.id;
     ctx.redirect(`/admin/accounts/${encodeURIComponent(target)}?done=${action}`);
   });

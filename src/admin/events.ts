@@ -27,7 +27,11 @@ export function createEventOps(deps: EventOpsDeps) {
 
   return {
     /** Newest first; `counts` has every status, whatever the filter. */
-    async listEvents(query: { status?: InboxStatus; page: number; pageSize: number }): Promise<Paged<InboxItem> & { counts: Record<InboxStatus, number> }> {
+    async listEvents(query: {
+      status?: InboxStatus;
+      page: number;
+      pageSize: number;
+    }): Promise<Paged<InboxItem> & { counts: Record<InboxStatus, number> }> {
       const [{ items, total }, counts] = await Promise.all([
         inbox().list({
           ...(query.status ? { status: query.status } : {}),
@@ -50,7 +54,13 @@ export function createEventOps(deps: EventOpsDeps) {
       const { item, previous } = await inbox().retry(id);
       await deps.record(actor, {
         type: 'inbox.retry',
-        details: { eventId: id, eventType: previous.type, previousStatus: previous.status, previousAttempts: previous.attempts, reason: previous.reason },
+        details: {
+          eventId: id,
+          eventType: previous.type,
+          previousStatus: previous.status,
+          previousAttempts: previous.attempts,
+          reason: previous.reason,
+        },
       });
       return item;
     },

@@ -238,7 +238,8 @@ const TEXT = {
     previewLogout: '退出确认页',
     previewLoggedOut: '已退出页',
     navEvents: '事件',
-    eventsLead: '钉钉推送的通讯录事件（HTTP 回调或 Stream）：每个事件先记录再确认。离职人员的账号在确认前即被停用、会话和授权被撤销；通知应用退出和从钉钉重新读取资料由后台按顺序完成，失败会自动重试。',
+    eventsLead:
+      '钉钉推送的通讯录事件（HTTP 回调或 Stream）：每个事件先记录再确认。离职人员的账号在确认前即被停用、会话和授权被撤销；通知应用退出和从钉钉重新读取资料由后台按顺序完成，失败会自动重试。',
     eventsAll: '全部',
     eventsStatus_pending: '待处理',
     eventsStatus_done: '已完成',
@@ -257,7 +258,8 @@ const TEXT = {
     eventUrgentPending: '停用尚未完成',
     eventRetry: '重试',
     noEvents: '没有事件。',
-    eventsFailedNote: '失败的事件不会自动再试：请先排除原因（例如应用的后端通道退出地址不可达、钉钉接口权限），再点“重试”。无法解析的事件不能重试，钉钉已收到确认，不会重发。',
+    eventsFailedNote:
+      '失败的事件不会自动再试：请先排除原因（例如应用的后端通道退出地址不可达、钉钉接口权限），再点“重试”。无法解析的事件不能重试，钉钉已收到确认，不会重发。',
     statEventsPending: '待处理事件',
     statEventsFailed: '失败事件',
     done_event_retried: '事件已重新排队，将由后台立即处理。',
@@ -275,7 +277,8 @@ const TEXT = {
     levelAuditor: 'auditor, read-only',
     landingLead: 'Manage accounts, roles, role rules and the audit log. Needs the admin or auditor role.',
     forbiddenTitle: 'No access',
-    forbiddenText: 'Your account has neither the admin nor the auditor role, so it cannot use the admin console. Ask an administrator if you need it.',
+    forbiddenText:
+      'Your account has neither the admin nor the auditor role, so it cannot use the admin console. Ask an administrator if you need it.',
     readOnlyNote: 'You are an auditor: you can look, not change.',
     dashboardLead: 'Welcome. What would you like to manage?',
     statAccounts: 'Accounts',
@@ -498,7 +501,8 @@ const TEXT = {
     previewLogout: 'Sign-out confirmation',
     previewLoggedOut: 'Signed-out page',
     navEvents: 'Events',
-    eventsLead: 'Directory events DingTalk pushed (HTTP callback or Stream). Each one is recorded before it is acknowledged. A leaver’s account is disabled and their sessions and grants revoked before the acknowledgement; telling the apps (back-channel logout) and re-reading profiles from DingTalk happen in the background, retried on failure.',
+    eventsLead:
+      'Directory events DingTalk pushed (HTTP callback or Stream). Each one is recorded before it is acknowledged. A leaver’s account is disabled and their sessions and grants revoked before the acknowledgement; telling the apps (back-channel logout) and re-reading profiles from DingTalk happen in the background, retried on failure.',
     eventsAll: 'All',
     eventsStatus_pending: 'Pending',
     eventsStatus_done: 'Done',
@@ -517,7 +521,8 @@ const TEXT = {
     eventUrgentPending: 'disabling not done yet',
     eventRetry: 'Retry',
     noEvents: 'No events.',
-    eventsFailedNote: 'Failed events are not tried again by themselves: remove the cause first (an app’s back-channel logout URI unreachable, DingTalk API permissions), then press Retry. Unreadable events cannot be retried; DingTalk got its acknowledgement and will not send them again.',
+    eventsFailedNote:
+      'Failed events are not tried again by themselves: remove the cause first (an app’s back-channel logout URI unreachable, DingTalk API permissions), then press Retry. Unreadable events cannot be retried; DingTalk got its acknowledgement and will not send them again.',
     statEventsPending: 'Pending events',
     statEventsFailed: 'Failed events',
     done_event_retried: 'The event is back in line; a worker takes it now.',

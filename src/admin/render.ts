@@ -17,7 +17,8 @@ const VIEWS_DIR = [path.resolve(import.meta.dirname, '../../views'), path.resolv
   }
 })!;
 
-export type AdminSection = 'dashboard' | 'accounts' | 'roles' | 'audit' | 'clients' | 'sessions' | 'keys' | 'dingtalk' | 'events' | 'previews' | 'none';
+export type AdminSection =
+  'dashboard' | 'accounts' | 'roles' | 'audit' | 'clients' | 'sessions' | 'keys' | 'dingtalk' | 'events' | 'previews' | 'none';
 
 /**
  * Renders `views/admin/<name>.ejs` inside the admin layout (a wide card with navigation), in the

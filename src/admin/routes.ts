@@ -108,9 +108,5 @@ export function createAdminRoutes(deps: AdminDeps): Koa.Middleware[] {
     auth: createAdminAuth({ issuer: deps.issuer, client: adminClient, verifier, sessions, ephemeral }),
     render: createAdminRenderer(),
   });
-  return [
-    api.routes() as Koa.Middleware,
-    consoleRouter.routes() as Koa.Middleware,
-    consoleRouter.allowedMethods() as Koa.Middleware,
-  ];
+  return [api.routes() as Koa.Middleware, consoleRouter.routes() as Koa.Middleware, consoleRouter.allowedMethods() as Koa.Middleware];
 }

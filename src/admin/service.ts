@@ -129,7 +129,11 @@ export function createAdminService(deps: AdminServiceDeps) {
   async function recordChanges(actor: Actor, changes: readonly RoleChange[]): Promise<void> {
     for (const change of changes) {
       if (change.added.length + change.removed.length === 0) continue;
-      await record(actor, { type: 'account.roles_changed', accountId: change.accountId, details: { added: change.added, removed: change.removed } });
+      await record(actor, {
+        type: 'account.roles_changed',
+        accountId: change.accountId,
+        details: { added: change.added, removed: change.removed },
+      });
     }
     await deps.access?.rolesChanged(changes, { actor: actor.accountId });
   }
@@ -214,7 +218,10 @@ export function createAdminService(deps: AdminServiceDeps) {
       if (query.status === 'active' || query.status === 'disabled') conditions.push({ status: query.status });
       const { rows, count } = await Account.findAndCountAll({
         where: { [Op.and]: conditions } as WhereOptions<Account>,
-        order: [['name', 'ASC'], ['id', 'ASC']],
+        order: [
+          ['name', 'ASC'],
+          ['id', 'ASC'],
+        ],
         limit: query.pageSize,
         offset: (query.page - 1) * query.pageSize,
       });
@@ -304,7 +311,13 @@ export function createAdminService(deps: AdminServiceDeps) {
         source: `admin:${actor.via}`,
         ...(reason ? { reason: reason.slice(0, 200) } : {}),
       });
-      return { accountId: account.id, disabled: wasActive, sessions: result.sessions, grants: result.grants, backchannelFailed: result.failures.length };
+      return {
+        accountId: account.id,
+        disabled: wasActive,
+        sessions: result.sessions,
+        grants: result.grants,
+        backchannelFailed: result.failures.length,
+      };
     },
 
     async enableAccount(ref: string, actor: Actor) {
@@ -386,9 +399,21 @@ export function createAdminService(deps: AdminServiceDeps) {
       const rows: unknown[][] = [['id', 'time', 'type', 'actor', 'account_id', 'client_id', 'ip', 'details']];
       let before = filter.before;
       while (rows.length <= MAX_CSV_ROWS) {
-        const page = await auditPage({ ...filter, ...(before === undefined ? {} : { before }) }, Math.min(1000, MAX_CSV_ROWS + 1 - rows.length));
+        const page = await auditPage(
+          { ...filter, ...(before === undefined ? {} : { before }) },
+          Math.min(1000, MAX_CSV_ROWS + 1 - rows.length),
+        );
         for (const item of page.items) {
-          rows.push([item.id, item.createdAt.toISOString(), item.type, item.actor, item.accountId, item.clientId, item.ip, JSON.stringify(item.details)]);
+          rows.push([
+            item.id,
+            item.createdAt.toISOString(),
+            item.type,
+            item.actor,
+            item.accountId,
+            item.clientId,
+            item.ip,
+            JSON.stringify(item.details),
+          ]);
         }
         if (!page.nextCursor || page.items.length === 0) break;
         before = page.nextCursor;

@@ -127,7 +127,12 @@ export function createSessionOps(deps: SessionOpsDeps) {
      * accounts that have signed in (most recent login first): `total` counts those accounts, and
      * a page holds the sessions of `pageSize` of them (with `client`, those that used the app).
      */
-    async listSessions(query: { account?: string; client?: string; page: number; pageSize: number }): Promise<Paged<SessionItem> & { unit: 'accounts' }> {
+    async listSessions(query: {
+      account?: string;
+      client?: string;
+      page: number;
+      pageSize: number;
+    }): Promise<Paged<SessionItem> & { unit: 'accounts' }> {
       const one = await accountFilter(query.account);
       const map = await names();
       const nameOf = (id: string) => map.get(id) ?? id;
@@ -139,7 +144,10 @@ export function createSessionOps(deps: SessionOpsDeps) {
       } else {
         const { rows, count } = await Account.findAndCountAll({
           where: { lastLoginAt: { [Op.ne]: null } } as WhereOptions<Account>,
-          order: [['lastLoginAt', 'DESC'], ['id', 'ASC']],
+          order: [
+            ['lastLoginAt', 'DESC'],
+            ['id', 'ASC'],
+          ],
           limit: query.pageSize,
           offset: (query.page - 1) * query.pageSize,
         });
@@ -164,7 +172,9 @@ export function createSessionOps(deps: SessionOpsDeps) {
       const session = await provider.Session.findByUid(uid);
       if (!session?.accountId) throw new AppError('sessions.not_found', 'no such session', { status: 404 });
       const authorizations = Object.entries(session.authorizations ?? {});
-      const grantIds = authorizations.map(([, authorization]) => authorization.grantId).filter((id): id is string => typeof id === 'string');
+      const grantIds = authorizations
+        .map(([, authorization]) => authorization.grantId)
+        .filter((id): id is string => typeof id === 'string');
       await Promise.all(grantIds.map((id) => revokeGrant(provider, id)));
       await session.destroy();
       const targets: LogoutTarget[] = authorizations.map(([clientId, authorization]) => ({ clientId, sid: authorization.sid }));
@@ -273,13 +283,20 @@ export function createSessionOps(deps: SessionOpsDeps) {
       if (query.client) where.clientId = query.client;
       const { rows, count } = await Consent.findAndCountAll({
         where: where as WhereOptions,
-        order: [['updatedAt', 'DESC'], ['accountId', 'ASC'], ['clientId', 'ASC']],
+        order: [
+          ['updatedAt', 'DESC'],
+          ['accountId', 'ASC'],
+          ['clientId', 'ASC'],
+        ],
         limit: query.pageSize,
         offset: (query.page - 1) * query.pageSize,
       });
       const map = await names();
       const accounts = new Map(
-        (await Account.findAll({ where: { id: [...new Set(rows.map((row) => row.accountId))] }, attributes: ['id', 'name'] })).map((a) => [a.id, a.name]),
+        (await Account.findAll({ where: { id: [...new Set(rows.map((row) => row.accountId))] }, attributes: ['id', 'name'] })).map((a) => [
+          a.id,
+          a.name,
+        ]),
       );
       return {
         items: rows.map((row) => ({
@@ -329,7 +346,12 @@ export function createSessionOps(deps: SessionOpsDeps) {
       const key = keys.find((k) => k.kid === kid);
       if (!key || key.status !== 'active') throw new AppError('keys.not_found', `no published key ${kid}`, { status: 404 });
       // The current key signs new tokens; retiring it would leave tokens it just signed unverifiable.
-      if (key.current) throw new AppError('keys.current', `${kid} is the current ${key.alg} signing key: rotate first, then retire it once its tokens have expired`, { status: 409 });
+      if (key.current)
+        throw new AppError(
+          'keys.current',
+          `${kid} is the current ${key.alg} signing key: rotate first, then retire it once its tokens have expired`,
+          { status: 409 },
+        );
       const retired = await deps.keyStore.retire(kid);
       await deps.keysChanged?.();
       await record(actor, { type: 'key.retired', details: { kid, alg: key.alg } });
@@ -351,7 +373,10 @@ export function createSessionOps(deps: SessionOpsDeps) {
       const describe = (error: unknown): string => {
         const e = error as { upstreamCode?: unknown; code?: unknown; errcode?: unknown; message?: unknown; status?: unknown };
         const code = e.upstreamCode ?? e.errcode ?? e.code;
-        return [code === undefined ? undefined : String(code), typeof e.message === 'string' ? e.message : undefined].filter(Boolean).join(': ').slice(0, 300);
+        return [code === undefined ? undefined : String(code), typeof e.message === 'string' ? e.message : undefined]
+          .filter(Boolean)
+          .join(': ')
+          .slice(0, 300);
       };
       const attempt = async (name: HealthCheck['name'], subject: string, work: () => Promise<unknown>): Promise<unknown> => {
         if (!dingtalk) {
@@ -367,11 +392,18 @@ export function createSessionOps(deps: SessionOpsDeps) {
           return undefined;
         }
       };
-      checks.push({ name: 'users_me', ok: account?.lastLoginAt ? true : null, subject: 'your last sign-in', ...(account?.lastLoginAt ? {} : { error: 'not signed in through DingTalk yet' }) });
+      checks.push({
+        name: 'users_me',
+        ok: account?.lastLoginAt ? true : null,
+        subject: 'your last sign-in',
+        ...(account?.lastLoginAt ? {} : { error: 'not signed in through DingTalk yet' }),
+      });
       await attempt('app_token', 'app', () => dingtalk!.getAppAccessToken());
       let byUnion: { userid?: string } | undefined;
       if (account) {
-        byUnion = (await attempt('getbyunionid', `unionId ${account.unionId}`, () => dingtalk!.getUseridByUnionid(account.unionId))) as typeof byUnion;
+        byUnion = (await attempt('getbyunionid', `unionId ${account.unionId}`, () =>
+          dingtalk!.getUseridByUnionid(account.unionId),
+        )) as typeof byUnion;
       } else {
         checks.push({ name: 'getbyunionid', ok: null, subject: 'unionId ?', error: 'no DingTalk identity: run this as a person' });
       }
@@ -387,7 +419,9 @@ export function createSessionOps(deps: SessionOpsDeps) {
         ? ((await deps.inbox.list({ limit: 1 })).items[0]?.receivedAt ?? null)
         : ((
             await AuditEvent.findOne({
-              where: { [Op.or]: [{ actor: { [Op.startsWith]: 'dingtalk:event' } }, { type: { [Op.startsWith]: 'dingtalk.event' } }] } as WhereOptions,
+              where: {
+                [Op.or]: [{ actor: { [Op.startsWith]: 'dingtalk:event' } }, { type: { [Op.startsWith]: 'dingtalk.event' } }],
+              } as WhereOptions,
               order: [['id', 'DESC']],
             })
           )?.createdAt ?? null);

@@ -144,4 +144,3 @@ function report(accountId: string, result: RevocationResult, json: boolean | und
   );
   for (const failure of result.failures) console.error(`  ${failure.clientId}: ${failure.error ?? 'failed'}`);
 }
-

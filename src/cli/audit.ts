@@ -97,7 +97,8 @@ export async function runAudit(config: Config, args: string[]): Promise<number> 
 /** What is wrong with the options, in one line, or undefined. */
 function inputProblem(values: Record<string, string | boolean | undefined>): string | undefined {
   if (values.json && values.csv) return 'choose one of --json and --csv';
-  if (values.csv && values.limit !== undefined) return `--limit does not apply to --csv (it exports every matching event, at most ${MAX_CSV_ROWS})`;
+  if (values.csv && values.limit !== undefined)
+    return `--limit does not apply to --csv (it exports every matching event, at most ${MAX_CSV_ROWS})`;
   if (values.limit !== undefined) {
     const limit = /^\d{1,5}$/.test(String(values.limit)) ? Number(values.limit) : NaN;
     if (!(limit >= 1 && limit <= MAX_LIMIT)) return `--limit is a whole number from 1 to ${MAX_LIMIT}, not "${String(values.limit)}"`;

@@ -166,8 +166,14 @@ export async function runClients(config: Config, args: string[]): Promise<number
         const after = await ops.updateClient(clientId!, formOf(values, before), actor);
         if (values.json) console.log(JSON.stringify(after, null, 2));
         else {
-          const changed = (Object.keys(after) as (keyof ClientView)[]).filter((key) => JSON.stringify(after[key]) !== JSON.stringify(before[key]));
-          console.log(changed.length > 0 ? `updated ${clientId}: ${changed.join(', ')}` : `updated ${clientId} (no setting shown by 'clients show' changed)`);
+          const changed = (Object.keys(after) as (keyof ClientView)[]).filter(
+            (key) => JSON.stringify(after[key]) !== JSON.stringify(before[key]),
+          );
+          console.log(
+            changed.length > 0
+              ? `updated ${clientId}: ${changed.join(', ')}`
+              : `updated ${clientId} (no setting shown by 'clients show' changed)`,
+          );
         }
         return 0;
       }
@@ -195,7 +201,9 @@ export async function runClients(config: Config, args: string[]): Promise<number
         const services = await createServices(config, createLogger({ logLevel: 'warn' }));
         try {
           const result = await adminServiceOf(services).deleteClient(clientId!, actor);
-          console.log(`removed ${clientId} (${result.consents} consent(s), ${result.grants} grant(s), ${result.sessions} session entr${result.sessions === 1 ? 'y' : 'ies'})`);
+          console.log(
+            `removed ${clientId} (${result.consents} consent(s), ${result.grants} grant(s), ${result.sessions} session entr${result.sessions === 1 ? 'y' : 'ies'})`,
+          );
         } finally {
           await services.close();
         }
@@ -238,7 +246,9 @@ function printPresets(json: boolean | undefined): number {
       pkce_required: p.pkceRequired,
     })),
   );
-  console.log(`\ndingtalk-oidc clients add --preset NAME --base-url https://app.example.com: redirect URIs are the base URL + these paths.`);
+  console.log(
+    `\ndingtalk-oidc clients add --preset NAME --base-url https://app.example.com: redirect URIs are the base URL + these paths.`,
+  );
   return 0;
 }
 
@@ -254,7 +264,8 @@ function formOf(values: Values, current?: ClientView): ClientForm {
   const form: ClientForm = {};
 
   if (values.preset !== undefined) {
-    if (!(PRESET_NAMES as readonly string[]).includes(values.preset)) throw usage(`unknown preset "${values.preset}" (one of: ${PRESET_NAMES.join(', ')})`);
+    if (!(PRESET_NAMES as readonly string[]).includes(values.preset))
+      throw usage(`unknown preset "${values.preset}" (one of: ${PRESET_NAMES.join(', ')})`);
     if (!values['base-url']) throw usage(`--preset ${values.preset} needs --base-url (the application's address, https://…)`);
     form.preset = values.preset as PresetName;
     form.baseUrl = values['base-url'];
@@ -298,14 +309,22 @@ function formOf(values: Values, current?: ClientView): ClientForm {
     if (!/^\d+$/.test(d.trim())) throw usage(`--access-department ${d}: a DingTalk department id (a number)`);
     return Number(d);
   });
-  if ((roles || departments) && values['no-access-policy']) throw usage('--access-role/--access-department and --no-access-policy contradict each other');
+  if ((roles || departments) && values['no-access-policy'])
+    throw usage('--access-role/--access-department and --no-access-policy contradict each other');
   // The form takes the whole policy: an option left out keeps the current list.
-  if (roles || departments) form.accessPolicy = { roles: roles ?? current?.accessPolicy.roles ?? [], departments: departments ?? current?.accessPolicy.departments ?? [] };
+  if (roles || departments)
+    form.accessPolicy = {
+      roles: roles ?? current?.accessPolicy.roles ?? [],
+      departments: departments ?? current?.accessPolicy.departments ?? [],
+    };
   if (values['no-access-policy']) form.accessPolicy = { roles: [], departments: [] };
 
   const claims = values['id-token-claims']?.trim();
   if (claims !== undefined) {
-    const names = claims.split(',').map((c) => c.trim()).filter(Boolean);
+    const names = claims
+      .split(',')
+      .map((c) => c.trim())
+      .filter(Boolean);
     if (claims !== 'all' && claims !== 'none' && names.length === 0) throw usage('--id-token-claims takes all, none or claim names (a,b)');
     form.idTokenClaims = claims === 'all' ? true : claims === 'none' ? null : names;
   }
@@ -367,10 +386,23 @@ const METADATA_FIELDS: Record<string, { name: keyof ClientForm; option: string; 
     name: 'accessPolicy',
     option: '--access-role/--access-department',
     shape: '{ "roles": [names], "departments": [ids] }',
-    is: (v) => isObject(v) && (v.roles === undefined || isStrings(v.roles)) && (v.departments === undefined || (Array.isArray(v.departments) && v.departments.every(Number.isInteger))),
+    is: (v) =>
+      isObject(v) &&
+      (v.roles === undefined || isStrings(v.roles)) &&
+      (v.departments === undefined || (Array.isArray(v.departments) && v.departments.every(Number.isInteger))),
   },
-  id_token_claims: { name: 'idTokenClaims', option: '--id-token-claims', shape: 'true or an array of claim names', is: (v) => v === true || v === null || isStrings(v) },
-  groups_include_departments: { name: 'groupsIncludeDepartments', option: '--groups-include-departments', shape: 'true or false', is: (v) => typeof v === 'boolean' },
+  id_token_claims: {
+    name: 'idTokenClaims',
+    option: '--id-token-claims',
+    shape: 'true or an array of claim names',
+    is: (v) => v === true || v === null || isStrings(v),
+  },
+  groups_include_departments: {
+    name: 'groupsIncludeDepartments',
+    option: '--groups-include-departments',
+    shape: 'true or false',
+    is: (v) => typeof v === 'boolean',
+  },
   require_pkce: { name: 'pkceRequired', option: '--no-pkce', shape: 'true or false', is: (v) => typeof v === 'boolean' },
   allowed_resources: {
     name: 'allowedResources',
@@ -398,7 +430,10 @@ function parseResources(values: string[]): Record<string, string[]> {
     const match = /^(.+?)(?:=([^=]*))?$/.exec(value)!;
     const uri = match[1]!;
     if (!URL.canParse(uri)) throw usage(`--resource ${value}: not an absolute URI`);
-    out[uri] = (match[2] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+    out[uri] = (match[2] ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   }
   return out;
 }

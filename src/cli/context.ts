@@ -51,8 +51,8 @@ export async function openCli(config: Config): Promise<CliContext> {
     throw new Error(`the database needs migrating (${pending.length} pending): run \`dingtalk-oidc migrate\` first`);
   }
   const keyStore = createKeyStore(db.sequelize, db.models, createSecretBox(config.secrets.keyEncryption, 'signing-keys'), {
-      activationDelayMs: config.oidc.keyActivationDelayMs,
-    });
+    activationDelayMs: config.oidc.keyActivationDelayMs,
+  });
   // A fresh installation set up from the command line before its first start needs keys too.
   await keyStore.ensure();
   const clientStore = createClientStore(

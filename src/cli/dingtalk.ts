@@ -140,7 +140,9 @@ export async function runDingTalk(config: Config, args: string[]): Promise<numbe
     if (health.eventMode === 'http' || secrets) {
       console.log(
         `event callback URL: ${health.callbackUrl} ` +
-          (secrets ? '(DINGTALK_EVENT_TOKEN and DINGTALK_EVENT_AES_KEY set)' : '(DINGTALK_EVENT_TOKEN / DINGTALK_EVENT_AES_KEY not set: events are off)'),
+          (secrets
+            ? '(DINGTALK_EVENT_TOKEN and DINGTALK_EVENT_AES_KEY set)'
+            : '(DINGTALK_EVENT_TOKEN / DINGTALK_EVENT_AES_KEY not set: events are off)'),
       );
     }
     console.log(`last event received: ${health.lastEventAt ? health.lastEventAt.toISOString() : 'none yet'}`);

@@ -34,7 +34,8 @@ export async function runEvents(config: Config, args: string[]): Promise<number>
     console.log(HELP);
     return values.help ? 0 : 1;
   }
-  const known = (action === 'list' && id === undefined) || ((action === 'show' || action === 'retry') && id !== undefined && extra === undefined);
+  const known =
+    (action === 'list' && id === undefined) || ((action === 'show' || action === 'retry') && id !== undefined && extra === undefined);
   if (!known) {
     console.error(`unknown or incomplete command "dingtalk events ${positionals.join(' ')}"\n\n${HELP}`);
     return 1;
@@ -62,19 +63,27 @@ export async function runEvents(config: Config, args: string[]): Promise<number>
         })),
       );
       const pages = Math.max(1, Math.ceil(result.total / result.pageSize));
-      const counts = Object.entries(result.counts).map(([name, count]) => `${count} ${name}`).join(', ');
+      const counts = Object.entries(result.counts)
+        .map(([name, count]) => `${count} ${name}`)
+        .join(', ');
       console.log(`\npage ${result.page} of ${pages} (${result.total} events${status ? ` ${status}` : ''}); inbox: ${counts}`);
       return 0;
     }
     if (action === 'show') {
       const item = await ops.getEvent(id!);
       if (values.json) console.log(JSON.stringify(item, null, 2));
-      else for (const [key, value] of Object.entries(item)) console.log(`${key.padEnd(15)} ${value instanceof Date ? value.toISOString() : Array.isArray(value) ? value.join(', ') : String(value ?? '')}`);
+      else
+        for (const [key, value] of Object.entries(item))
+          console.log(
+            `${key.padEnd(15)} ${value instanceof Date ? value.toISOString() : Array.isArray(value) ? value.join(', ') : String(value ?? '')}`,
+          );
       return 0;
     }
     const actor: Actor = { accountId: cliUser(), via: 'cli' };
     const item = await ops.retryEvent(id!, actor);
-    console.log(values.json ? JSON.stringify(item) : `event ${item.id} (${item.type}) is pending again: a running server's worker takes it now`);
+    console.log(
+      values.json ? JSON.stringify(item) : `event ${item.id} (${item.type}) is pending again: a running server's worker takes it now`,
+    );
     return 0;
   } finally {
     await services.close();

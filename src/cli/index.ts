@@ -59,8 +59,7 @@ async function main(argv: string[]): Promise<number> {
     roles: runRoles,
     sessions: (config, args) => runSessions(config, args, 'sessions'),
     consents: (config, args) => runSessions(config, args, 'consents'),
-    accounts: (config, args) =>
-      ACCOUNT_ADMIN_ACTIONS.has(args[0] ?? '') ? runAccountAdmin(config, args) : runAccounts(config, args),
+    accounts: (config, args) => (ACCOUNT_ADMIN_ACTIONS.has(args[0] ?? '') ? runAccountAdmin(config, args) : runAccounts(config, args)),
     audit: runAudit,
     dingtalk: runDingTalk,
   };

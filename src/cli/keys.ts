@@ -19,10 +19,10 @@ export async function runKeys(config: Config, args: string[]): Promise<number> {
     allowPositionals: true,
     strict: true,
     options: {
-    alg: { type: 'string' },
-    now: { type: 'boolean' },
-    json: { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
+      alg: { type: 'string' },
+      now: { type: 'boolean' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
     },
   });
   const [action, kid] = positionals;

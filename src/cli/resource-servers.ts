@@ -17,13 +17,13 @@ export async function runResourceServers(config: Config, args: string[]): Promis
     allowPositionals: true,
     strict: true,
     options: {
-    name: { type: 'string' },
-    scope: { type: 'string', multiple: true },
-    format: { type: 'string' },
-    ttl: { type: 'string' },
-    alg: { type: 'string' },
-    json: { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
+      name: { type: 'string' },
+      scope: { type: 'string', multiple: true },
+      format: { type: 'string' },
+      ttl: { type: 'string' },
+      alg: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
     },
   });
   const [action, identifier] = positionals;
@@ -66,7 +66,16 @@ export async function runResourceServers(config: Config, args: string[]): Promis
       case 'list': {
         const servers = await cli.clientStore.listResourceServers();
         if (values.json) console.log(JSON.stringify(servers, null, 2));
-        else printTable(servers.map((s) => ({ identifier: s.identifier, name: s.name, scopes: s.scopes, format: s.tokenFormat, ttl: s.accessTokenTtl })));
+        else
+          printTable(
+            servers.map((s) => ({
+              identifier: s.identifier,
+              name: s.name,
+              scopes: s.scopes,
+              format: s.tokenFormat,
+              ttl: s.accessTokenTtl,
+            })),
+          );
         return 0;
       }
       case 'remove': {

@@ -178,8 +178,12 @@ async function runAction(cli: RoleCli, action: string, args: string[], flags: Fl
       await audit.record({ type: `role.${action}ed`, actor: 'cli', accountId: account.id, details: { role: roleName } });
       await recordChanges(cli, [change]);
       if (flags.json) console.log(JSON.stringify(change, null, 2));
-      else if (action === 'assign') console.log(`assigned ${roleName} to ${label(account)}${change.added.length === 0 ? ' (it already had the role)' : ''}`);
-      else console.log(`unassigned ${roleName} from ${label(account)}${change.removed.length === 0 ? ' (it keeps the role from a rule)' : ''}`);
+      else if (action === 'assign')
+        console.log(`assigned ${roleName} to ${label(account)}${change.added.length === 0 ? ' (it already had the role)' : ''}`);
+      else
+        console.log(
+          `unassigned ${roleName} from ${label(account)}${change.removed.length === 0 ? ' (it keeps the role from a rule)' : ''}`,
+        );
       return 0;
     }
     case 'reevaluate': {
@@ -212,7 +216,14 @@ async function runRules(cli: RoleCli, args: string[], flags: Flags): Promise<num
       if (!target) return usage('roles rules add needs a role name');
       if (!flags.kind) return usage(`roles rules add needs --kind (${RULE_KINDS.join(', ')})`);
       const splits = flags.kind === 'department' || flags.kind === 'users';
-      const value = (flags.value ?? []).flatMap((v) => (splits ? v.split(',').map((s) => s.trim()).filter(Boolean) : [v]));
+      const value = (flags.value ?? []).flatMap((v) =>
+        splits
+          ? v
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean)
+          : [v],
+      );
       const input = {
         role: target,
         kind: flags.kind,
@@ -230,7 +241,11 @@ async function runRules(cli: RoleCli, args: string[], flags: Flags): Promise<num
         return 0;
       }
       const { rule, changes } = await roles.addRule(input);
-      await audit.record({ type: 'role_rule.created', actor: 'cli', details: { rule: rule.id, role: rule.role, kind: rule.kind, value: rule.value, includeSubDepartments: rule.includeSubDepartments } });
+      await audit.record({
+        type: 'role_rule.created',
+        actor: 'cli',
+        details: { rule: rule.id, role: rule.role, kind: rule.kind, value: rule.value, includeSubDepartments: rule.includeSubDepartments },
+      });
       await recordChanges(cli, changes);
       if (flags.json) console.log(JSON.stringify({ rule, changes }, null, 2));
       else {
@@ -243,7 +258,11 @@ async function runRules(cli: RoleCli, args: string[], flags: Flags): Promise<num
       const id = Number(target);
       if (!target || !Number.isSafeInteger(id) || id <= 0) return usage('roles rules remove needs a rule id (see `roles rules list`)');
       const { rule, changes } = await roles.removeRule(id);
-      await audit.record({ type: 'role_rule.removed', actor: 'cli', details: { rule: rule.id, role: rule.role, kind: rule.kind, value: rule.value } });
+      await audit.record({
+        type: 'role_rule.removed',
+        actor: 'cli',
+        details: { rule: rule.id, role: rule.role, kind: rule.kind, value: rule.value },
+      });
       await recordChanges(cli, changes);
       if (flags.json) console.log(JSON.stringify({ rule, changes }, null, 2));
       else {

@@ -51,13 +51,21 @@ export async function runSessions(config: Config, args: string[], kind: 'session
       if (values.json) console.log(JSON.stringify(result, null, 2));
       else
         printTable(
-          result.items.map((s) => ({ uid: s.uid, account: s.accountName, signed_in: s.signedInAt, expires: s.expiresAt, apps: s.apps.map((a) => a.clientId) })),
+          result.items.map((s) => ({
+            uid: s.uid,
+            account: s.accountName,
+            signed_in: s.signedInAt,
+            expires: s.expiresAt,
+            apps: s.apps.map((a) => a.clientId),
+          })),
         );
       return 0;
     }
     if (kind === 'sessions' && action === 'revoke' && first) {
       const result = await ops.revokeSession(first, actor);
-      console.log(values.json ? JSON.stringify(result) : `ended session ${first} of ${result.accountId} (${result.grants} grant(s) revoked)`);
+      console.log(
+        values.json ? JSON.stringify(result) : `ended session ${first} of ${result.accountId} (${result.grants} grant(s) revoked)`,
+      );
       if (!values.json) printDeliveries(result.backchannel);
       return 0;
     }
@@ -74,7 +82,13 @@ export async function runSessions(config: Config, args: string[], kind: 'session
     }
     if (kind === 'consents' && action === 'revoke' && first && second) {
       const result = await ops.revokeConsent(first, second, actor);
-      console.log(values.json ? JSON.stringify(result) : result.revoked ? `revoked the consent of ${result.accountId} to ${second}` : 'no such consent');
+      console.log(
+        values.json
+          ? JSON.stringify(result)
+          : result.revoked
+            ? `revoked the consent of ${result.accountId} to ${second}`
+            : 'no such consent',
+      );
       return result.revoked ? 0 : 1;
     }
     console.error(`unknown or incomplete command "${kind} ${positionals.join(' ')}"\n\n${HELP}`);
@@ -86,5 +100,6 @@ export async function runSessions(config: Config, args: string[], kind: 'session
 
 /** One line per back-channel logout token sent, and why a failed one failed. */
 function printDeliveries(deliveries: readonly BackchannelDelivery[]): void {
-  for (const d of deliveries) console.log(`  back-channel logout to ${d.clientId}: ${d.ok ? 'delivered' : `failed (${d.error ?? 'unknown error'})`}`);
+  for (const d of deliveries)
+    console.log(`  back-channel logout to ${d.clientId}: ${d.ok ? 'delivered' : `failed (${d.error ?? 'unknown error'})`}`);
 }

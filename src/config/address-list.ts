@@ -85,7 +85,7 @@ const SPECIAL_USE: readonly Range[] = [...V4_RANGES, ...V6_RANGES].map(([address
 /** The IPv4 address inside an IPv4-mapped IPv6 one (`::ffff:10.0.0.1`), else the address itself. */
 function unmapped(address: string): string {
   const lower = address.toLowerCase();
-  if (isIP(lower) === 6 && (v6ToBigInt(lower) >> 32n) === 0xffffn) {
+  if (isIP(lower) === 6 && v6ToBigInt(lower) >> 32n === 0xffffn) {
     const v4 = v6ToBigInt(lower) & 0xffffffffn;
     return [24n, 16n, 8n, 0n].map((shift) => String((v4 >> shift) & 0xffn)).join('.');
   }
@@ -103,7 +103,10 @@ export function createAllowList(entries: readonly string[]): { host(hostname: st
   const suffixes: string[] = [];
   const ranges: Range[] = [];
   for (const raw of entries) {
-    const entry = raw.trim().toLowerCase().replace(/^\[|\]$/g, '');
+    const entry = raw
+      .trim()
+      .toLowerCase()
+      .replace(/^\[|\]$/g, '');
     if (!entry) continue;
     const [address, bits] = entry.split('/');
     if (isIP(address!)) {
@@ -124,7 +127,10 @@ export function createAllowList(entries: readonly string[]): { host(hostname: st
 /** Why the allow list entries cannot be read, for the configuration check; undefined when they can. */
 export function allowListProblem(entries: readonly string[]): string | undefined {
   for (const entry of entries) {
-    const [address, bits, extra] = entry.trim().replace(/^\[|\]$/g, '').split('/');
+    const [address, bits, extra] = entry
+      .trim()
+      .replace(/^\[|\]$/g, '')
+      .split('/');
     if (extra !== undefined) return `"${entry}" is not a host name, address or CIDR range`;
     if (bits !== undefined) {
       const width = isIP(address!) === 4 ? 32 : isIP(address!) === 6 ? 128 : 0;
@@ -135,4 +141,3 @@ export function allowListProblem(entries: readonly string[]): string | undefined
   }
   return undefined;
 }
-

@@ -8,21 +8,20 @@ import path from 'node:path';
 import { ConfigError } from '../errors/app-error.js';
 import { allowListProblem } from './address-list.js';
 import { credentialSettings, secretProblems } from './secret-strength.js';
-import {
-  type Config,
-  configSchema,
-  ENV_VARS,
-  type EnvVarName,
-  INSECURE_DEFAULT_MARK,
-  LIST_PATHS,
-} from './schema.js';
+import { type Config, configSchema, ENV_VARS, type EnvVarName, INSECURE_DEFAULT_MARK, LIST_PATHS } from './schema.js';
 
 export const CONFIG_DIR = path.resolve(import.meta.dirname, '../../config');
 // From dist/src/config the folder is one level further up.
-const configDir = (): string =>
-  existsSync(CONFIG_DIR) ? CONFIG_DIR : path.resolve(import.meta.dirname, '../../../config');
+const configDir = (): string => (existsSync(CONFIG_DIR) ? CONFIG_DIR : path.resolve(import.meta.dirname, '../../../config'));
 
-const NUMERIC_PATHS = new Set(['port', 'metrics.port', 'database.poolMax', 'dingtalk.timeoutMs', 'webConcurrency', 'dingtalk.syncIntervalMinutes']);
+const NUMERIC_PATHS = new Set([
+  'port',
+  'metrics.port',
+  'database.poolMax',
+  'dingtalk.timeoutMs',
+  'webConcurrency',
+  'dingtalk.syncIntervalMinutes',
+]);
 const BOOLEAN_PATHS = new Set(['login.autoRedirect', 'trustProxy', 'oidc.logoutRevokesOfflineGrants']);
 const ENVS = ['development', 'test', 'production'] as const;
 
@@ -37,11 +36,7 @@ export interface LoadOptions {
   overrides?: DeepPartial<Config>;
 }
 
-export type DeepPartial<T> = T extends readonly unknown[]
-  ? T
-  : T extends object
-    ? { [K in keyof T]?: DeepPartial<T[K]> }
-    : T;
+export type DeepPartial<T> = T extends readonly unknown[] ? T : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
 
 /** Load, validate and freeze the configuration; throws ConfigError listing every problem. */
 export function loadConfig(options: LoadOptions = {}): Config {
@@ -125,9 +120,7 @@ export function checkConsistency(config: DeepPartial<Config>): string[] {
     problems.push('REDIS_URL: required in production (in-memory stores are for development)');
   }
   if (!dt.clientId) {
-    problems.push(
-      'DINGTALK_CLIENT_ID, DINGTALK_CLIENT_SECRET: required in production (the DingTalk emulator is for development)',
-    );
+    problems.push('DINGTALK_CLIENT_ID, DINGTALK_CLIENT_SECRET: required in production (the DingTalk emulator is for development)');
   }
   if (dt.clientId && !dt.corpId) {
     // Without it the membership check, free login, events, departments and titles are off, and any
@@ -225,8 +218,7 @@ function merge(base: Json, extra: Json): Json {
   const out: Json = { ...base };
   for (const [key, value] of Object.entries(extra)) {
     const current = out[key];
-    out[key] =
-      isPlainObject(value) && isPlainObject(current) ? merge(current, value) : (value as unknown);
+    out[key] = isPlainObject(value) && isPlainObject(current) ? merge(current, value) : (value as unknown);
   }
   return out;
 }

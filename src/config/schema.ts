@@ -35,7 +35,10 @@ export const configSchema = z.object({
 
   database: z.object({
     /** postgres:// URL (DATABASE_URL); absent → embedded PostgreSQL under `embeddedDir`. */
-    url: z.string().regex(/^postgres(ql)?:\/\//, 'must start with postgres://').optional(),
+    url: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must start with postgres://')
+      .optional(),
     /** Data folder of the embedded PostgreSQL (development only). */
     embeddedDir: z.string().min(1),
     /** Port of the embedded PostgreSQL. */
@@ -48,7 +51,10 @@ export const configSchema = z.object({
 
   redis: z.object({
     /** redis://, rediss://, redis-sentinel:// or redis-cluster:// URL (REDIS_URL); absent → memory. */
-    url: z.string().regex(/^rediss?(-sentinel|-cluster)?:\/\//, 'must be a redis:// URL').optional(),
+    url: z
+      .string()
+      .regex(/^rediss?(-sentinel|-cluster)?:\/\//, 'must be a redis:// URL')
+      .optional(),
   }),
 
   dingtalk: z.object({
@@ -108,7 +114,10 @@ export const configSchema = z.object({
      * Domain for a made-up `email` (`<userid>@<domain>`, never verified) when DingTalk gives none,
      * so apps that require an email keep working (EMAIL_FALLBACK_DOMAIN).
      */
-    emailFallbackDomain: z.string().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/i, 'must be a domain name').optional(),
+    emailFallbackDomain: z
+      .string()
+      .regex(/^[a-z0-9.-]+\.[a-z]{2,}$/i, 'must be a domain name')
+      .optional(),
   }),
 
   /** JSON file with an array of client metadata loaded at start (CLIENTS_FILE). */

@@ -7,7 +7,8 @@
  */
 
 /** Words of the samples and templates people copy; a random value never contains them. */
-const PLACEHOLDER = /change[-_ ]?me|replace[-_ ]?me|placeholder|your[-_ ]?(own[-_ ]?)?(secret|password|key|token)|example|<[^>]*>|x{6,}|\.\.\./i;
+const PLACEHOLDER =
+  /change[-_ ]?me|replace[-_ ]?me|placeholder|your[-_ ]?(own[-_ ]?)?(secret|password|key|token)|example|<[^>]*>|x{6,}|\.\.\./i;
 
 /**
  * Estimated randomness, in bits, of a value made of random characters: its length times the

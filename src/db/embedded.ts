@@ -98,7 +98,9 @@ function assertPostgresUserCanEnter(targets: readonly string[]): void {
 function postgresUser(): { uid: number; gid: number } {
   const id = (flag: string): number => {
     try {
-      return Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5_000 }).trim());
+      return Number(
+        execFileSync('id', [flag, 'postgres'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5_000 }).trim(),
+      );
     } catch {
       return -1;
     }

@@ -16,8 +16,7 @@ const TEXT = {
     start: '使用钉钉登录演示',
     home: '返回首页',
     resultTitle: '登录成功',
-    resultIntro:
-      '演示应用收到了令牌，并校验了 ID 令牌（签名、签发者、受众、有效期和 nonce）。页面上不显示令牌本身。',
+    resultIntro: '演示应用收到了令牌，并校验了 ID 令牌（签名、签发者、受众、有效期和 nonce）。页面上不显示令牌本身。',
     tokensHeading: '收到的令牌',
     idToken: 'ID 令牌',
     accessToken: '访问令牌',

@@ -37,9 +37,7 @@ const LOGIN_TTL_MS = 10 * 60 * 1000;
 // The ID token is only a hint for logout; oidc-provider accepts an expired one there.
 const SESSION_TTL_MS = 60 * 60 * 1000;
 
-type DemoState =
-  | { kind: 'login'; verifier: string; state: string; nonce: string }
-  | { kind: 'session'; idToken: string };
+type DemoState = { kind: 'login'; verifier: string; state: string; nonce: string } | { kind: 'session'; idToken: string };
 
 interface Failure {
   status: number;

@@ -247,8 +247,7 @@ export function createDingTalkClient(options: DingTalkClientOptions): DingTalkCl
       try {
         return await attempt();
       } catch (error) {
-        const retry =
-          idempotent && n < retries && error instanceof UpstreamError && error.retryable && !localTimeouts.has(error);
+        const retry = idempotent && n < retries && error instanceof UpstreamError && error.retryable && !localTimeouts.has(error);
         if (!retry) throw error;
         const base = error.code === 'dingtalk.throttled' ? throttleRetryDelayMs : retryDelayMs * 2 ** n;
         await sleep(base + Math.floor(Math.random() * base * 0.2));
@@ -323,11 +322,7 @@ export function createDingTalkClient(options: DingTalkClientOptions): DingTalkCl
     // Doc: HELP-QUD (help.dingtalk.io/open/development/query-user-details).
     // Quirks: org email, title, departments and admin flags are only here, not in users/me; `mobile`
     // and `email` need their own permissions; `org_email` only with corporate mail; unknown → 60121.
-    return callOapi(
-      { operation: OPERATIONS.userGet, path: '/topapi/v2/user/get', json: { userid, language } },
-      userDetailSchema,
-      true,
-    );
+    return callOapi({ operation: OPERATIONS.userGet, path: '/topapi/v2/user/get', json: { userid, language } }, userDetailSchema, true);
   }
 
   async function getDepartment(deptId: number): Promise<Department> {

@@ -1,4 +1,3 @@
-
 /**
  * Where the client keeps department names and parents, keyed by DingTalk department id. They change
  * rarely and every login needs one lookup per department of the user and per ancestor, so caching

@@ -120,12 +120,7 @@ const API_CODES: ReadonlyMap<string, DingTalkErrorCode> = new Map<string, DingTa
  * the documented shape, `undefined` otherwise (e.g. an HTML 502 from a gateway); `raw` is what
  * actually came back, for the log.
  */
-export function mapApiError(
-  status: number,
-  body: ApiErrorBody | undefined,
-  context: ErrorContext,
-  raw: unknown = body,
-): UpstreamError {
+export function mapApiError(status: number, body: ApiErrorBody | undefined, context: ErrorContext, raw: unknown = body): UpstreamError {
   const detail: DingTalkErrorDetail = { host: 'api', httpStatus: status, body: raw };
   if (body?.requestid !== undefined) detail.requestId = body.requestid;
   return dingTalkError(classifyApi(status, body?.code, context), context.operation, detail);

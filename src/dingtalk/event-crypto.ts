@@ -92,9 +92,7 @@ export function createEventCrypto(options: EventCryptoOptions): EventCrypto {
     const pad = BLOCK_SIZE - (plain.length % BLOCK_SIZE);
     const cipher = createCipheriv('aes-256-cbc', key, iv);
     cipher.setAutoPadding(false);
-    return Buffer.concat([cipher.update(Buffer.concat([plain, Buffer.alloc(pad, pad)])), cipher.final()]).toString(
-      'base64',
-    );
+    return Buffer.concat([cipher.update(Buffer.concat([plain, Buffer.alloc(pad, pad)])), cipher.final()]).toString('base64');
   };
 
   const decrypt = (encrypted: string): string => {

@@ -31,7 +31,9 @@ export function parseHttpPush(plaintext: string): HttpPush {
   if (typeof type !== 'string' || type.trim() === '') return unreadable(plaintext, json, 'EventType is missing');
   if (type === 'check_url') return { kind: 'check_url' };
 
-  const userIds = idList(body.UserId, (value) => (typeof value === 'string' && value !== '' ? value : typeof value === 'number' && Number.isInteger(value) ? String(value) : undefined));
+  const userIds = idList(body.UserId, (value) =>
+    typeof value === 'string' && value !== '' ? value : typeof value === 'number' && Number.isInteger(value) ? String(value) : undefined,
+  );
   if (userIds === undefined) return unreadable(plaintext, json, 'UserId is not a list of userids');
   const departmentIds = idList(body.DeptId, toDepartmentId);
   if (departmentIds === undefined) return unreadable(plaintext, json, 'DeptId is not a list of department ids');

@@ -99,11 +99,7 @@ export function toUpstreamIdentity(sources: IdentitySources): UpstreamIdentity {
     identity.email = otherEmail;
   }
 
-  assign(
-    identity,
-    'mobile',
-    toE164(member?.state_code, member?.mobile) ?? toE164(me?.stateCode, me?.mobile),
-  );
+  assign(identity, 'mobile', toE164(member?.state_code, member?.mobile) ?? toE164(me?.stateCode, me?.mobile));
   return identity;
 }
 
@@ -132,10 +128,6 @@ function nonEmpty(value: string | undefined | null): string | undefined {
   return trimmed === '' ? undefined : trimmed;
 }
 
-function assign<K extends keyof UpstreamIdentity>(
-  target: UpstreamIdentity,
-  key: K,
-  value: UpstreamIdentity[K] | undefined,
-): void {
+function assign<K extends keyof UpstreamIdentity>(target: UpstreamIdentity, key: K, value: UpstreamIdentity[K] | undefined): void {
   if (value !== undefined) target[key] = value;
 }

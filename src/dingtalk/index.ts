@@ -23,13 +23,7 @@ export {
 } from './corp-token-cache.js';
 export { createMemoryDepartmentCache, type DepartmentCache, type MemoryDepartmentCacheOptions } from './department-cache.js';
 export { isDingTalkError, type DingTalkErrorCode, type DingTalkErrorDetail } from './errors.js';
-export {
-  createEventCrypto,
-  type EncryptedReply,
-  type EventCrypto,
-  type EventCryptoOptions,
-  type SignedEvent,
-} from './event-crypto.js';
+export { createEventCrypto, type EncryptedReply, type EventCrypto, type EventCryptoOptions, type SignedEvent } from './event-crypto.js';
 export { toUpstreamIdentity, type UpstreamDepartment, type UpstreamIdentity } from './identity.js';
 export { contactEventSchema, eventRequestBodySchema, type ContactEvent } from './schemas.js';
 export {

@@ -209,7 +209,10 @@ export function createStreamClient(options: StreamClientOptions): StreamClient {
     const answer = openAnswerSchema.safeParse(json);
     if (!answer.success) {
       // The body may hold a ticket (a credential for one connection): never logged.
-      const body = json !== null && typeof json === 'object' && !Array.isArray(json) ? withoutTicket(json as Record<string, unknown>) : (json ?? text.slice(0, 500));
+      const body =
+        json !== null && typeof json === 'object' && !Array.isArray(json)
+          ? withoutTicket(json as Record<string, unknown>)
+          : (json ?? text.slice(0, 500));
       throw dingTalkError('dingtalk.bad_response', STREAM_OPEN_OPERATION, { host: 'api', httpStatus: statusCode, body });
     }
     const url = new URL(answer.data.endpoint);
@@ -294,7 +297,11 @@ export function createStreamClient(options: StreamClientOptions): StreamClient {
       if (connection.retiring || !running || mine !== generation) return;
       if (!opened) {
         logger.warn({ status: refusedStatus, failures: status.failures + 1 }, 'DingTalk Stream: the WebSocket handshake failed');
-        return retry({ code: 'stream.handshake_failed', at: Date.now(), ...(refusedStatus === undefined ? {} : { status: refusedStatus }) });
+        return retry({
+          code: 'stream.handshake_failed',
+          at: Date.now(),
+          ...(refusedStatus === undefined ? {} : { status: refusedStatus }),
+        });
       }
       const idle = connection.pingSentAt !== undefined && Date.now() - connection.pingSentAt >= pongTimeoutMs;
       logger.warn({ code, reason: reason.toString('utf8').slice(0, 200), idle }, 'DingTalk Stream connection lost; reconnecting');

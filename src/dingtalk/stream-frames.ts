@@ -24,12 +24,13 @@ const frameSchema = z.object({
   type: z.string(),
   headers: z
     .record(z.string(), z.unknown())
-    .transform((headers) =>
-      Object.fromEntries(
-        Object.entries(headers).flatMap(([name, value]) =>
-          typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? [[name, String(value)]] : [],
-        ),
-      ) as Record<string, string>,
+    .transform(
+      (headers) =>
+        Object.fromEntries(
+          Object.entries(headers).flatMap(([name, value]) =>
+            typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? [[name, String(value)]] : [],
+          ),
+        ) as Record<string, string>,
     ),
   data: z
     .unknown()
@@ -123,7 +124,10 @@ function readEvent(headers: StreamHeaders, data: string | undefined, messageId: 
   const parsed = eventDataSchema.safeParse(payload);
   if (!parsed.success) {
     const field = parsed.error.issues[0]?.path[0];
-    return unreadable(field === undefined ? 'event data is not a JSON object' : `event data field ${String(field)} has the wrong shape`, payload);
+    return unreadable(
+      field === undefined ? 'event data is not a JSON object' : `event data field ${String(field)} has the wrong shape`,
+      payload,
+    );
   }
   const depts = deptIdsSchema.optional().safeParse(parsed.data.deptId);
   if (!depts.success && type.startsWith('org_dept_')) return unreadable('event data field deptId has the wrong shape', payload);

@@ -92,8 +92,7 @@ export function createApiRouter(state: EmulatorState): Router {
   return router;
 }
 
-const PERMISSION_DENIED_MESSAGE =
-  '没有调用该接口的权限，接口权限申请参考：https://open.dingtalk.com/document/orgapp/add-api-permission';
+const PERMISSION_DENIED_MESSAGE = '没有调用该接口的权限，接口权限申请参考：https://open.dingtalk.com/document/orgapp/add-api-permission';
 
 const CODE_MESSAGES: Record<'unknown' | 'used' | 'expired', string> = {
   unknown: '不合法的临时授权码',

@@ -40,11 +40,7 @@ export function contactEvent(
  * `{"encrypt": "…"}`. The push counts as accepted only if the reply is a correctly signed encryption
  * of `success`.
  */
-export async function pushEvent(
-  url: string,
-  event: Record<string, unknown> | string,
-  options: PushEventOptions,
-): Promise<PushEventResult> {
+export async function pushEvent(url: string, event: Record<string, unknown> | string, options: PushEventOptions): Promise<PushEventResult> {
   const crypto = createEventCrypto(options);
   const timestamp = options.timestamp ?? String(Date.now());
   const nonce = options.nonce ?? randomAlphanumeric(8);

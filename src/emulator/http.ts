@@ -23,7 +23,11 @@ function apiRequestId(): string {
 
 /** oapi request ids look like `16h2v5ajmg4sl`. */
 function oapiRequestId(): string {
-  return randomBytes(8).toString('base64url').toLowerCase().replace(/[^a-z0-9]/g, 'x').slice(0, 13);
+  return randomBytes(8)
+    .toString('base64url')
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, 'x')
+    .slice(0, 13);
 }
 
 /** An api.dingtalk.com answer with its headers; returns the request id it used. */
@@ -38,13 +42,7 @@ export function sendApi(ctx: Context, status: number, body: unknown): string {
 }
 
 /** `{code, requestid, message, …extra}` with an HTTP error status (the code is a string). */
-export function sendApiError(
-  ctx: Context,
-  status: number,
-  code: string,
-  message: string,
-  extra: Record<string, unknown> = {},
-): void {
+export function sendApiError(ctx: Context, status: number, code: string, message: string, extra: Record<string, unknown> = {}): void {
   const requestid = apiRequestId();
   ctx.status = status;
   ctx.body = JSON.stringify({ code, requestid, message, ...extra });

@@ -2,7 +2,14 @@
 export { createEmulator, type Emulator, type EmulatorOptions, type RunningEmulator } from './emulator.js';
 export { contactEvent, pushEvent, type PushEventOptions, type PushEventResult } from './event-pusher.js';
 export { defaultSeed, parseSeed, type EmulatorSeed, type SeedUser, type SeedUserInput } from './seed.js';
-export { DEFAULT_PERMISSIONS, EmulatorState, type DirectoryChange, type EmulatorCall, type EmulatorFault, type EmulatorUser } from './state.js';
+export {
+  DEFAULT_PERMISSIONS,
+  EmulatorState,
+  type DirectoryChange,
+  type EmulatorCall,
+  type EmulatorFault,
+  type EmulatorUser,
+} from './state.js';
 export {
   STREAM_CONNECT_PATH,
   STREAM_OPEN_PATH,

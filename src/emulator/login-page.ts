@@ -66,12 +66,7 @@ export interface LoginProblem {
 }
 
 export function escapeHtml(value: string): string {
-  return value
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&#39;');
+  return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 }
 
 function layout(lang: PageLanguage, title: string, body: string): string {
@@ -121,9 +116,7 @@ export function renderPicker(params: {
       if (user.status === 'member' && !user.active) tags.push(t.inactive);
       if (user.admin) tags.push(t.admin);
       if (user.boss) tags.push(t.boss);
-      const departments = user.dept_id_list
-        .map((id) => params.departmentName(id))
-        .filter((name): name is string => name !== undefined);
+      const departments = user.dept_id_list.map((id) => params.departmentName(id)).filter((name): name is string => name !== undefined);
       const detail = [user.title, departments.join('、')].filter((part) => part !== undefined && part !== '').join(' · ');
       return `<button type="submit" name="unionId" value="${escapeHtml(user.unionid)}">${escapeHtml(user.name)}${
         detail === '' ? '' : ` <span class="meta">${escapeHtml(detail)}</span>`

@@ -27,7 +27,8 @@ export function createLoginRouter(state: EmulatorState, options: { publicBaseUrl
     const problems: LoginProblem[] = [];
     const clientId = params.get('client_id') ?? '';
     if (clientId === '') problems.push({ 'zh-CN': '缺少参数 client_id', en: 'client_id is missing' });
-    else if (clientId !== state.clientId) problems.push({ 'zh-CN': 'client_id 无效：找不到该应用', en: 'client_id is not a known application' });
+    else if (clientId !== state.clientId)
+      problems.push({ 'zh-CN': 'client_id 无效：找不到该应用', en: 'client_id is not a known application' });
 
     const rawRedirect = params.get('redirect_uri') ?? '';
     let redirectUri: URL | undefined;

@@ -1,12 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import {
-  parseSeed,
-  seedUserSchema,
-  type EmulatorSeed,
-  type SeedDepartment,
-  type SeedUser,
-  type SeedUserInput,
-} from './seed.js';
+import { parseSeed, seedUserSchema, type EmulatorSeed, type SeedDepartment, type SeedUser, type SeedUserInput } from './seed.js';
 
 /**
  * A failure to inject on the next request(s) to a path. On api.dingtalk.com paths and on
@@ -58,22 +51,14 @@ interface FreeLoginCodeRecord {
 }
 
 /** An issued token: an app token (oapi + api) or a user token (api, for the user it was issued to). */
-export type TokenRecord =
-  | { type: 'app'; expiresAt: number }
-  | { type: 'user'; unionid: string; corpId?: string; expiresAt: number };
+export type TokenRecord = { type: 'app'; expiresAt: number } | { type: 'user'; unionid: string; corpId?: string; expiresAt: number };
 
 /**
  * A change of the organisation's directory, as DingTalk announces it to event subscribers (§5.1,
  * §10.3): the event type and the userids or department ids concerned.
  */
 export interface DirectoryChange {
-  type:
-    | 'user_add_org'
-    | 'user_modify_org'
-    | 'user_leave_org'
-    | 'org_dept_create'
-    | 'org_dept_modify'
-    | 'org_dept_remove';
+  type: 'user_add_org' | 'user_modify_org' | 'user_leave_org' | 'org_dept_create' | 'org_dept_modify' | 'org_dept_remove';
   userIds?: string[];
   deptIds?: number[];
 }

@@ -195,7 +195,8 @@ export class StreamGateway {
     };
     this.#connections.set(connection.id, connection);
     ws.on('message', (data, isBinary) => {
-      if (!isBinary) this.#onReply(connection, Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8'));
+      if (!isBinary)
+        this.#onReply(connection, Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8'));
     });
     ws.on('error', () => undefined);
     ws.on('close', () => {
@@ -340,7 +341,9 @@ export class StreamGateway {
     clearTimeout(event.timer);
     const now = this.#state.now();
     if (now - (event.firstPushedAt ?? event.raisedAt) >= this.#giveUpAfterMs) return this.#expire(event);
-    const target = pickOne([...this.#connections.values()].filter((connection) => this.#wantsEvents(connection) && connection.frozen !== true));
+    const target = pickOne(
+      [...this.#connections.values()].filter((connection) => this.#wantsEvents(connection) && connection.frozen !== true),
+    );
     if (target === undefined) return; // waits for the next connection (#flush)
     event.firstPushedAt ??= now;
     event.deliveries += 1;

@@ -30,11 +30,7 @@ export class UpstreamError extends AppError {
   /** True when trying again later may succeed (timeouts, 5xx, throttling). */
   readonly retryable: boolean;
 
-  constructor(
-    code: string,
-    message: string,
-    options: AppErrorOptions & { operation: string; retryable?: boolean },
-  ) {
+  constructor(code: string, message: string, options: AppErrorOptions & { operation: string; retryable?: boolean }) {
     super(code, message, { status: 502, expose: false, ...options });
     this.operation = options.operation;
     this.retryable = options.retryable ?? false;

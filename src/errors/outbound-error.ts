@@ -20,4 +20,3 @@ export class OutboundError extends Error {
     this.name = 'OutboundError';
   }
 }
-

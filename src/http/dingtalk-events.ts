@@ -93,7 +93,7 @@ async function receive(ctx: Context, crypto: EventCrypto, options: DingTalkEvent
     plaintext = crypto.decrypt(body.data.encrypt);
   } catch {
     // Signed with our token but not encrypted for this app: a wrong EncodingAESKey or owner key.
-    return badRequest(ctx, logger, 'payload cannot be decrypted with this app\'s key');
+    return badRequest(ctx, logger, "payload cannot be decrypted with this app's key");
   }
   const push = parseHttpPush(plaintext);
   if (push.kind === 'check_url') {

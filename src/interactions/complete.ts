@@ -43,12 +43,9 @@ export async function finishLogin(
     return;
   }
   await deps.audit.record({ type: 'login.succeeded', accountId, clientId, ip: ctx.ip, details: { method } });
-  const returnTo = await deps.holder.current().interactionResult(
-    ctx.req,
-    ctx.res,
-    { login: { accountId, remember: true } },
-    { mergeWithLastSubmission: false },
-  );
+  const returnTo = await deps.holder
+    .current()
+    .interactionResult(ctx.req, ctx.res, { login: { accountId, remember: true } }, { mergeWithLastSubmission: false });
   ctx.set('Cache-Control', 'no-store');
   ctx.status = 303;
   ctx.redirect(returnTo);

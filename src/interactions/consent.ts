@@ -33,9 +33,7 @@ export async function showConsent(
   for (const [resource, scopes] of Object.entries(details.missingResourceScopes ?? {})) {
     items.push({ title: format(t.consentResources, { api: resource, scopes: scopes.join(' ') }) });
   }
-  const account = interaction.session?.accountId
-    ? await deps.provisioning.find(interaction.session.accountId)
-    : undefined;
+  const account = interaction.session?.accountId ? await deps.provisioning.find(interaction.session.accountId) : undefined;
   renderPage(ctx, pages, 'consent', {
     title: t.consentTitle,
     consentLead: format(t.consentLead, { app: clientName }),

@@ -57,8 +57,6 @@ export function renderLoginError(
     backFirst: refusal,
     retryLabel: refusal ? t.useAnotherAccount : undefined,
     retryUrl: options.uid ? `/interaction/${options.uid}` : undefined,
-    backUrl: options.uid
-      ? `/interaction/${options.uid}/abort?error=${options.oauthError ?? 'access_denied'}`
-      : undefined,
+    backUrl: options.uid ? `/interaction/${options.uid}/abort?error=${options.oauthError ?? 'access_denied'}` : undefined,
   });
 }

@@ -189,7 +189,10 @@ export function createClientStore(
             : `client ${clientId} authenticates with a secret: it cannot switch to ${String(metadata.token_endpoint_auth_method)}`,
         );
       }
-      await validate?.({ ...metadata, ...(row.secretEncrypted ? { client_secret: box.open(row.secretEncrypted, row.clientId) } : {}) } as ClientMetadata);
+      await validate?.({
+        ...metadata,
+        ...(row.secretEncrypted ? { client_secret: box.open(row.secretEncrypted, row.clientId) } : {}),
+      } as ClientMetadata);
       await row.update({ name: input.name, metadata, firstParty: input.firstParty ?? false });
       await onChange(clientId);
       return {
@@ -295,7 +298,10 @@ export type ClientStore = ReturnType<typeof createClientStore>;
  * oidc-provider's adapter for the `Client` model: read-only, cached. A miss is cached too, so a
  * flood of unknown client ids cannot turn into a flood of Postgres queries.
  */
-export function createClientAdapter(store: ClientStore, cacheMs: number): {
+export function createClientAdapter(
+  store: ClientStore,
+  cacheMs: number,
+): {
   adapter: Adapter;
   invalidate(clientId?: string): void;
 } {

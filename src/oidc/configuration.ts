@@ -41,9 +41,7 @@ export interface ProviderDeps {
   /** The account's role names, for access tokens issued to resource servers. */
   rolesOf?: (accountId: string) => Promise<string[]>;
   logoutSource: NonNullable<NonNullable<Configuration['features']>['rpInitiatedLogout']>['logoutSource'];
-  postLogoutSuccessSource: NonNullable<
-    NonNullable<Configuration['features']>['rpInitiatedLogout']
-  >['postLogoutSuccessSource'];
+  postLogoutSuccessSource: NonNullable<NonNullable<Configuration['features']>['rpInitiatedLogout']>['postLogoutSuccessSource'];
 }
 
 export function buildConfiguration(config: Config, deps: ProviderDeps): Configuration {
@@ -122,9 +120,7 @@ export function buildConfiguration(config: Config, deps: ProviderDeps): Configur
           throw new errors.InvalidClientMetadata('first_party must be a boolean');
         }
         if (key === 'allowed_resources' && value !== undefined && !isAllowedResources(value)) {
-          throw new errors.InvalidClientMetadata(
-            'allowed_resources must map absolute resource URIs to arrays of scope strings',
-          );
+          throw new errors.InvalidClientMetadata('allowed_resources must map absolute resource URIs to arrays of scope strings');
         }
       },
     },
@@ -225,9 +221,7 @@ export function buildConfiguration(config: Config, deps: ProviderDeps): Configur
             audience: server.identifier,
             accessTokenTTL: server.accessTokenTtl ?? ttl.accessToken,
             accessTokenFormat: server.tokenFormat,
-            ...(server.tokenFormat === 'jwt'
-              ? { jwt: { sign: { alg: (server.signingAlg ?? config.oidc.signingAlg) as 'RS256' } } }
-              : {}),
+            ...(server.tokenFormat === 'jwt' ? { jwt: { sign: { alg: (server.signingAlg ?? config.oidc.signingAlg) as 'RS256' } } } : {}),
           };
         },
       },
@@ -252,7 +246,9 @@ export function buildConfiguration(config: Config, deps: ProviderDeps): Configur
       const accountId = 'accountId' in token ? token.accountId : undefined;
       if (accountId) return deps.rolesOf ? { roles: await deps.rolesOf(accountId) } : undefined;
       const serviceRoles = (ctx.oidc.client as unknown as { service_roles?: unknown } | undefined)?.service_roles;
-      return token.kind === 'ClientCredentials' && isStringList(serviceRoles) && serviceRoles.length > 0 ? { roles: serviceRoles } : undefined;
+      return token.kind === 'ClientCredentials' && isStringList(serviceRoles) && serviceRoles.length > 0
+        ? { roles: serviceRoles }
+        : undefined;
     },
     // A client allowed the refresh_token grant always gets one: with offline_access (asked with
     // prompt=consent, OIDC Core 11) it outlives the session; without, it dies with the session

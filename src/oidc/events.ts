@@ -23,19 +23,16 @@ export function attachProviderEvents(provider: Provider, deps: { audit: AuditLog
   provider.on('backchannel.success', (_ctx: KoaContextWithOIDC, client: { clientId: string }, accountId: string, sid: string) => {
     logger.info({ clientId: client.clientId, accountId, sid }, 'back-channel logout delivered');
   });
-  provider.on(
-    'backchannel.error',
-    (ctx: KoaContextWithOIDC, error: Error, client: { clientId: string }, accountId: string) => {
-      logger.warn({ clientId: client.clientId, accountId, err: error }, 'back-channel logout failed');
-      void audit.record({
-        type: 'logout.backchannel_failed',
-        accountId,
-        clientId: client.clientId,
-        ip: ip(ctx),
-        details: { error: error.message },
-      });
-    },
-  );
+  provider.on('backchannel.error', (ctx: KoaContextWithOIDC, error: Error, client: { clientId: string }, accountId: string) => {
+    logger.warn({ clientId: client.clientId, accountId, err: error }, 'back-channel logout failed');
+    void audit.record({
+      type: 'logout.backchannel_failed',
+      accountId,
+      clientId: client.clientId,
+      ip: ip(ctx),
+      details: { error: error.message },
+    });
+  });
   provider.on('grant.revoked', (ctx: KoaContextWithOIDC, grantId: string) => {
     void audit.record({
       type: 'grant.revoked',

@@ -12,8 +12,7 @@ export function createLoadExistingGrant(consents: ConsentStore): NonNullable<Con
     const { oidc } = ctx;
     const client = oidc.client!;
     const session = oidc.session!;
-    const grantId =
-      (oidc.result?.consent as { grantId?: string } | undefined)?.grantId ?? session.grantIdFor(client.clientId);
+    const grantId = (oidc.result?.consent as { grantId?: string } | undefined)?.grantId ?? session.grantIdFor(client.clientId);
     if (grantId) return oidc.provider.Grant.find(grantId);
     const accountId = session.accountId;
     if (!accountId) return undefined;

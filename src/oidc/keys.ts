@@ -145,10 +145,7 @@ export function createKeyStore(
       return info;
     },
     async retire(kid) {
-      const [count] = await SigningKey.update(
-        { status: 'retired', retiredAt: new Date() },
-        { where: { kid, status: 'active' } },
-      );
+      const [count] = await SigningKey.update({ status: 'retired', retiredAt: new Date() }, { where: { kid, status: 'active' } });
       return count > 0;
     },
     list,

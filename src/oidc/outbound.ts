@@ -67,7 +67,13 @@ function isTimeout(error: unknown): boolean {
   for (let e: unknown = error; e; e = (e as { cause?: unknown }).cause) {
     const name = (e as { name?: unknown }).name;
     const code = (e as { code?: unknown }).code;
-    if (name === 'TimeoutError' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return true;
+    if (
+      name === 'TimeoutError' ||
+      code === 'UND_ERR_CONNECT_TIMEOUT' ||
+      code === 'UND_ERR_HEADERS_TIMEOUT' ||
+      code === 'UND_ERR_BODY_TIMEOUT'
+    )
+      return true;
   }
   return false;
 }
@@ -87,11 +93,14 @@ export function createOutboundFetch(options: OutboundOptions): (url: string | UR
     for (let attempt = 0; attempt < attempts; attempt += 1) {
       if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** (attempt - 1)));
       try {
-        const response = (await undiciFetch(url as string, {
-          ...(rest as object),
-          dispatcher,
-          signal: AbortSignal.timeout(timeoutMs),
-        } as never)) as unknown as Response;
+        const response = (await undiciFetch(
+          url as string,
+          {
+            ...(rest as object),
+            dispatcher,
+            signal: AbortSignal.timeout(timeoutMs),
+          } as never,
+        )) as unknown as Response;
         if (response.status < 500 || attempt === attempts - 1) return response;
         lastError = undefined;
       } catch (error) {

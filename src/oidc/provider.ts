@@ -47,10 +47,7 @@ export async function createProviderHolder(
   let checking: Promise<boolean> | undefined;
 
   async function build(): Promise<void> {
-    const [version, jwks] = await Promise.all([
-      keyStore.version(),
-      keyStore.privateJwks(config.oidc.signingAlg),
-    ]);
+    const [version, jwks] = await Promise.all([keyStore.version(), keyStore.privateJwks(config.oidc.signingAlg)]);
     const next = new Provider(config.issuer, buildConfiguration(config, { ...deps, jwks }));
     next.proxy = config.trustProxy;
     rememberClientInstances(next);
@@ -131,15 +128,20 @@ async function requireClientAuthentication(ctx: Koa.Context, next: Koa.Next): Pr
  * A validator for tools that register clients without running the server (the CLI): a throwaway
  * provider with the real configuration, so metadata is checked exactly as it will be at run time.
  */
-export async function createClientValidator(
-  config: Config,
-  keyStore: KeyStore,
-): Promise<(metadata: ClientMetadata) => Promise<void>> {
+export async function createClientValidator(config: Config, keyStore: KeyStore): Promise<(metadata: ClientMetadata) => Promise<void>> {
   const jwks = await keyStore.privateJwks(config.oidc.signingAlg);
   const unused = async (): Promise<never> => {
     throw new Error('not available while validating');
   };
-  const adapter = { find: unused, upsert: unused, findByUid: unused, findByUserCode: unused, consume: unused, destroy: unused, revokeByGrantId: unused };
+  const adapter = {
+    find: unused,
+    upsert: unused,
+    findByUid: unused,
+    findByUserCode: unused,
+    consume: unused,
+    destroy: unused,
+    revokeByGrantId: unused,
+  };
   const provider = new Provider(
     config.issuer,
     buildConfiguration(config, {

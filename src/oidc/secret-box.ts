@@ -28,9 +28,7 @@ export function createSecretBox(secret: string, purpose: string): SecretBox {
       const cipher = createCipheriv('aes-256-gcm', key, iv);
       cipher.setAAD(associatedData(purpose, rowId));
       const data = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-      return ['v2', iv, data, cipher.getAuthTag()]
-        .map((part) => (typeof part === 'string' ? part : part.toString('base64url')))
-        .join('.');
+      return ['v2', iv, data, cipher.getAuthTag()].map((part) => (typeof part === 'string' ? part : part.toString('base64url'))).join('.');
     },
     open(sealed, rowId) {
       const [version, iv, data, tag] = sealed.split('.');
@@ -41,15 +39,15 @@ export function createSecretBox(secret: string, purpose: string): SecretBox {
       if (version === 'v2') decipher.setAAD(associatedData(purpose, rowId));
       decipher.setAuthTag(Buffer.from(tag, 'base64url'));
       try {
-        return Buffer.concat([
-          decipher.update(Buffer.from(data, 'base64url')),
-          decipher.final(),
-        ]).toString('utf8');
+        return Buffer.concat([decipher.update(Buffer.from(data, 'base64url')), decipher.final()]).toString('utf8');
       } catch (cause) {
         // Wrong KEY_ENCRYPTION_SECRET, tampered data, or a value moved from another row; never echo it.
-        throw new Error('cannot decrypt a stored secret: is KEY_ENCRYPTION_SECRET the one it was stored with, and the value in its own row?', {
-          cause,
-        });
+        throw new Error(
+          'cannot decrypt a stored secret: is KEY_ENCRYPTION_SECRET the one it was stored with, and the value in its own row?',
+          {
+            cause,
+          },
+        );
       }
     },
   };

@@ -26,8 +26,7 @@ export function withUnavailableErrors(adapter: Adapter): Adapter {
   for (const method of METHODS) {
     const original = (adapter as unknown as Record<string, ((...args: unknown[]) => Promise<unknown>) | undefined>)[method];
     if (!original) continue;
-    (wrapped as unknown as Record<string, unknown>)[method] = (...args: unknown[]) =>
-      original.apply(adapter, args).catch(translate);
+    (wrapped as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => original.apply(adapter, args).catch(translate);
   }
   return wrapped;
 }

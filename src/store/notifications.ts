@@ -31,7 +31,11 @@ export function createRedisChangeNotifier(redis: RedisClient, onError: (error: u
         try {
           const { topic, id } = JSON.parse(message) as { topic?: unknown; id?: unknown };
           // Anyone with access to Redis can publish: take only what we send, drop the rest.
-          if ((topic !== 'clients' && topic !== 'keys' && topic !== 'accounts') || (id !== undefined && (typeof id !== 'string' || id.length > 1024))) return;
+          if (
+            (topic !== 'clients' && topic !== 'keys' && topic !== 'accounts') ||
+            (id !== undefined && (typeof id !== 'string' || id.length > 1024))
+          )
+            return;
           handler(topic, id);
         } catch (error) {
           onError(error);

@@ -213,10 +213,7 @@ function accountKey(prefix: string, accountId: string, model: string): string {
  * different slots are written by independent commands issued in parallel. A token is looked up by
  * its id alone, so it cannot share a `{hash tag}` with its grant.
  */
-export function createRedisAdapterFactory(
-  client: RedisClient,
-  options: RedisAdapterOptions = {},
-): IndexedAdapterConstructor {
+export function createRedisAdapterFactory(client: RedisClient, options: RedisAdapterOptions = {}): IndexedAdapterConstructor {
   const prefix = options.prefix ?? 'oidc:';
   const clockTolerance = options.clockTolerance ?? 0;
   const accountIndex = createRedisAccountIndex(client, { prefix });
@@ -339,10 +336,7 @@ export function createRedisAdapterFactory(
       // One DEL per key: the tokens hash to different slots, so a multi-key DEL would be
       // CROSSSLOT on Cluster. SREM (not DEL) of the index keeps a token that was added to the
       // grant meanwhile, and Redis drops the set once it is empty.
-      await Promise.all([
-        ...members.map((member) => client.del(member)),
-        client.srem(indexKey, ...members),
-      ]);
+      await Promise.all([...members.map((member) => client.del(member)), client.srem(indexKey, ...members)]);
     }
   };
 }

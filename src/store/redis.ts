@@ -112,10 +112,7 @@ export function parseRedisUrl(url: string): RedisUrlDescription {
   const [, rawScheme = '', authority = '', path = '', rest = ''] = match;
   const scheme = rawScheme.toLowerCase();
   if (!isScheme(scheme)) {
-    throw invalid(
-      url,
-      'must start with redis://, rediss://, redis-sentinel://, rediss-sentinel://, redis-cluster:// or rediss-cluster://',
-    );
+    throw invalid(url, 'must start with redis://, rediss://, redis-sentinel://, rediss-sentinel://, redis-cluster:// or rediss-cluster://');
   }
   if (rest !== '') throw invalid(url, 'must not have a query string or fragment');
   const { kind, tls, defaultPort } = SCHEMES[scheme];

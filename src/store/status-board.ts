@@ -117,7 +117,9 @@ export function startStatusPublisher<T>(
 function parse<T>(value: string): { updatedAt: number; status: T } | undefined {
   try {
     const parsed = JSON.parse(value) as { updatedAt?: unknown; status?: T };
-    return typeof parsed.updatedAt === 'number' && parsed.status !== undefined ? { updatedAt: parsed.updatedAt, status: parsed.status } : undefined;
+    return typeof parsed.updatedAt === 'number' && parsed.status !== undefined
+      ? { updatedAt: parsed.updatedAt, status: parsed.status }
+      : undefined;
   } catch {
     return undefined;
   }

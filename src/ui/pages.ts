@@ -5,16 +5,14 @@ import { type Locale, messages, pickLocale } from '../errors/messages.js';
 import { currentRequest } from '../log.js';
 
 // views/ sits beside src/ in the source tree; the build copies nothing, so dist/ looks two levels up.
-const VIEWS_DIR = [path.resolve(import.meta.dirname, '../../views'), path.resolve(import.meta.dirname, '../../../views')].find(
-  (dir) => {
-    try {
-      readFileSync(path.join(dir, 'layout.ejs'));
-      return true;
-    } catch {
-      return false;
-    }
-  },
-)!;
+const VIEWS_DIR = [path.resolve(import.meta.dirname, '../../views'), path.resolve(import.meta.dirname, '../../../views')].find((dir) => {
+  try {
+    readFileSync(path.join(dir, 'layout.ejs'));
+    return true;
+  } catch {
+    return false;
+  }
+})!;
 
 export interface PageRenderer {
   /**

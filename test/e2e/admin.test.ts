@@ -52,10 +52,7 @@ describe('e2e: the admin console in headless Chromium', function () {
 
   before(async function () {
     mkdirSync(SCREENSHOTS, { recursive: true });
-    [browser, world] = await Promise.all([
-      launchChromium(),
-      startAdminWorld(),
-    ]);
+    [browser, world] = await Promise.all([launchChromium(), startAdminWorld()]);
     issuer = world.server.issuer;
   });
 
@@ -135,9 +132,12 @@ describe('e2e: the admin console in headless Chromium', function () {
         .locator('body')
         .innerText({ timeout: 1000 })
         .catch(() => '(no body)');
-      throw new Error(`expected to arrive at ${String(url)}, the browser is at ${tab.page.url()} showing: ${shows.slice(0, 400)}; console: ${JSON.stringify(tab.console)}`, {
-        cause: error,
-      });
+      throw new Error(
+        `expected to arrive at ${String(url)}, the browser is at ${tab.page.url()} showing: ${shows.slice(0, 400)}; console: ${JSON.stringify(tab.console)}`,
+        {
+          cause: error,
+        },
+      );
     }
   }
 
@@ -297,9 +297,36 @@ describe('e2e: the admin console in headless Chromium', function () {
     const now = new Date();
     const item = { transport: 'stream', corpId: 'dingtest', occurredAt: now, urgentDoneAt: now, nextAttemptAt: now, finishedAt: now };
     await InboxEvent.bulkCreate([
-      { ...item, id: 'e2e-done', type: 'user_leave_org', userIds: ['0226103541652'], payload: {}, status: 'done', reason: null, attempts: 1 },
-      { ...item, id: 'http:e2e-unreadable', transport: 'http', type: null, payload: 'x', status: 'failed', reason: 'DeptId is not a list of department ids', attempts: 0 },
-      { ...item, id: 'e2e-failed', type: 'org_dept_modify', departmentIds: [100, 101], payload: {}, status: 'failed', reason: 'dingtalk.unavailable: DingTalk did not answer', attempts: 10 },
+      {
+        ...item,
+        id: 'e2e-done',
+        type: 'user_leave_org',
+        userIds: ['0226103541652'],
+        payload: {},
+        status: 'done',
+        reason: null,
+        attempts: 1,
+      },
+      {
+        ...item,
+        id: 'http:e2e-unreadable',
+        transport: 'http',
+        type: null,
+        payload: 'x',
+        status: 'failed',
+        reason: 'DeptId is not a list of department ids',
+        attempts: 0,
+      },
+      {
+        ...item,
+        id: 'e2e-failed',
+        type: 'org_dept_modify',
+        departmentIds: [100, 101],
+        payload: {},
+        status: 'failed',
+        reason: 'dingtalk.unavailable: DingTalk did not answer',
+        attempts: 10,
+      },
     ]);
     await page.goto(`${issuer}/admin`);
     await nav('Events').click();
@@ -310,7 +337,9 @@ describe('e2e: the admin console in headless Chromium', function () {
     await checkPage(admin, 'events-failed', 'Events');
     const rows = page.locator('table.data tbody tr');
     expect(await rows.count()).to.equal(2);
-    expect(await page.locator('main').innerText()).to.contain('DeptId is not a list of department ids').and.contain('dingtalk.unavailable');
+    expect(await page.locator('main').innerText())
+      .to.contain('DeptId is not a list of department ids')
+      .and.contain('dingtalk.unavailable');
     // Only the readable one can be retried.
     const retry = page.getByRole('button', { name: /^Retry: org_dept_modify/ });
     expect(await page.getByRole('button', { name: /^Retry/ }).count()).to.equal(1);
@@ -326,7 +355,8 @@ describe('e2e: the admin console in headless Chromium', function () {
     await nav('Audit log').click();
     await checkPage(admin, 'audit', 'Audit log');
     const table = page.locator('table.data');
-    const entry = (type: string) => table.locator('tbody tr', { has: page.locator('td code', { hasText: new RegExp(`^${escapeRegExp(type)}$`) }) });
+    const entry = (type: string) =>
+      table.locator('tbody tr', { has: page.locator('td code', { hasText: new RegExp(`^${escapeRegExp(type)}$`) }) });
     const steps: Record<string, string> = {
       'role.created': 'ops',
       'role_rule.created': AUDITOR_USERID,
@@ -347,7 +377,9 @@ describe('e2e: the admin console in headless Chromium', function () {
     }
 
     // The six filters and both buttons fit one row on a laptop.
-    const tops = await page.locator('form.filters > label, form.filters > .button').evaluateAll((nodes) => nodes.map((node) => Math.round(node.getBoundingClientRect().bottom)));
+    const tops = await page
+      .locator('form.filters > label, form.filters > .button')
+      .evaluateAll((nodes) => nodes.map((node) => Math.round(node.getBoundingClientRect().bottom)));
     expect(tops, 'the audit filters are one row at 1280 px').to.have.length(8);
     expect(Math.max(...tops) - Math.min(...tops), 'the audit filters are one row at 1280 px').to.be.at.most(4);
 

@@ -123,10 +123,7 @@ describe('e2e: login, consent and logout in headless Chromium', function () {
   before(async function () {
     mkdirSync(SCREENSHOTS, { recursive: true });
     await resetState();
-    [browser, world] = await Promise.all([
-      launchChromium(),
-      startLoginWorld(),
-    ]);
+    [browser, world] = await Promise.all([launchChromium(), startLoginWorld()]);
   });
 
   after(async function () {
@@ -136,7 +133,10 @@ describe('e2e: login, consent and logout in headless Chromium', function () {
 
   afterEach(async function () {
     if (tab && this.currentTest?.state === 'failed') {
-      const name = `failed-${this.currentTest.fullTitle().replace(/[^\w-]+/g, '-').slice(0, 120)}.png`;
+      const name = `failed-${this.currentTest
+        .fullTitle()
+        .replace(/[^\w-]+/g, '-')
+        .slice(0, 120)}.png`;
       await tab.page.screenshot({ path: path.join(SCREENSHOTS, name), fullPage: true }).catch(() => undefined);
     }
     await tab?.context.close();
@@ -277,7 +277,10 @@ describe('e2e: login, consent and logout in headless Chromium', function () {
         for (const scope of SCOPES) {
           expect(scopeTitles, `the ${scope} scope in plain words`).to.include(SCOPE_TEXT[scope]![language.lang]);
         }
-        expect(scopeTitles.filter((title) => SCOPES.includes(title)), 'no raw scope names').to.deep.equal([]);
+        expect(
+          scopeTitles.filter((title) => SCOPES.includes(title)),
+          'no raw scope names',
+        ).to.deep.equal([]);
         expect(await page.locator('main').innerText()).to.contain('王建国');
 
         await page.getByRole('button', { name: t.allow, exact: true }).click();

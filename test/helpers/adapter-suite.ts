@@ -232,7 +232,7 @@ export function adapterSuite(name: string, makeFactory: () => Promise<AdapterFix
         ttl,
       ];
 
-      it('lists the Sessions and Grants of an account, and nobody else\'s', async function () {
+      it("lists the Sessions and Grants of an account, and nobody else's", async function () {
         await adapter('Session').upsert(...session('s-a1', 'acc-a'));
         await adapter('Session').upsert(...session('s-a2', 'acc-a'));
         await adapter('Session').upsert(...session('s-b1', 'acc-b'));

@@ -12,7 +12,18 @@ import path from 'node:path';
 
 const HTTPD = '/usr/sbin/apache2';
 const MODULES = '/usr/lib/apache2/modules';
-const NEEDED = ['mod_mpm_event', 'mod_unixd', 'mod_authn_core', 'mod_authz_core', 'mod_authz_user', 'mod_log_config', 'mod_headers', 'mod_proxy', 'mod_proxy_http', 'mod_auth_openidc'];
+const NEEDED = [
+  'mod_mpm_event',
+  'mod_unixd',
+  'mod_authn_core',
+  'mod_authz_core',
+  'mod_authz_user',
+  'mod_log_config',
+  'mod_headers',
+  'mod_proxy',
+  'mod_proxy_http',
+  'mod_auth_openidc',
+];
 
 /** Modules built into Debian's apache2 binary (no .so to load). */
 const BUILT_IN = new Set(['mod_unixd', 'mod_log_config']);
@@ -26,7 +37,9 @@ export interface RunningApache {
 
 /** Stop the test with what to install when Apache or mod_auth_openidc is missing. */
 export function requireApache(): void {
-  const missing = [HTTPD, ...NEEDED.filter((m) => !BUILT_IN.has(m)).map((m) => path.join(MODULES, `${m}.so`))].filter((f) => !existsSync(f));
+  const missing = [HTTPD, ...NEEDED.filter((m) => !BUILT_IN.has(m)).map((m) => path.join(MODULES, `${m}.so`))].filter(
+    (f) => !existsSync(f),
+  );
   if (missing.length > 0) {
     throw new Error(
       `Apache with mod_auth_openidc is needed by this test and is not installed (missing ${missing.join(', ')}): ` +

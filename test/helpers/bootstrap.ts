@@ -57,10 +57,7 @@ async function ensureDatabase(): Promise<void> {
   try {
     await client.connect();
   } catch (error) {
-    throw new Error(
-      `PostgreSQL is not reachable at ${target.host}: start it (see README, "Tests") or set DATABASE_URL`,
-      { cause: error },
-    );
+    throw new Error(`PostgreSQL is not reachable at ${target.host}: start it (see README, "Tests") or set DATABASE_URL`, { cause: error });
   }
   try {
     const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);

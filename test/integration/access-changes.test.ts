@@ -29,7 +29,12 @@ async function signIn(world: LoginWorld, rp: RelyingParty, unionId: string): Pro
   return { access: tokens.access_token, refresh: tokens.refresh_token! };
 }
 
-async function post(issuer: string, rp: RelyingParty, path: string, form: Record<string, string>): Promise<{ status: number; body: Record<string, unknown> }> {
+async function post(
+  issuer: string,
+  rp: RelyingParty,
+  path: string,
+  form: Record<string, string>,
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const response = await fetch(`${issuer}${path}`, {
     method: 'POST',
     headers: {
@@ -94,7 +99,11 @@ describe('access changes reach live tokens', function () {
     const atOpen = await signIn(world, open, USERS.boss);
     const bossId = await accountIdOf(world, USERS.boss);
     await roles.assign('grafana-users', bossId);
-    const grafana = await registerRelyingParty(world, { name: 'Grafana', firstParty: true, metadata: { access_policy: { roles: ['grafana-users'] } } });
+    const grafana = await registerRelyingParty(world, {
+      name: 'Grafana',
+      firstParty: true,
+      metadata: { access_policy: { roles: ['grafana-users'] } },
+    });
     const atGrafana = await signIn(world, grafana, USERS.boss);
     await expectWorking(world.server.issuer, grafana, atGrafana);
 
@@ -117,7 +126,11 @@ describe('access changes reach live tokens', function () {
     await roles.addRole('jenkins-users');
     const wangId = await accountIdOf(world, USERS.admin);
     await roles.assign('jenkins-users', wangId);
-    const jenkins = await registerRelyingParty(world, { name: 'Jenkins', firstParty: true, metadata: { access_policy: { roles: ['jenkins-users'] } } });
+    const jenkins = await registerRelyingParty(world, {
+      name: 'Jenkins',
+      firstParty: true,
+      metadata: { access_policy: { roles: ['jenkins-users'] } },
+    });
     const tokens = await signIn(world, jenkins, USERS.admin);
     await expectWorking(world.server.issuer, jenkins, tokens);
 
@@ -160,7 +173,11 @@ describe('access changes reach live tokens', function () {
   });
 
   it('a department move out of an app’s departments stops the tokens (DingTalk sync)', async function () {
-    const wiki = await registerRelyingParty(world, { name: 'R&D wiki', firstParty: true, metadata: { access_policy: { departments: [100] } } });
+    const wiki = await registerRelyingParty(world, {
+      name: 'R&D wiki',
+      firstParty: true,
+      metadata: { access_policy: { departments: [100] } },
+    });
     const tokens = await signIn(world, wiki, LI_NA);
     await expectWorking(world.server.issuer, wiki, tokens);
 
@@ -175,7 +192,11 @@ describe('access changes reach live tokens', function () {
   });
 
   it('a department move noticed at the next sign-in, at another app, stops the tokens at the app it leaves', async function () {
-    const platform = await registerRelyingParty(world, { name: 'R&D portal', firstParty: true, metadata: { access_policy: { departments: [100] } } });
+    const platform = await registerRelyingParty(world, {
+      name: 'R&D portal',
+      firstParty: true,
+      metadata: { access_policy: { departments: [100] } },
+    });
     const tokens = await signIn(world, platform, ZHANG_WEI); // 前端组 (102) is under 研发中心 (100)
     await expectWorking(world.server.issuer, platform, tokens);
 
@@ -197,7 +218,11 @@ describe('access changes reach live tokens', function () {
       await signIn(world, await registerRelyingParty(world, { firstParty: true }), ZHANG_WEI); // the account exists after a login
       const zhangId = await accountIdOf(world, ZHANG_WEI);
       await roles.assign('ops', zhangId);
-      const ops = await registerRelyingParty(world, { name: 'Ops console', firstParty: true, metadata: { access_policy: { roles: ['ops'] } } });
+      const ops = await registerRelyingParty(world, {
+        name: 'Ops console',
+        firstParty: true,
+        metadata: { access_policy: { roles: ['ops'] } },
+      });
       const tokens = await signIn(world, ops, ZHANG_WEI);
       await expectWorking(replica.issuer, ops, tokens); // the replica now holds the account and the client for a minute
 
@@ -210,7 +235,11 @@ describe('access changes reach live tokens', function () {
       const board = await registerRelyingParty(world, { name: 'Status board', firstParty: true });
       const atBoard = await signIn(world, board, ZHANG_WEI);
       await expectWorking(world.server.issuer, board, atBoard);
-      await adminServiceOf(replica.services).updateClient(board.clientId, { accessPolicy: { roles: ['ops'] } }, { accountId: 'replica-admin', via: 'api' });
+      await adminServiceOf(replica.services).updateClient(
+        board.clientId,
+        { accessPolicy: { roles: ['ops'] } },
+        { accountId: 'replica-admin', via: 'api' },
+      );
       await expectStopped(world.server.issuer, board, atBoard);
     } finally {
       await replica.close();

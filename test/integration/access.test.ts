@@ -69,14 +69,22 @@ describe('roles in tokens, per-app access, introspection rights and logout', fun
     });
 
     it('admits by department', async function () {
-      const rp = await registerRelyingParty(world, { name: 'R&D wiki', firstParty: true, metadata: { access_policy: { departments: [100] } } });
+      const rp = await registerRelyingParty(world, {
+        name: 'R&D wiki',
+        firstParty: true,
+        metadata: { access_policy: { departments: [100] } },
+      });
       const ok = await loginViaDingTalk(world, new Browser(), rp, USERS.admin); // 王建国 is in 100
       expect(ok.callback.searchParams.get('code')).to.be.a('string');
     });
 
     it('checks an existing session too: another app refuses without a second DingTalk login', async function () {
       const open = await registerRelyingParty(world, { name: 'Open app', firstParty: true });
-      const closed = await registerRelyingParty(world, { name: 'HR app', firstParty: true, metadata: { access_policy: { roles: ['hr'] } } });
+      const closed = await registerRelyingParty(world, {
+        name: 'HR app',
+        firstParty: true,
+        metadata: { access_policy: { roles: ['hr'] } },
+      });
       const browser = new Browser();
       await loginViaDingTalk(world, browser, open, USERS.admin);
       const request = await authorize(closed);
@@ -126,16 +134,25 @@ describe('roles in tokens, per-app access, introspection rights and logout', fun
       const { clientStore } = world.server.services;
       await clientStore.addResourceServer({ identifier: OPAQUE_API, tokenFormat: 'opaque', scopes: ['read'] });
       const caller = await clientStore.add({ name: 'caller', grantTypes: ['client_credentials'], allowedResources: { [OPAQUE_API]: [] } });
-      const api = await clientStore.add({ name: 'the API', grantTypes: ['client_credentials'], metadata: { introspect_resources: [OPAQUE_API] } });
+      const api = await clientStore.add({
+        name: 'the API',
+        grantTypes: ['client_credentials'],
+        metadata: { introspect_resources: [OPAQUE_API] },
+      });
       const stranger = await clientStore.add({ name: 'stranger', grantTypes: ['client_credentials'] });
-      const basic = (c: { clientId: string; clientSecret?: string }) => `Basic ${Buffer.from(`${c.clientId}:${c.clientSecret}`).toString('base64')}`;
+      const basic = (c: { clientId: string; clientSecret?: string }) =>
+        `Basic ${Buffer.from(`${c.clientId}:${c.clientSecret}`).toString('base64')}`;
       const post = (path: string, auth: string, body: Record<string, string>) =>
         fetch(`${world.server.issuer}${path}`, {
           method: 'POST',
           headers: { authorization: auth, 'content-type': 'application/x-www-form-urlencoded' },
           body: new URLSearchParams(body),
         }).then((r) => r.json() as Promise<Record<string, unknown>>);
-      const { access_token: token } = await post('/token', basic(caller), { grant_type: 'client_credentials', resource: OPAQUE_API, scope: 'read' });
+      const { access_token: token } = await post('/token', basic(caller), {
+        grant_type: 'client_credentials',
+        resource: OPAQUE_API,
+        scope: 'read',
+      });
       expect(await post('/token/introspection', basic(api), { token: token as string })).to.include({ active: true, aud: OPAQUE_API });
       expect(await post('/token/introspection', basic(stranger), { token: token as string })).to.deep.equal({ active: false });
       expect(await post('/token/introspection', basic(caller), { token: token as string })).to.include({ active: true });
@@ -215,7 +232,10 @@ describe('roles in tokens, per-app access, introspection rights and logout', fun
       const browser = new Browser();
       const { callback, request } = await loginViaDingTalk(world, browser, rp, USERS.admin);
       const tokens = await exchangeCode(rp, callback, request);
-      const logout = oidc.buildEndSessionUrl(rp.config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: 'https://rp.example.test/logged-out' });
+      const logout = oidc.buildEndSessionUrl(rp.config, {
+        id_token_hint: tokens.id_token!,
+        post_logout_redirect_uri: 'https://rp.example.test/logged-out',
+      });
       const confirm = await browser.follow(logout.toString(), [world.server.issuer]);
       const form = formOf(confirm.text, '/session/end/confirm');
       await browser.request(new URL(form.action, world.server.issuer).toString(), { form: { ...form.fields, logout: 'yes' } });

@@ -50,9 +50,10 @@ describe('Apache mod_auth_openidc in front of any web app (the guide, run as wri
     // The guide's registration, for this Apache's address.
     const [add] = shellCommands(GUIDE, 'npx dingtalk-oidc').filter(([group, action]) => group === 'clients' && action === 'add');
     expect(add, 'the guide registers its client').to.not.equal(undefined);
-    const created = JSON.parse(
-      await clients(world, [...add!.slice(1).map((word) => word.replaceAll(APP, appUrl)), '--json']),
-    ) as { client_id: string; client_secret: string };
+    const created = JSON.parse(await clients(world, [...add!.slice(1).map((word) => word.replaceAll(APP, appUrl)), '--json'])) as {
+      client_id: string;
+      client_secret: string;
+    };
     clientId = created.client_id;
 
     const [block] = codeBlocks(GUIDE, 'apache');
@@ -119,7 +120,10 @@ describe('Apache mod_auth_openidc in front of any web app (the guide, run as wri
       // As the guide shows: `clients update <client_id> --access-role wiki-users`.
       const [update] = shellCommands(GUIDE, 'npx dingtalk-oidc').filter(([group, action]) => group === 'clients' && action === 'update');
       expect(update, 'the guide shows the access policy').to.not.equal(undefined);
-      await clients(world, update!.slice(1).map((word) => (word === '<client_id>' ? clientId : word)));
+      await clients(
+        world,
+        update!.slice(1).map((word) => (word === '<client_id>' ? clientId : word)),
+      );
     });
 
     it('sees our "no access" page, and after "Back to the application", our login page again (OIDCDefaultURL set)', async function () {

@@ -62,14 +62,19 @@ async function runCli(world: LoginWorld, args: string[]): Promise<string> {
 
 /** The `npx dingtalk-oidc clients add …` lines of a guide, registered; each client's metadata. */
 async function registerAsTheGuideSays(world: LoginWorld, guide: string): Promise<(RelyingParty & { metadata: Record<string, unknown> })[]> {
-  const commands = shellCommands(`docs/integrations/${guide}.md`, 'npx dingtalk-oidc').filter(([group, action]) => group === 'clients' && action === 'add');
+  const commands = shellCommands(`docs/integrations/${guide}.md`, 'npx dingtalk-oidc').filter(
+    ([group, action]) => group === 'clients' && action === 'add',
+  );
   expect(commands, `docs/integrations/${guide}.md registers its client`).to.not.be.empty;
   const parties = [];
   for (const args of commands) {
     const created = JSON.parse(await runCli(world, [...args.slice(1), '--json'])) as { client_id: string; client_secret?: string };
     const metadata = (await world.server.services.clientStore.get(created.client_id))!.metadata;
     const redirectUri = (metadata.redirect_uris as string[])[0]!;
-    parties.push({ ...(await relyingParty(world, { clientId: created.client_id, clientSecret: created.client_secret, redirectUri })), metadata });
+    parties.push({
+      ...(await relyingParty(world, { clientId: created.client_id, clientSecret: created.client_secret, redirectUri })),
+      metadata,
+    });
   }
   return parties;
 }
@@ -106,7 +111,12 @@ describe('application integrations', function () {
     const { status, json } = await tokenRequest(
       world,
       rp,
-      { grant_type: 'authorization_code', code: callback.searchParams.get('code')!, redirect_uri: rp.redirectUri, code_verifier: request.verifier },
+      {
+        grant_type: 'authorization_code',
+        code: callback.searchParams.get('code')!,
+        redirect_uri: rp.redirectUri,
+        code_verifier: request.verifier,
+      },
       'post',
     );
     expect(status).to.equal(200);
@@ -145,7 +155,12 @@ describe('application integrations', function () {
     const { status, json } = await tokenRequest(
       world,
       rp,
-      { grant_type: 'authorization_code', code: callback.searchParams.get('code')!, redirect_uri: rp.redirectUri, code_verifier: request.verifier },
+      {
+        grant_type: 'authorization_code',
+        code: callback.searchParams.get('code')!,
+        redirect_uri: rp.redirectUri,
+        code_verifier: request.verifier,
+      },
       'post',
     );
     expect(status).to.equal(200);
@@ -163,7 +178,12 @@ describe('application integrations', function () {
     const { status, json } = await tokenRequest(
       world,
       rp,
-      { grant_type: 'authorization_code', code: callback.searchParams.get('code')!, redirect_uri: rp.redirectUri, code_verifier: request.verifier },
+      {
+        grant_type: 'authorization_code',
+        code: callback.searchParams.get('code')!,
+        redirect_uri: rp.redirectUri,
+        code_verifier: request.verifier,
+      },
       'basic',
     );
     expect(status).to.equal(200);
@@ -178,7 +198,9 @@ describe('application integrations', function () {
     expect(cliClient!.metadata.token_endpoint_auth_method).to.equal('none');
     expect(cliClient!.metadata.application_type).to.equal('native');
     expect(cliClient!.redirectUri).to.equal('http://localhost:8085/auth/callback');
-    const { callback, request } = await loginViaDingTalk(world, new Browser(), cliClient!, USERS.admin, { scope: 'openid profile email roles' });
+    const { callback, request } = await loginViaDingTalk(world, new Browser(), cliClient!, USERS.admin, {
+      scope: 'openid profile email roles',
+    });
     const response = await fetch(`${world.server.issuer}/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },

@@ -10,7 +10,8 @@ interface Page {
 }
 
 /** stderr without the runtime's own warnings (oidc-provider's "Unsupported runtime" on Node 20). */
-const errorLines = (stderr: string): string[] => stderr.split('\n').filter((line) => line.trim() !== '' && !line.startsWith('oidc-provider WARNING'));
+const errorLines = (stderr: string): string[] =>
+  stderr.split('\n').filter((line) => line.trim() !== '' && !line.startsWith('oidc-provider WARNING'));
 
 describe('command line: audit log and DingTalk check', function () {
   this.timeout(60_000);
@@ -29,18 +30,66 @@ describe('command line: audit log and DingTalk check', function () {
     const at = (text: string) => new Date(text);
     const rows = await world.server.services.db.models.AuditEvent.bulkCreate(
       [
-        { type: 'role.assigned', actor: adminId, accountId: adminId, clientId: null, createdAt: at('2020-01-01T10:00:00Z'), details: { role: 'oncall' } },
-        { type: 'role_rule.created', actor: 'cli:ops', accountId: null, clientId: null, createdAt: at('2020-01-02T08:00:00Z'), details: { role: 'oncall' } },
-        { type: 'role.unassigned', actor: adminId, accountId: adminId, clientId: null, createdAt: at('2020-01-02T10:00:00Z'), details: { role: 'oncall' } },
+        {
+          type: 'role.assigned',
+          actor: adminId,
+          accountId: adminId,
+          clientId: null,
+          createdAt: at('2020-01-01T10:00:00Z'),
+          details: { role: 'oncall' },
+        },
+        {
+          type: 'role_rule.created',
+          actor: 'cli:ops',
+          accountId: null,
+          clientId: null,
+          createdAt: at('2020-01-02T08:00:00Z'),
+          details: { role: 'oncall' },
+        },
+        {
+          type: 'role.unassigned',
+          actor: adminId,
+          accountId: adminId,
+          clientId: null,
+          createdAt: at('2020-01-02T10:00:00Z'),
+          details: { role: 'oncall' },
+        },
         // A cell a spreadsheet would evaluate: the CSV must carry it as text.
-        { type: 'client.created', actor: '=cmd|calc', accountId: null, clientId: 'wiki', createdAt: at('2020-01-03T09:00:00Z'), details: { name: '=HYPERLINK("http://x")' } },
-        { type: 'login.succeeded', actor: adminId, accountId: adminId, clientId: 'wiki', createdAt: at('2020-01-03T12:00:00Z'), ip: '10.0.0.1' },
+        {
+          type: 'client.created',
+          actor: '=cmd|calc',
+          accountId: null,
+          clientId: 'wiki',
+          createdAt: at('2020-01-03T09:00:00Z'),
+          details: { name: '=HYPERLINK("http://x")' },
+        },
+        {
+          type: 'login.succeeded',
+          actor: adminId,
+          accountId: adminId,
+          clientId: 'wiki',
+          createdAt: at('2020-01-03T12:00:00Z'),
+          ip: '10.0.0.1',
+        },
         { type: 'login.succeeded', actor: OTHER, accountId: OTHER, clientId: 'wiki', createdAt: at('2020-01-03T12:00:01Z') },
-        { type: 'role.assigned', actor: 'cli:ops', accountId: OTHER, clientId: null, createdAt: at('2020-01-04T10:00:00Z'), details: { role: 'wiki-editors' } },
+        {
+          type: 'role.assigned',
+          actor: 'cli:ops',
+          accountId: OTHER,
+          clientId: null,
+          createdAt: at('2020-01-04T10:00:00Z'),
+          details: { role: 'wiki-editors' },
+        },
         { type: 'consent.given', actor: adminId, accountId: adminId, clientId: 'grafana', createdAt: at('2020-01-05T10:00:00Z') },
       ].map((row) => ({ ip: null, details: {}, ...row })),
     );
-    fixtures = rows.map((row) => ({ id: String(row.id), type: row.type, accountId: row.accountId, clientId: row.clientId, createdAt: row.createdAt }));
+    fixtures = rows.map((row) => ({
+      id: String(row.id),
+      type: row.type,
+      accountId: row.accountId,
+      clientId: row.clientId,
+      createdAt: row.createdAt,
+    }));
   });
 
   after(async function () {
@@ -70,7 +119,10 @@ describe('command line: audit log and DingTalk check', function () {
     expect(inRange.nextCursor).to.equal(null);
 
     expect(table.code, table.stderr).to.equal(0);
-    const [header, row, ...rest] = table.stdout.trimEnd().split('\n').map((line) => line.trimEnd());
+    const [header, row, ...rest] = table.stdout
+      .trimEnd()
+      .split('\n')
+      .map((line) => line.trimEnd());
     expect(header).to.match(/^TIME\s+TYPE\s+ACTOR\s+ACCOUNT\s+CLIENT\s+DETAILS$/);
     expect(row).to.match(/^2020-01-03T09:00:00Z\s+client\.created\s+=cmd\|calc\s+-\s+wiki\s+\{"name":"=HYPERLINK/);
     expect(rest).to.deep.equal([]);
@@ -120,7 +172,9 @@ describe('command line: audit log and DingTalk check', function () {
       const lines = errorLines(result.stderr);
       expect(result.code, lines.join('\n')).to.equal(1);
       expect(lines, cases[i]![0].join(' ')).to.have.length(1);
-      expect(lines[0]).to.match(/^error: /).and.match(cases[i]![1]);
+      expect(lines[0])
+        .to.match(/^error: /)
+        .and.match(cases[i]![1]);
       expect(result.stdout).to.equal('');
     });
   });
@@ -155,7 +209,11 @@ describe('command line: audit log and DingTalk check', function () {
     it('runs only the app-wide checks without --as', async function () {
       const result = await cli(['dingtalk', 'check', '--json'], dingtalkEnv());
       expect(result.code, result.stdout + result.stderr).to.equal(0);
-      const report = JSON.parse(result.stdout) as { as: unknown; failed: number; checks: { name: string; ok: boolean | null; error?: string }[] };
+      const report = JSON.parse(result.stdout) as {
+        as: unknown;
+        failed: number;
+        checks: { name: string; ok: boolean | null; error?: string }[];
+      };
       expect(report.as).to.equal(null);
       expect(report.failed).to.equal(0);
       expect(report.checks.map((check) => [check.name, check.ok])).to.deep.equal([

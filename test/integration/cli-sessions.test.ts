@@ -5,7 +5,6 @@ import { resetState } from '../helpers/bootstrap.js';
 import { Browser } from '../helpers/browser.js';
 import { exchangeCode, type LoginWorld, loginViaDingTalk, registerRelyingParty, startLoginWorld, USERS } from '../helpers/login-flow.js';
 
-
 describe('command line: sessions and consents', function () {
   this.timeout(60_000);
   let world: LoginWorld;

@@ -2,7 +2,6 @@ import { expect } from 'chai';
 import { cli } from '../helpers/cli.js';
 import { resetState, startTestServer } from '../helpers/bootstrap.js';
 
-
 describe('command line', function () {
   this.timeout(60_000);
 
@@ -20,7 +19,8 @@ describe('command line', function () {
     const result = await cli(['migrate'], { NODE_ENV: 'production', PORT: 'x', DATABASE_URL: '' });
     expect(result.code).to.equal(2);
     expect(result.stderr).to.contain('Configuration is invalid');
-    for (const name of ['PORT', 'DATABASE_URL', 'DINGTALK_CLIENT_ID', 'KEY_ENCRYPTION_SECRET', 'COOKIE_SECRETS']) expect(result.stderr).to.contain(name);
+    for (const name of ['PORT', 'DATABASE_URL', 'DINGTALK_CLIENT_ID', 'KEY_ENCRYPTION_SECRET', 'COOKIE_SECRETS'])
+      expect(result.stderr).to.contain(name);
     expect(result.stderr).to.not.match(/\n\s+at /);
   });
 
@@ -64,7 +64,9 @@ describe('command line', function () {
   });
 
   it('manages resource servers and keys', async function () {
-    expect((await cli(['resource-servers', 'add', 'https://api.example.test', '--scope', 'read write', '--alg', 'ES256'])).code).to.equal(0);
+    expect((await cli(['resource-servers', 'add', 'https://api.example.test', '--scope', 'read write', '--alg', 'ES256'])).code).to.equal(
+      0,
+    );
     const servers = JSON.parse((await cli(['resource-servers', 'list', '--json'])).stdout) as { identifier: string; scopes: string[] }[];
     expect(servers.find((s) => s.identifier === 'https://api.example.test')!.scopes).to.deep.equal(['read', 'write']);
     expect((await cli(['resource-servers', 'add', 'no-uri'])).stderr).to.contain('absolute URI');
@@ -85,7 +87,9 @@ describe('command line', function () {
   it('reaches running servers at once: a rotated secret and a new key, without waiting for their caches', async function () {
     const server = await startTestServer(); // default cache times: 30 s for clients, 60 s for keys
     try {
-      const added = JSON.parse((await cli(['clients', 'add', '--name', 'Hot', '--grant', 'client_credentials', '--json'])).stdout) as Record<string, string>;
+      const added = JSON.parse(
+        (await cli(['clients', 'add', '--name', 'Hot', '--grant', 'client_credentials', '--json'])).stdout,
+      ) as Record<string, string>;
       const token = (secret: string) =>
         fetch(`${server.issuer}/token`, {
           method: 'POST',

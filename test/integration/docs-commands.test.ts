@@ -27,7 +27,10 @@ const execFileAsync = promisify(execFile);
 
 /** Run shell lines as a reader pastes them (bash, with only the variables the page names). */
 async function bash(script: string, env: Record<string, string>): Promise<string> {
-  const { stdout } = await execFileAsync('bash', ['-euo', 'pipefail', '-c', script], { env: { PATH: process.env.PATH, ...env }, timeout: 20_000 });
+  const { stdout } = await execFileAsync('bash', ['-euo', 'pipefail', '-c', script], {
+    env: { PATH: process.env.PATH, ...env },
+    timeout: 20_000,
+  });
   return stdout;
 }
 
@@ -97,7 +100,12 @@ describe('the commands the reference pages show', function () {
   it('docs/roles-and-access.md: roles, role rules, a manual assignment, an account, a client with an access policy', async function () {
     await runPage('docs/roles-and-access.md');
     const shown = JSON.parse(await run(['accounts', 'show', 'manager7421', '--json'])) as { roles: { role: string; source: string }[] };
-    expect(shown.roles.map((r) => `${r.role} (${r.source})`)).to.include.members(['grafana-editor (manual)', 'oncall (rule)', 'grafana-admin (rule)', 'rd (rule)']);
+    expect(shown.roles.map((r) => `${r.role} (${r.source})`)).to.include.members([
+      'grafana-editor (manual)',
+      'oncall (rule)',
+      'grafana-admin (rule)',
+      'rd (rule)',
+    ]);
   });
 
   it('docs/cli.md: registering, changing, listing and removing clients; resource servers', async function () {
@@ -105,15 +113,26 @@ describe('the commands the reference pages show', function () {
     const ran = await runPage(
       'docs/cli.md',
       // `clients add` with --json, to know the id the following lines mean by `<id>`.
-      async (args) => [...args.map((word) => (word === '<id>' ? lastClient! : word)), ...(args[0] === 'clients' && args[1] === 'add' ? ['--json'] : [])],
+      async (args) => [
+        ...args.map((word) => (word === '<id>' ? lastClient! : word)),
+        ...(args[0] === 'clients' && args[1] === 'add' ? ['--json'] : []),
+      ],
       (args, output) => {
         if (args[0] === 'clients' && args[1] === 'add') lastClient = (JSON.parse(output) as { client_id: string }).client_id;
       },
     );
-    expect(ran.map((args) => args.slice(0, 2).join(' '))).to.include.members(['clients update', 'clients show', 'clients remove', 'resource-servers add']);
+    expect(ran.map((args) => args.slice(0, 2).join(' '))).to.include.members([
+      'clients update',
+      'clients show',
+      'clients remove',
+      'resource-servers add',
+    ]);
     const removed = ran.find(([group, action]) => group === 'clients' && action === 'remove')![2];
     const remaining = JSON.parse(await run(['clients', 'list', '--json'])) as { clientId: string }[];
-    expect(remaining.map((c) => c.clientId), 'clients remove <id> removed it').to.not.include(removed);
+    expect(
+      remaining.map((c) => c.clientId),
+      'clients remove <id> removed it',
+    ).to.not.include(removed);
   });
 
   it('docs/operations.md: listing, rotating and retiring signing keys', async function () {
@@ -139,7 +158,19 @@ describe('the commands the reference pages show', function () {
     const issuer = world.server.issuer;
     // The first admin token: a service account registered with the command line.
     const boot = JSON.parse(
-      await run(['clients', 'add', '--name', 'bootstrap', '--grant', 'client_credentials', '--service-role', 'admin', '--resource', `${issuer}/admin=admin:read,admin:write`, '--json']),
+      await run([
+        'clients',
+        'add',
+        '--name',
+        'bootstrap',
+        '--grant',
+        'client_credentials',
+        '--service-role',
+        'admin',
+        '--resource',
+        `${issuer}/admin=admin:read,admin:write`,
+        '--json',
+      ]),
     ) as { client_id: string; client_secret: string };
     const token = (await (
       await fetch(`${issuer}/token`, {
@@ -150,7 +181,10 @@ describe('the commands the reference pages show', function () {
     ).json()) as { access_token: string };
 
     const [block] = codeBlocks('docs/admin.md', 'sh');
-    const lines = block!.replace(/\\\n\s*/g, ' ').split('\n').filter((line) => line && !line.startsWith('#'));
+    const lines = block!
+      .replace(/\\\n\s*/g, ' ')
+      .split('\n')
+      .filter((line) => line && !line.startsWith('#'));
     expect(lines, 'create, get a token, call').to.have.length(3);
     // First line: the reader keeps the printed client id and secret as CLIENT_ID and CLIENT_SECRET.
     const created = JSON.parse(await bash(lines[0]!, { ISSUER: issuer, ADMIN_TOKEN: token.access_token })) as {

@@ -128,14 +128,24 @@ describe('issuer on Postgres and Redis', function () {
     });
 
     it('refuses an unregistered resource with invalid_target', async function () {
-      const response = await form(server, '/token', { grant_type: 'client_credentials', resource: 'https://nope.example.test' }, `${service.clientId}:${service.clientSecret}`);
+      const response = await form(
+        server,
+        '/token',
+        { grant_type: 'client_credentials', resource: 'https://nope.example.test' },
+        `${service.clientId}:${service.clientSecret}`,
+      );
       expect(response.status).to.equal(400);
       expect(((await response.json()) as { error: string }).error).to.equal('invalid_target');
     });
 
     it('refuses a resource server the client is not allowed, with invalid_target', async function () {
       const other = await server.services.clientStore.add({ name: 'Other job', grantTypes: ['client_credentials'] });
-      const response = await form(server, '/token', { grant_type: 'client_credentials', resource: API }, `${other.clientId}:${other.clientSecret}`);
+      const response = await form(
+        server,
+        '/token',
+        { grant_type: 'client_credentials', resource: API },
+        `${other.clientId}:${other.clientSecret}`,
+      );
       expect(response.status).to.equal(400);
       expect(((await response.json()) as { error: string }).error).to.equal('invalid_target');
     });
@@ -212,7 +222,9 @@ describe('issuer on Postgres and Redis', function () {
 
     /** An authorization request, with a PKCE challenge unless `pkce: false` (every client needs one by default). */
     function authorize(params: Record<string, string>, { pkce = true } = {}): Promise<Response> {
-      const challenge: Record<string, string> = pkce ? { code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' } : {};
+      const challenge: Record<string, string> = pkce
+        ? { code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' }
+        : {};
       return fetch(`${server.issuer}/auth?${new URLSearchParams({ ...challenge, ...params })}`, { redirect: 'manual' });
     }
 
@@ -274,7 +286,12 @@ describe('issuer on Postgres and Redis', function () {
     });
 
     it('requires PKCE from a confidential client too, unless it opts out with require_pkce: false (RFC 9700 §2.1.1)', async function () {
-      const request = { client_id: web.clientId, response_type: 'code', scope: 'openid', redirect_uri: 'https://grafana.example.test/login/generic_oauth' };
+      const request = {
+        client_id: web.clientId,
+        response_type: 'code',
+        scope: 'openid',
+        redirect_uri: 'https://grafana.example.test/login/generic_oauth',
+      };
       const refused = await authorize(request, { pkce: false });
       const location = new URL(refused.headers.get('location')!);
       expect(location.origin).to.equal('https://grafana.example.test');
@@ -314,7 +331,10 @@ describe('issuer on Postgres and Redis', function () {
         scope: 'openid',
         redirect_uri: 'https://grafana.example.test/login/generic_oauth',
       });
-      const cookies = start.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+      const cookies = start.headers
+        .getSetCookie()
+        .map((c) => c.split(';')[0])
+        .join('; ');
       const url = `${server.issuer}${start.headers.get('location')}`;
       const zh = await fetch(url, { headers: { cookie: cookies } });
       expect(zh.status).to.equal(200);
@@ -346,7 +366,10 @@ describe('issuer on Postgres and Redis', function () {
         state: 'xyz',
         redirect_uri: 'https://grafana.example.test/login/generic_oauth',
       });
-      const cookie = start.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+      const cookie = start.headers
+        .getSetCookie()
+        .map((c) => c.split(';')[0])
+        .join('; ');
       const abort = await fetch(`${server.issuer}${start.headers.get('location')}/abort`, { headers: { cookie }, redirect: 'manual' });
       const resume = await fetch(abort.headers.get('location')!, {
         headers: { cookie: [cookie, ...abort.headers.getSetCookie().map((c) => c.split(';')[0])].join('; ') },
@@ -390,7 +413,14 @@ describe('issuer on Postgres and Redis', function () {
         method: 'POST',
         redirect: 'manual',
         headers: { 'x-forwarded-proto': 'https', 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ client_id: client.clientId, response_type: 'code', scope: 'openid', redirect_uri: 'https://app.example.test/cb', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' }),
+        body: new URLSearchParams({
+          client_id: client.clientId,
+          response_type: 'code',
+          scope: 'openid',
+          redirect_uri: 'https://app.example.test/cb',
+          code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+          code_challenge_method: 'S256',
+        }),
       });
       expect(response.status).to.equal(303);
       expect(response.headers.get('location')).to.match(/\/interaction\//);
@@ -406,7 +436,6 @@ describe('issuer on Postgres and Redis', function () {
       const html = await response.text();
       expect(html).to.contain('lang="zh-CN"').and.contain('invalid_client');
     });
-
   });
 
   describe('userinfo', function () {

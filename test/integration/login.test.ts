@@ -358,11 +358,11 @@ describe('login with DingTalk (emulator, real Postgres and Redis)', function () 
   });
 
   describe('audit log (after the logins above)', function () {
-  it('records logins and refusals with their reason', async function () {
-    const rows = await world.server.services.db.models.AuditEvent.findAll({ where: { type: 'login.succeeded' } });
-    expect(rows.length).to.be.greaterThan(3);
-    const failed = await world.server.services.db.models.AuditEvent.findAll({ where: { type: 'login.failed' } });
-    expect(failed.map((r) => r.details.reason)).to.include.members(['dingtalk.not_in_corp', 'account.disabled']);
-  });
+    it('records logins and refusals with their reason', async function () {
+      const rows = await world.server.services.db.models.AuditEvent.findAll({ where: { type: 'login.succeeded' } });
+      expect(rows.length).to.be.greaterThan(3);
+      const failed = await world.server.services.db.models.AuditEvent.findAll({ where: { type: 'login.failed' } });
+      expect(failed.map((r) => r.details.reason)).to.include.members(['dingtalk.not_in_corp', 'account.disabled']);
+    });
   });
 });

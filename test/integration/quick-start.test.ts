@@ -52,7 +52,10 @@ describe('README quick start', function () {
     expect(output).to.contain(`Issuer:     http://localhost:${port}`);
     const secret = /client_secret: +(\S+)/.exec(output)![1]!;
     const [, curls] = codeBlocks('README.md', 'sh');
-    const [token, introspection] = curls!.trim().split('\n').map((line) => line.replaceAll('localhost:3000', `localhost:${port}`).replaceAll('<secret>', secret));
+    const [token, introspection] = curls!
+      .trim()
+      .split('\n')
+      .map((line) => line.replaceAll('localhost:3000', `localhost:${port}`).replaceAll('<secret>', secret));
     const issued = JSON.parse((await run('bash', ['-c', token!])).stdout) as { access_token: string; token_type: string };
     expect(issued.token_type).to.equal('Bearer');
     const active = JSON.parse((await run('bash', ['-c', introspection!.replace('<access_token>', issued.access_token)])).stdout) as {

@@ -74,7 +74,11 @@ describe('roles from rules and settings, in userinfo, ID tokens and access token
       const { callback, request } = await loginViaDingTalk(world, new Browser(), rp, LINA);
       const tokens = await exchangeCode(rp, callback, request);
       const userinfo = async (): Promise<string[]> =>
-        ((await (await fetch(`${replica.issuer}/me`, { headers: { authorization: `Bearer ${tokens.access_token}` } })).json()) as { roles: string[] }).roles;
+        (
+          (await (await fetch(`${replica.issuer}/me`, { headers: { authorization: `Bearer ${tokens.access_token}` } })).json()) as {
+            roles: string[];
+          }
+        ).roles;
       expect(await userinfo()).to.not.include('auditor'); // now cached on the replica for a minute
       await world.server.services.roles.addRole('auditor');
       await world.server.services.roles.assign('auditor', LINA);

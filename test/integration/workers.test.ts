@@ -10,7 +10,11 @@ const BIN = path.resolve(import.meta.dirname, '../../bin/dingtalk-oidc.js');
 function childrenOf(pid: number): number[] {
   let pids: number[];
   try {
-    pids = execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
+    pids = execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
   } catch {
     return [];
   }
@@ -48,7 +52,10 @@ describe('WEB_CONCURRENCY workers', function () {
     try {
       let ok = false;
       for (let i = 0; i < 100 && !ok; i += 1) {
-        ok = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
+        ok = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+          (r) => r.ok,
+          () => false,
+        );
         if (!ok) await new Promise((resolve) => setTimeout(resolve, 200));
       }
       expect(ok, output).to.equal(true);

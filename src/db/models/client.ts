@@ -1,21 +1,11 @@
-import {
-  type CreationOptional,
-  DataTypes,
-  type InferAttributes,
-  type InferCreationAttributes,
-  Model,
-  type Sequelize,
-} from 'sequelize';
+import { type CreationOptional, DataTypes, type InferAttributes, type InferCreationAttributes, Model, type Sequelize } from 'sequelize';
 
 /**
  * A registered OIDC client. `metadata` is oidc-provider client metadata without the secret; the
  * secret is kept encrypted (AES-256-GCM) so that oidc-provider can compare it and use it as an
  * HMAC key, and it is never shown again after it was created.
  */
-export class ClientRecord extends Model<
-  InferAttributes<ClientRecord>,
-  InferCreationAttributes<ClientRecord>
-> {
+export class ClientRecord extends Model<InferAttributes<ClientRecord>, InferCreationAttributes<ClientRecord>> {
   declare clientId: string;
   declare name: string;
   declare metadata: Record<string, unknown>;
@@ -27,10 +17,7 @@ export class ClientRecord extends Model<
 }
 
 /** A resource server (API) that receives JWT or opaque access tokens with `aud` = identifier. */
-export class ResourceServerRecord extends Model<
-  InferAttributes<ResourceServerRecord>,
-  InferCreationAttributes<ResourceServerRecord>
-> {
+export class ResourceServerRecord extends Model<InferAttributes<ResourceServerRecord>, InferCreationAttributes<ResourceServerRecord>> {
   declare identifier: string;
   declare name: string;
   declare scopes: CreationOptional<string[]>;

@@ -25,10 +25,7 @@ export class Role extends Model<InferAttributes<Role>, InferCreationAttributes<R
  */
 export type AccountRoleSource = 'manual' | 'rule' | 'config';
 
-export class AccountRole extends Model<
-  InferAttributes<AccountRole>,
-  InferCreationAttributes<AccountRole>
-> {
+export class AccountRole extends Model<InferAttributes<AccountRole>, InferCreationAttributes<AccountRole>> {
   declare id: CreationOptional<number>;
   declare accountId: ForeignKey<Account['id']>;
   declare roleId: ForeignKey<Role['id']>;

@@ -25,8 +25,7 @@ export function errorPage(pages: PageRenderer, logger: Logger): Middleware {
       }
     } catch (error) {
       const known = error instanceof AppError;
-      const status =
-        known ? error.status : Number((error as { status?: unknown }).status) || 500;
+      const status = known ? error.status : Number((error as { status?: unknown }).status) || 500;
       const safeStatus = status >= 400 && status < 600 ? status : 500;
       const code = known ? error.code : safeStatus < 500 ? 'bad_request' : 'server_error';
       if (safeStatus >= 500) logger.error({ err: error, path: ctx.path }, 'request failed');

@@ -262,7 +262,8 @@ const MAX_FORM_BYTES = 56 * 1024;
  */
 async function peekBodyClientId(ctx: Context): Promise<string | undefined> {
   const length = ctx.request.length;
-  if (ctx.method !== 'POST' || !ctx.is('application/x-www-form-urlencoded') || length === undefined || length > MAX_FORM_BYTES) return undefined;
+  if (ctx.method !== 'POST' || !ctx.is('application/x-www-form-urlencoded') || length === undefined || length > MAX_FORM_BYTES)
+    return undefined;
   const original = ctx.req;
   const chunks: Buffer[] = [];
   let received = 0;

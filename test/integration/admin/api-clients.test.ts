@@ -27,7 +27,16 @@ describe('admin API: clients, resource servers, sessions, consents, keys, DingTa
     (await world.server.services.db.models.AuditEvent.findAll({ where: { type }, order: [['id', 'DESC']], limit: 1 }))[0];
 
   describe('permissions of every new operation', function () {
-    const reads = ['/clients', '/clients/presets', '/clients/admin-console', '/resource-servers', '/sessions', '/consents', '/keys', '/dingtalk/health'];
+    const reads = [
+      '/clients',
+      '/clients/presets',
+      '/clients/admin-console',
+      '/resource-servers',
+      '/sessions',
+      '/consents',
+      '/keys',
+      '/dingtalk/health',
+    ];
     const writes: [string, string, unknown][] = [
       ['POST', '/clients', { name: 'x', redirectUris: ['https://x.example.test/cb'] }],
       ['PATCH', '/clients/demo-x', { name: 'y' }],
@@ -98,8 +107,15 @@ describe('admin API: clients, resource servers, sessions, consents, keys, DingTa
         tokenEndpointAuthMethod: 'client_secret_post',
         groupsIncludeDepartments: true,
       });
-      const gitlab = await api(world, adminToken, 'POST', '/clients', { preset: 'gitlab', baseUrl: 'https://git.example.test', name: 'Our GitLab' });
-      expect(gitlab.json.client).to.deep.include({ name: 'Our GitLab', redirectUris: ['https://git.example.test/users/auth/openid_connect/callback'] });
+      const gitlab = await api(world, adminToken, 'POST', '/clients', {
+        preset: 'gitlab',
+        baseUrl: 'https://git.example.test',
+        name: 'Our GitLab',
+      });
+      expect(gitlab.json.client).to.deep.include({
+        name: 'Our GitLab',
+        redirectUris: ['https://git.example.test/users/auth/openid_connect/callback'],
+      });
       const argo = await api(world, adminToken, 'POST', '/clients', { preset: 'argocd', baseUrl: 'https://argocd.example.test' });
       expect(argo.json.client).to.deep.include({ redirectUris: ['https://argocd.example.test/auth/callback'], idTokenClaims: ['groups'] });
       const noBase = await api(world, adminToken, 'POST', '/clients', { preset: 'argocd' });
@@ -154,8 +170,16 @@ describe('admin API: clients, resource servers, sessions, consents, keys, DingTa
       expect(event!.actor).to.equal(adminId);
       expect(event!.details.changed).to.include.members(['name', 'firstParty', 'accessPolicy', 'backchannelLogoutUri']);
 
-      const cleared = await api(world, adminToken, 'PATCH', '/clients/wiki', { backchannelLogoutUri: null, idTokenClaims: null, accessPolicy: {} });
-      expect(cleared.json).to.deep.include({ backchannelLogoutUri: null, idTokenClaims: null, accessPolicy: { roles: [], departments: [] } });
+      const cleared = await api(world, adminToken, 'PATCH', '/clients/wiki', {
+        backchannelLogoutUri: null,
+        idTokenClaims: null,
+        accessPolicy: {},
+      });
+      expect(cleared.json).to.deep.include({
+        backchannelLogoutUri: null,
+        idTokenClaims: null,
+        accessPolicy: { roles: [], departments: [] },
+      });
 
       const invalid = await api(world, adminToken, 'PATCH', '/clients/wiki', { redirectUris: ['ftp://wiki'] });
       expect(invalid.status).to.equal(400);
@@ -207,7 +231,12 @@ describe('admin API: clients, resource servers, sessions, consents, keys, DingTa
         });
         expect(created.status, created.text).to.equal(201);
         expect(created.json).not.to.have.property('clientSecret');
-        expect(created.json.client).to.deep.include({ tokenEndpointAuthMethod: 'private_key_jwt', jwksUri, scope: 'openid profile', public: false });
+        expect(created.json.client).to.deep.include({
+          tokenEndpointAuthMethod: 'private_key_jwt',
+          jwksUri,
+          scope: 'openid profile',
+          public: false,
+        });
 
         const shown = await api(world, adminToken, 'GET', '/clients/signer');
         expect(shown.json).to.deep.include({ jwksUri, scope: 'openid profile' });
@@ -265,7 +294,11 @@ describe('admin API: clients, resource servers, sessions, consents, keys, DingTa
       });
 
       it('switches between secret methods, keeping the secret, and refuses a switch between a secret and private_key_jwt', async function () {
-        const created = await api(world, adminToken, 'POST', '/clients', { name: 'Switcher', clientId: 'switcher', grantTypes: ['client_credentials'] });
+        const created = await api(world, adminToken, 'POST', '/clients', {
+          name: 'Switcher',
+          clientId: 'switcher',
+          grantTypes: ['client_credentials'],
+        });
         const secret = created.json.clientSecret as string;
         const post = await api(world, adminToken, 'PATCH', '/clients/switcher', { tokenEndpointAuthMethod: 'client_secret_post' });
         expect(post.status, post.text).to.equal(200);
@@ -318,14 +351,26 @@ describe('admin API: clients, resource servers, sessions, consents, keys, DingTa
       });
       expect(created.status).to.equal(201);
       expect(created.json).to.include({ identifier: 'https://orders.example.test/api', tokenFormat: 'jwt' });
-      expect((await api(world, adminToken, 'POST', '/resource-servers', { identifier: 'https://orders.example.test/api' })).status).to.equal(409);
+      expect(
+        (await api(world, adminToken, 'POST', '/resource-servers', { identifier: 'https://orders.example.test/api' })).status,
+      ).to.equal(409);
       expect((await api(world, adminToken, 'POST', '/resource-servers', { identifier: 'not-a-uri' })).status).to.equal(400);
       const list = await api(world, adminToken, 'GET', '/resource-servers');
       expect(list.json.items.map((r: { identifier: string }) => r.identifier)).to.include('https://orders.example.test/api');
-      const removed = await api(world, adminToken, 'DELETE', `/resource-servers?identifier=${encodeURIComponent('https://orders.example.test/api')}`);
+      const removed = await api(
+        world,
+        adminToken,
+        'DELETE',
+        `/resource-servers?identifier=${encodeURIComponent('https://orders.example.test/api')}`,
+      );
       expect(removed.status).to.equal(200);
       expect((await lastAudit('resource_server.removed'))!.actor).to.equal(adminId);
-      const own = await api(world, adminToken, 'DELETE', `/resource-servers?identifier=${encodeURIComponent(`${world.server.issuer}/admin`)}`);
+      const own = await api(
+        world,
+        adminToken,
+        'DELETE',
+        `/resource-servers?identifier=${encodeURIComponent(`${world.server.issuer}/admin`)}`,
+      );
       expect(own.status).to.equal(409);
     });
   });

@@ -175,14 +175,23 @@ describe('admin API (/admin/api)', function () {
 
     it('previews a rule, adds it (roles follow) and removes it, each audited', async function () {
       await api(world, adminToken, 'POST', '/roles', { name: 'rd' });
-      const preview = await api(world, adminToken, 'POST', '/roles/rules/preview', { kind: 'department', value: [100], includeSubDepartments: true });
+      const preview = await api(world, adminToken, 'POST', '/roles/rules/preview', {
+        kind: 'department',
+        value: [100],
+        includeSubDepartments: true,
+      });
       expect(preview.status).to.equal(200);
       expect(preview.json.items.map((a: { name: string }) => a.name)).to.include('王建国');
       const bad = await api(world, adminToken, 'POST', '/roles/rules/preview', { kind: 'department', value: ['x'] });
       expect(bad.status).to.equal(400);
       expect(bad.json.code).to.equal('roles.invalid_rule');
 
-      const added = await api(world, adminToken, 'POST', '/roles/rules', { role: 'rd', kind: 'department', value: [100], includeSubDepartments: true });
+      const added = await api(world, adminToken, 'POST', '/roles/rules', {
+        role: 'rd',
+        kind: 'department',
+        value: [100],
+        includeSubDepartments: true,
+      });
       expect(added.status).to.equal(201);
       const ruleId = added.json.rule.id as number;
       expect(await world.server.services.roles.rolesOf(adminId)).to.include('rd');
@@ -212,7 +221,12 @@ describe('admin API (/admin/api)', function () {
       expect(Number(first.json.items[0].id)).to.be.greaterThan(Number(first.json.items[1].id));
       const next = await api(world, auditorToken, 'GET', `/audit?pageSize=2&cursor=${first.json.nextCursor}`);
       expect(Number(next.json.items[0].id)).to.be.lessThan(Number(first.json.items[1].id));
-      const future = await api(world, auditorToken, 'GET', `/audit?from=${encodeURIComponent(new Date(Date.now() + 3600_000).toISOString())}`);
+      const future = await api(
+        world,
+        auditorToken,
+        'GET',
+        `/audit?from=${encodeURIComponent(new Date(Date.now() + 3600_000).toISOString())}`,
+      );
       expect(future.json.items).to.deep.equal([]);
       const logins = await api(world, auditorToken, 'GET', '/audit?type=login.succeeded&client=admin-console');
       expect(logins.json.items.every((e: { clientId: string }) => e.clientId === 'admin-console')).to.equal(true);
@@ -231,7 +245,12 @@ describe('admin API (/admin/api)', function () {
     });
 
     it('exports CSV with formula-injection-safe cells', async function () {
-      await world.server.services.db.models.AuditEvent.create({ type: 'test.csv', actor: '+SUM(A1:A2)', clientId: '@evil', details: { x: '=1' } });
+      await world.server.services.db.models.AuditEvent.create({
+        type: 'test.csv',
+        actor: '+SUM(A1:A2)',
+        clientId: '@evil',
+        details: { x: '=1' },
+      });
       const res = await api(world, auditorToken, 'GET', '/audit.csv?type=test.csv');
       expect(res.status).to.equal(200);
       expect(res.headers.get('content-type')).to.include('text/csv');

@@ -40,7 +40,10 @@ describe('back-channel logout when an admin revokes one session or one app (emul
     wiki = await registerRelyingParty(world, { name: 'Wiki', backchannelLogoutUri: wikiEndpoint.url });
     chat = await registerRelyingParty(world, { name: 'Chat', backchannelLogoutUri: chatEndpoint.url });
     broken = await registerRelyingParty(world, { name: 'Broken', backchannelLogoutUri: brokenEndpoint.url });
-    dead = await registerRelyingParty(world, { name: 'Dead', backchannelLogoutUri: `http://127.0.0.1:${await freePort()}/backchannel-logout` });
+    dead = await registerRelyingParty(world, {
+      name: 'Dead',
+      backchannelLogoutUri: `http://127.0.0.1:${await freePort()}/backchannel-logout`,
+    });
   });
 
   after(async function () {
@@ -79,7 +82,6 @@ describe('back-channel logout when an admin revokes one session or one app (emul
     return { accountId: wikiHere.claims()!.sub, wikiHere, chatHere, wikiElsewhere };
   }
 
-
   async function isActive(rp: RelyingParty, tokens: Tokens): Promise<boolean> {
     const response = await fetch(`${world.server.issuer}/token/introspection`, {
       method: 'POST',
@@ -97,11 +99,18 @@ describe('back-channel logout when an admin revokes one session or one app (emul
   async function sessionsOf(accountId: string): Promise<{ uid: string; apps: string[] }[]> {
     const res = await api(world, adminToken, 'GET', `/sessions?account=${accountId}`);
     expect(res.status).to.equal(200);
-    return res.json.items.map((item: { uid: string; apps: { clientId: string }[] }) => ({ uid: item.uid, apps: item.apps.map((app) => app.clientId).sort() }));
+    return res.json.items.map((item: { uid: string; apps: { clientId: string }[] }) => ({
+      uid: item.uid,
+      apps: item.apps.map((app) => app.clientId).sort(),
+    }));
   }
 
   async function lastAudit(type: string, accountId: string) {
-    const rows = await world.server.services.db.models.AuditEvent.findAll({ where: { type, accountId }, order: [['id', 'DESC']], limit: 1 });
+    const rows = await world.server.services.db.models.AuditEvent.findAll({
+      where: { type, accountId },
+      order: [['id', 'DESC']],
+      limit: 1,
+    });
     expect(rows, `a ${type} audit entry`).to.have.length(1);
     return rows[0]!;
   }
@@ -238,7 +247,11 @@ describe('back-channel logout when an admin revokes one session or one app (emul
       const response = await api(world, adminToken, 'DELETE', `/sessions/${session!.uid}`);
       expect(response.status, response.text).to.equal(200);
       expect(await sessionsOf(accountId)).to.deep.equal([]);
-      for (const [rp, tokens] of [[wiki, atWiki], [broken, atBroken], [dead, atDead]] as const) {
+      for (const [rp, tokens] of [
+        [wiki, atWiki],
+        [broken, atBroken],
+        [dead, atDead],
+      ] as const) {
         expect(await isActive(rp, tokens), `${rp.clientId}'s access token`).to.equal(false);
       }
       expect(wikiEndpoint.tokens, 'the reachable app is still notified').to.have.length(1);
@@ -250,7 +263,11 @@ describe('back-channel logout when an admin revokes one session or one app (emul
         { clientId: dead.clientId, sid: atDead.claims()!.sid, ok: false, error: /^the destination could not be reached$/ },
       ];
       const entry = await lastAudit('session.revoked', accountId);
-      for (const deliveries of [response.json.backchannel, entry.details.backchannel] as { clientId: string; ok: boolean; error?: string }[][]) {
+      for (const deliveries of [response.json.backchannel, entry.details.backchannel] as {
+        clientId: string;
+        ok: boolean;
+        error?: string;
+      }[][]) {
         expect(deliveries).to.have.length(3);
         expect(deliveries).to.deep.include(ok(wiki, atWiki));
         for (const expected of failed) {

@@ -54,7 +54,9 @@ describe('admin console: applications, sessions, keys, DingTalk, previews', func
     expect(client.metadata.redirect_uris).to.deep.equal(['https://wiki.example.test/cb', 'https://wiki.example.test/cb2']);
     expect(client.metadata.access_policy).to.deep.equal({ roles: ['auditor'], departments: [] });
     expect(client.metadata.id_token_claims).to.deep.equal(['roles', 'groups']);
-    const bad = await submit(world, admin, await admin.request(url('/admin/clients/wiki')), '/admin/clients/wiki', { redirectUris: 'ftp://nope' });
+    const bad = await submit(world, admin, await admin.request(url('/admin/clients/wiki')), '/admin/clients/wiki', {
+      redirectUris: 'ftp://nope',
+    });
     expect(bad.status).to.equal(400);
     expect(bad.text).to.match(/redirect_uris/);
     const rotated = await submit(world, admin, await admin.request(url('/admin/clients/wiki')), '/admin/clients/wiki/rotate-secret');
@@ -80,14 +82,31 @@ describe('admin console: applications, sessions, keys, DingTalk, previews', func
     expect(detail.text).to.include('value="admin, reporting"');
 
     await world.server.services.clientStore.add({ clientId: 'portal', name: 'Portal', redirectUris: ['https://portal.example.test/cb'] });
-    const on = await submit(world, admin, await admin.request(url('/admin/clients/portal')), '/admin/clients/portal', { redirectUris: 'https://portal.example.test/cb', clientCredentials: 'on' });
+    const on = await submit(world, admin, await admin.request(url('/admin/clients/portal')), '/admin/clients/portal', {
+      redirectUris: 'https://portal.example.test/cb',
+      clientCredentials: 'on',
+    });
     expect(on.status).to.equal(302);
-    expect((await world.server.services.clientStore.get('portal'))!.metadata.grant_types).to.deep.equal(['authorization_code', 'refresh_token', 'client_credentials']);
-    const off = await submit(world, admin, await admin.request(url('/admin/clients/portal')), '/admin/clients/portal', { redirectUris: 'https://portal.example.test/cb', clientCredentials: '' });
+    expect((await world.server.services.clientStore.get('portal'))!.metadata.grant_types).to.deep.equal([
+      'authorization_code',
+      'refresh_token',
+      'client_credentials',
+    ]);
+    const off = await submit(world, admin, await admin.request(url('/admin/clients/portal')), '/admin/clients/portal', {
+      redirectUris: 'https://portal.example.test/cb',
+      clientCredentials: '',
+    });
     expect(off.status).to.equal(302);
-    expect((await world.server.services.clientStore.get('portal'))!.metadata.grant_types).to.deep.equal(['authorization_code', 'refresh_token']);
+    expect((await world.server.services.clientStore.get('portal'))!.metadata.grant_types).to.deep.equal([
+      'authorization_code',
+      'refresh_token',
+    ]);
 
-    const bad = await submit(world, admin, await admin.request(url('/admin/clients/portal')), '/admin/clients/portal', { redirectUris: 'https://portal.example.test/cb', clientCredentials: '', serviceRoles: 'admin' });
+    const bad = await submit(world, admin, await admin.request(url('/admin/clients/portal')), '/admin/clients/portal', {
+      redirectUris: 'https://portal.example.test/cb',
+      clientCredentials: '',
+      serviceRoles: 'admin',
+    });
     expect(bad.status).to.equal(400);
     expect(bad.text).to.include('client_credentials');
     robot = (await world.server.services.clientStore.get('ops-robot'))!;

@@ -59,7 +59,7 @@ describe('admin console (pages)', function () {
   });
 
   it('searches accounts by department name, escapes what it shows and paginates', async function () {
-    await world.server.services.db.models.Account.update({ title: 'x' , nickname: null }, { where: { id: employeeId } });
+    await world.server.services.db.models.Account.update({ title: 'x', nickname: null }, { where: { id: employeeId } });
     await world.server.services.db.models.Account.update({ name: '王建国<script>alert(1)</script>' }, { where: { id: adminId } });
     try {
       const page = await admin.request(url('/admin/accounts?q=' + encodeURIComponent('研发')));
@@ -110,7 +110,12 @@ describe('admin console (pages)', function () {
     await submit(world, admin, roles, '/admin/roles', { name: 'bosses', description: 'The boss' });
     expect((await auditOf('role.created')).map((e) => e.details.role)).to.include('bosses');
     roles = await admin.request(url('/admin/roles'));
-    const preview = await submit(world, admin, roles, '/admin/roles/rules/preview', { role: 'bosses', kind: 'boss', value: 'true', includeSubDepartments: '' });
+    const preview = await submit(world, admin, roles, '/admin/roles/rules/preview', {
+      role: 'bosses',
+      kind: 'boss',
+      value: 'true',
+      includeSubDepartments: '',
+    });
     expect(preview.status).to.equal(200);
     expect(preview.text).to.include('>陈晓明</a>');
     expect(preview.text).not.to.include('>王建国</a>');

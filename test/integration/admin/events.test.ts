@@ -63,7 +63,8 @@ describe('the DingTalk event inbox for operators: console, admin API, command li
     }
   }
 
-  const lastAudit = async () => (await models().AuditEvent.findAll({ where: { type: 'inbox.retry' }, order: [['id', 'DESC']], limit: 1 }))[0];
+  const lastAudit = async () =>
+    (await models().AuditEvent.findAll({ where: { type: 'inbox.retry' }, order: [['id', 'DESC']], limit: 1 }))[0];
 
   describe('admin API', function () {
     it('lists the inbox by status, newest first, with the reason, counts and paging', async function () {
@@ -76,10 +77,19 @@ describe('the DingTalk event inbox for operators: console, admin API, command li
       expect(failed.json.total).to.be.at.least(2);
       expect(failed.json.counts.failed).to.equal(failed.json.total);
       expect(failed.json.counts.done).to.be.at.least(1);
-      expect(failed.json.items[0]).to.deep.include({ id: newer, status: 'failed', type: 'user_modify_org', reason: 'dingtalk.unavailable: DingTalk did not answer', attempts: 10 });
+      expect(failed.json.items[0]).to.deep.include({
+        id: newer,
+        status: 'failed',
+        type: 'user_modify_org',
+        reason: 'dingtalk.unavailable: DingTalk did not answer',
+        attempts: 10,
+      });
       const second = await api(world, auditorToken, 'GET', '/events?status=failed&pageSize=1&page=2');
       expect(second.json.items[0].id).to.equal(older);
-      expect((await api(world, auditorToken, 'GET', `/events/${encodeURIComponent(older)}`)).json).to.deep.include({ id: older, status: 'failed' });
+      expect((await api(world, auditorToken, 'GET', `/events/${encodeURIComponent(older)}`)).json).to.deep.include({
+        id: older,
+        status: 'failed',
+      });
       expect((await api(world, auditorToken, 'GET', '/events/nope')).status).to.equal(404);
       const bad = await api(world, auditorToken, 'GET', '/events?status=broken');
       expect(bad.status).to.equal(400);
@@ -161,7 +171,9 @@ describe('the DingTalk event inbox for operators: console, admin API, command li
       const id = await failedEvent();
       const listed = await cli(['dingtalk', 'events', 'list', '--status', 'failed']);
       expect(listed.code, listed.stderr).to.equal(0);
-      expect(listed.stdout).to.match(new RegExp(`${id}\\s.*user_modify_org\\s+stream\\s+failed\\s+10\\s+dingtalk.unavailable: DingTalk did not answer`));
+      expect(listed.stdout).to.match(
+        new RegExp(`${id}\\s.*user_modify_org\\s+stream\\s+failed\\s+10\\s+dingtalk.unavailable: DingTalk did not answer`),
+      );
 
       const retried = await cli(['dingtalk', 'events', 'retry', id]);
       expect(retried.code, retried.stderr).to.equal(0);

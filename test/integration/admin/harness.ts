@@ -73,7 +73,13 @@ export async function api(
 }
 
 /** Submits the form of `page` whose action is `action`, with its hidden fields (the CSRF token) and `fields`. */
-export async function submit(world: LoginWorld, browser: Browser, page: Page, action: string, fields: Record<string, string> = {}): Promise<Page> {
+export async function submit(
+  world: LoginWorld,
+  browser: Browser,
+  page: Page,
+  action: string,
+  fields: Record<string, string> = {},
+): Promise<Page> {
   const html = [...page.text.matchAll(/<form\b[^>]*action="([^"]*)"[^>]*>[\s\S]*?<\/form>/g)].find((match) => decode(match[1]!) === action);
   if (!html) throw new Error(`no form with action ${action} on ${page.url}`);
   const form = formOf(html[0]);

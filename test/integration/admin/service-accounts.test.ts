@@ -130,7 +130,11 @@ describe('admin API: service accounts (client_credentials with service roles)', 
     expect(noGrant.status).to.equal(400);
     expect(noGrant.json.code).to.equal('clients.invalid_metadata');
     expect(noGrant.json.message).to.match(/client_credentials/);
-    const badName = await api(world, adminToken, 'POST', '/clients', { name: 'x', grantTypes: ['client_credentials'], serviceRoles: ['Not A Role'] });
+    const badName = await api(world, adminToken, 'POST', '/clients', {
+      name: 'x',
+      grantTypes: ['client_credentials'],
+      serviceRoles: ['Not A Role'],
+    });
     expect(badName.status).to.equal(400);
     expect(badName.json.code).to.equal('clients.invalid_metadata');
   });

@@ -41,7 +41,11 @@ describe('embedded PostgreSQL under a folder its OS user cannot enter', function
       timeout: 30_000,
     }).then(
       ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-      (error: { code?: number; stdout?: string; stderr?: string }) => ({ code: error.code, stdout: error.stdout ?? '', stderr: error.stderr ?? '' }),
+      (error: { code?: number; stdout?: string; stderr?: string }) => ({
+        code: error.code,
+        stdout: error.stdout ?? '',
+        stderr: error.stderr ?? '',
+      }),
     );
     expect(result.code).to.equal(1);
     const errors = result.stderr.split('\n').filter((line) => line && !line.startsWith('oidc-provider WARNING'));

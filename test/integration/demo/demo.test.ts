@@ -182,12 +182,7 @@ function formAction(html: string, base: URL): URL {
 }
 
 function unescapeHtml(html: string): string {
-  return html
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&#34;/g, '"')
-    .replace(/&#39;/g, "'")
-    .replace(/&amp;/g, '&');
+  return html.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&#34;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&');
 }
 
 function decodeDemoCookie(value: string | undefined): Record<string, unknown> {
@@ -410,9 +405,7 @@ describe('demo relying party', function () {
       const browser = new Browser();
       const login = await browser.request(`${op.issuer}/demo/login`);
       const state = new URL(login.headers.get('location') ?? '').searchParams.get('state') ?? '';
-      const forged = Buffer.from(JSON.stringify({ kind: 'login', verifier: 'x'.repeat(43), state, nonce: 'n' })).toString(
-        'base64url',
-      );
+      const forged = Buffer.from(JSON.stringify({ kind: 'login', verifier: 'x'.repeat(43), state, nonce: 'n' })).toString('base64url');
       browser.setCookie(DEMO_COOKIE, forged, '/demo');
       const { response, body } = await browser.follow(`${op.issuer}/demo/callback?code=abc&state=${state}`);
       expect(response.status).to.equal(400);

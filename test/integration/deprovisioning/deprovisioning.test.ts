@@ -168,7 +168,7 @@ describe('deprovisioning from DingTalk (emulator, real Postgres and Redis)', fun
     });
 
     it('sent the app a logout token from the inbox, after the answer, that verifies against /jwks: iss, aud, events, sid, sub, no nonce', async function () {
-      expect(atAck.tokens, 'no logout token is sent within DingTalk\'s request').to.equal(0);
+      expect(atAck.tokens, "no logout token is sent within DingTalk's request").to.equal(0);
       expect(delivered).to.have.length(1);
       const jwks = createRemoteJWKSet(new URL(`${world.server.issuer}/jwks`));
       const { payload } = await jwtVerify(delivered[0]!, jwks, {
@@ -241,19 +241,23 @@ describe('deprovisioning from DingTalk (emulator, real Postgres and Redis)', fun
       await noQuery.body.dump();
       // Signed correctly, but not encrypted for this app (another owner key).
       const other = createEventCrypto({ ...EVENT_SETTINGS, ownerKey: 'another-app' }).encrypt('{"EventType":"check_url"}');
-      const foreign = await request(
-        `${world.eventsUrl}?signature=${crypto.sign(timestamp, 'n', other)}&timestamp=${timestamp}&nonce=n`,
-        { method: 'POST', body: JSON.stringify({ encrypt: other }) },
-      );
+      const foreign = await request(`${world.eventsUrl}?signature=${crypto.sign(timestamp, 'n', other)}&timestamp=${timestamp}&nonce=n`, {
+        method: 'POST',
+        body: JSON.stringify({ encrypt: other }),
+      });
       expect(foreign.statusCode).to.equal(400);
       await foreign.body.dump();
     });
 
     it('refuses a correctly signed push stamped more than a day ago (a replay)', async function () {
-      const pushed = await pushEvent(world.eventsUrl, { EventType: 'check_url' }, {
-        ...EVENT_SETTINGS,
-        timestamp: String(Date.now() - 25 * 60 * 60 * 1000),
-      });
+      const pushed = await pushEvent(
+        world.eventsUrl,
+        { EventType: 'check_url' },
+        {
+          ...EVENT_SETTINGS,
+          timestamp: String(Date.now() - 25 * 60 * 60 * 1000),
+        },
+      );
       expect(pushed).to.include({ accepted: false, status: 403 });
     });
 
@@ -278,7 +282,10 @@ describe('deprovisioning from DingTalk (emulator, real Postgres and Redis)', fun
       const { tokens, account } = await signIn(person);
       const event = contactEvent('user_leave_org', [person.userid!], 'dingotherorg0000000');
       expect(await push(event)).to.include({ accepted: true });
-      expect(await world.server.services.inbox.get(idOf(event))).to.deep.include({ status: 'ignored', reason: 'event of another organisation' });
+      expect(await world.server.services.inbox.get(idOf(event))).to.deep.include({
+        status: 'ignored',
+        reason: 'event of another organisation',
+      });
       expect(await accountStatus(account.id)).to.deep.include({ status: 'active' });
       expect(await introspect(tokens.access_token)).to.include({ active: true });
     });
@@ -331,14 +338,18 @@ describe('deprovisioning from DingTalk (emulator, real Postgres and Redis)', fun
       const person = newMember(world, { dept_id_list: [101] });
       const { account } = await signIn(person);
       world.emulator.state.setDepartment({ dept_id: 100, name: '研发与平台中心', parent_id: 1, order: 1 });
-      expect(await pushAndSettle({ EventType: 'org_dept_modify', DeptId: [100], CorpId: CORP_ID, TimeStamp: String(Date.now()) })).to.include({
+      expect(
+        await pushAndSettle({ EventType: 'org_dept_modify', DeptId: [100], CorpId: CORP_ID, TimeStamp: String(Date.now()) }),
+      ).to.include({
         status: 'done',
       });
       await account.reload();
       expect(account.departments).to.deep.equal([{ id: 101, name: '平台组', ancestors: [1, 100], path: '研发与平台中心/平台组' }]);
       // Renamed back, as DingTalk would tell us: caches everywhere follow.
       world.emulator.state.setDepartment({ dept_id: 100, name: '研发中心', parent_id: 1, order: 1 });
-      expect(await pushAndSettle({ EventType: 'org_dept_modify', DeptId: [100], CorpId: CORP_ID, TimeStamp: String(Date.now() + 1) })).to.include({
+      expect(
+        await pushAndSettle({ EventType: 'org_dept_modify', DeptId: [100], CorpId: CORP_ID, TimeStamp: String(Date.now() + 1) }),
+      ).to.include({
         status: 'done',
       });
       await account.reload();

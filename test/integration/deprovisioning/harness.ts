@@ -15,7 +15,10 @@ import { type LoginWorld, startLoginWorld } from '../../helpers/login-flow.js';
 
 export const EVENT_TOKEN = 'deprovisioning-test-token';
 /** 43 Base64 characters, as DingTalk's console generates them. */
-export const EVENT_AES_KEY = randomBytes(32).toString('base64').slice(0, 43).replace(/[^A-Za-z0-9]/g, 'x');
+export const EVENT_AES_KEY = randomBytes(32)
+  .toString('base64')
+  .slice(0, 43)
+  .replace(/[^A-Za-z0-9]/g, 'x');
 /** The owner key of a console-configured subscription: the DingTalk app's Client ID (login-flow.ts). */
 export const OWNER_KEY = 'dingtest-app';
 export const EVENT_SETTINGS = { token: EVENT_TOKEN, aesKey: EVENT_AES_KEY, ownerKey: OWNER_KEY } as const;

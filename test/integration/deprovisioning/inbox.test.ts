@@ -130,7 +130,11 @@ describe('the durable event inbox (HTTP pushes, real Postgres and Redis)', funct
       expect(await push(event)).to.include({ accepted: true, reply: 'success' });
       expect(await inbox().get(idOf(event))).to.deep.include({ status: 'failed', reason: 'unknown event type', type: 'org_remove' });
       await inbox().retry(idOf(event));
-      expect(await settledItem(world, idOf(event))).to.deep.include({ status: 'failed', attempts: 1, reason: 'inbox.unknown_type: unknown event type' });
+      expect(await settledItem(world, idOf(event))).to.deep.include({
+        status: 'failed',
+        attempts: 1,
+        reason: 'inbox.unknown_type: unknown event type',
+      });
     });
 
     it('counts every event by type and outcome, and the inbox by status, in /metrics', async function () {
@@ -245,13 +249,18 @@ describe('the durable event inbox (HTTP pushes, real Postgres and Redis)', funct
       expect(await quick.get(idOf(event))).to.deep.include({ status: 'done', pendingLogouts: 0, reason: null });
       expect(endpoint.tokens).to.have.length(1);
     });
-    it('redoes the urgent part on the next attempt when the worker\'s redo of it failed', async function () {
+    it("redoes the urgent part on the next attempt when the worker's redo of it failed", async function () {
       const { services } = world.server;
       await services.inbox.stop(); // these tests' own inboxes do the work
       const person = newMember(world);
       const { account, tokens } = await signIn(person);
       // A deprovisioning whose session index is a Redis that is not there (nothing listens on port 1).
-      const deadRedis = new Redis('redis://127.0.0.1:1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+      const deadRedis = new Redis('redis://127.0.0.1:1', {
+        lazyConnect: true,
+        maxRetriesPerRequest: 0,
+        retryStrategy: () => null,
+        enableOfflineQueue: false,
+      });
       deadRedis.on('error', () => undefined);
       const broken = createEventInbox({
         sequelize: services.db.sequelize,
@@ -297,7 +306,7 @@ describe('the durable event inbox (HTTP pushes, real Postgres and Redis)', funct
     });
   });
 
-  describe('Stream pushes (our own app\'s connection)', function () {
+  describe("Stream pushes (our own app's connection)", function () {
     /** A Stream EVENT frame (dingtalk-api.md §10.3), read by the Stream parser. */
     function streamEvent(headers: Record<string, unknown>, data: unknown) {
       const text = JSON.stringify({
@@ -353,7 +362,11 @@ describe('the durable event inbox (HTTP pushes, real Postgres and Redis)', funct
       expect(await inbox().receive(event)).to.equal('SUCCESS');
       expect(await inbox().get(event.id)).to.deep.include({ status: 'failed', reason: 'leave event has no userId' });
       await inbox().retry(event.id);
-      expect(await settledItem(world, event.id)).to.deep.include({ status: 'failed', attempts: 1, reason: 'inbox.no_user: leave event has no userId' });
+      expect(await settledItem(world, event.id)).to.deep.include({
+        status: 'failed',
+        attempts: 1,
+        reason: 'inbox.no_user: leave event has no userId',
+      });
     });
   });
 
@@ -491,7 +504,15 @@ async function startServerProcess(world: DeprovisioningWorld): Promise<{ url: st
     }
   };
   try {
-    await until(() => fetch(`${url}/healthz`).then((r) => r.ok, () => false), `the server process answered (${output.slice(-500)})`, 90_000);
+    await until(
+      () =>
+        fetch(`${url}/healthz`).then(
+          (r) => r.ok,
+          () => false,
+        ),
+      `the server process answered (${output.slice(-500)})`,
+      90_000,
+    );
   } catch (error) {
     kill();
     throw error;

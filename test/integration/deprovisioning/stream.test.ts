@@ -10,7 +10,14 @@ import { LEFT_ORG_REASON } from '../../../src/accounts/deprovisioning.js';
 import type { EmulatorUser, StreamReplyRecord } from '../../../src/emulator/index.js';
 import { Browser } from '../../helpers/browser.js';
 import { resetState, startTestServer } from '../../helpers/bootstrap.js';
-import { exchangeCode, loginViaDingTalk, registerRelyingParty, startLoginWorld, type LoginWorld, type RelyingParty } from '../../helpers/login-flow.js';
+import {
+  exchangeCode,
+  loginViaDingTalk,
+  registerRelyingParty,
+  startLoginWorld,
+  type LoginWorld,
+  type RelyingParty,
+} from '../../helpers/login-flow.js';
 import { consoleLogin } from '../admin/harness.js';
 import { newMember, settledItem } from './harness.js';
 
@@ -44,7 +51,10 @@ describe('DingTalk Stream mode (emulator over Stream, real Postgres and Redis)',
   }
 
   async function signIn(person: EmulatorUser) {
-    const { callback, request } = await loginViaDingTalk(world, new Browser(), rp, person.unionid, { scope: 'openid offline_access', prompt: 'consent' });
+    const { callback, request } = await loginViaDingTalk(world, new Browser(), rp, person.unionid, {
+      scope: 'openid offline_access',
+      prompt: 'consent',
+    });
     const tokens = await exchangeCode(rp, callback, request);
     const account = await world.server.services.db.models.Account.findOne({ where: { unionId: person.unionid } });
     return { tokens, accountId: account!.id };
@@ -90,7 +100,10 @@ describe('DingTalk Stream mode (emulator over Stream, real Postgres and Redis)',
       let captured: Promise<typeof atAck> | undefined;
       const stop = stream().onReply((reply) => {
         if (reply.status !== 'SUCCESS' || captured) return;
-        captured = (async () => ({ status: await accountStatus(session.accountId), introspection: await introspect(session.tokens.access_token) }))();
+        captured = (async () => ({
+          status: await accountStatus(session.accountId),
+          introspection: await introspect(session.tokens.access_token),
+        }))();
       });
       const left = leave(person);
       ack = await left.ack;
@@ -131,7 +144,12 @@ describe('DingTalk Stream mode (emulator over Stream, real Postgres and Redis)',
     const tickets = stream().ticketsIssued;
     const [before] = stream().connections();
     stream().drop();
-    await until(() => stream().connections().some((c) => c.id !== before!.id) && client().status().state === 'connected');
+    await until(
+      () =>
+        stream()
+          .connections()
+          .some((c) => c.id !== before!.id) && client().status().state === 'connected',
+    );
     expect(stream().ticketsIssued).to.equal(tickets + 1);
     const { ack } = leave(person);
     expect((await ack).status).to.equal('SUCCESS');
@@ -205,7 +223,9 @@ describe('DingTalk Stream mode with wrong app credentials', function () {
     const metrics = await (await fetch(`${world.server.issuer}/metrics`)).text();
     expect(metrics).to.match(/^dingtalk_stream_connected 0$/m);
     expect(metrics).to.match(/^dingtalk_stream_failures_total\{code="dingtalk.invalid_client"\} [3-9]/m);
-    await until(async () => (await world.server.services.streamBoard.list()).some((entry) => entry.status.lastError?.code === 'dingtalk.invalid_client'));
+    await until(async () =>
+      (await world.server.services.streamBoard.list()).some((entry) => entry.status.lastError?.code === 'dingtalk.invalid_client'),
+    );
   });
 });
 

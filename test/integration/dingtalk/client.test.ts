@@ -108,7 +108,10 @@ describe('dingtalk client against the emulator', () => {
       expect(admin).to.deep.include({ isAdmin: true, isBoss: false, nickname: '建国', name: '王建国', roleNames: ['主管理员', '研发'] });
       expect(admin.avatarUrl).to.match(/^https:\/\//);
       const boss = await client.fetchIdentity(await authCodeFor(client, PEOPLE.boss.unionid));
-      expect(boss).to.deep.include({ isBoss: true, departments: [{ id: 1, name: '杭州云栖科技有限公司', ancestors: [], path: '杭州云栖科技有限公司' }] });
+      expect(boss).to.deep.include({
+        isBoss: true,
+        departments: [{ id: 1, name: '杭州云栖科技有限公司', ancestors: [], path: '杭州云栖科技有限公司' }],
+      });
       const frontend = await client.fetchIdentity(await authCodeFor(client, PEOPLE.frontend.unionid));
       expect(frontend.departments.map((d) => d.name)).to.deep.equal(['前端组', '品牌组']);
       expect(frontend).to.include({ email: 'zhangwei@example.com', emailVerified: false });
@@ -142,7 +145,13 @@ describe('dingtalk client against the emulator', () => {
       const code = await authCodeFor(personal, PEOPLE.outsider.unionid);
       state.resetCalls();
       const identity = await personal.fetchIdentity(code);
-      expect(identity).to.deep.include({ unionId: PEOPLE.outsider.unionid, name: '孙丽', email: 'sunli@example.net', emailVerified: false, departments: [] });
+      expect(identity).to.deep.include({
+        unionId: PEOPLE.outsider.unionid,
+        name: '孙丽',
+        email: 'sunli@example.net',
+        emailVerified: false,
+        departments: [],
+      });
       expect(identity).not.to.have.property('corpId');
       expect(state.calls.map((call) => call.path)).to.deep.equal([USER_TOKEN, USERS_ME]);
     });
@@ -203,7 +212,14 @@ describe('dingtalk client against the emulator', () => {
 
     it('returns the profile with mobile and stateCode', async () => {
       const me = await client.getCurrentUser(await userToken(PEOPLE.admin.unionid));
-      expect(me).to.include({ nick: '建国', unionId: PEOPLE.admin.unionid, mobile: '13900000002', stateCode: '86', email: 'jianguo.wang@example.com', visitor: false });
+      expect(me).to.include({
+        nick: '建国',
+        unionId: PEOPLE.admin.unionid,
+        mobile: '13900000002',
+        stateCode: '86',
+        email: 'jianguo.wang@example.com',
+        visitor: false,
+      });
     });
 
     it('omits mobile without the Contact.User.mobile permission', async () => {
@@ -298,7 +314,13 @@ describe('dingtalk client against the emulator', () => {
 
     it('getUser returns the directory record and 60121 for unknown users', async () => {
       const user = await client.getUser(PEOPLE.admin.userid);
-      expect(user).to.deep.include({ userid: PEOPLE.admin.userid, name: '王建国', admin: true, dept_id_list: [100], org_email: 'wangjianguo@yunqi-tech.cn' });
+      expect(user).to.deep.include({
+        userid: PEOPLE.admin.userid,
+        name: '王建国',
+        admin: true,
+        dept_id_list: [100],
+        org_email: 'wangjianguo@yunqi-tech.cn',
+      });
       await upstreamRejection(client.getUser('nobody'), 'dingtalk.user_not_found');
     });
 
@@ -321,7 +343,12 @@ describe('dingtalk client against the emulator', () => {
 
     it('fetchIdentityByFreeLoginCode builds the identity from the directory', async () => {
       const identity = await client.fetchIdentityByFreeLoginCode(state.issueFreeLoginCode(PEOPLE.platform.userid));
-      expect(identity).to.deep.include({ unionId: PEOPLE.platform.unionid, userId: PEOPLE.platform.userid, corpId: CORP_ID, departments: [{ id: 101, name: '平台组', ancestors: [1, 100], path: '研发中心/平台组' }] });
+      expect(identity).to.deep.include({
+        unionId: PEOPLE.platform.unionid,
+        userId: PEOPLE.platform.userid,
+        corpId: CORP_ID,
+        departments: [{ id: 101, name: '平台组', ancestors: [1, 100], path: '研发中心/平台组' }],
+      });
     });
 
     it('fetchIdentityByUserid builds the identity of a member from the directory, for re-syncs', async () => {

@@ -105,9 +105,7 @@ describe('dingtalk corp-token-cache', () => {
       await redis.connect();
       await redis.ping();
     } catch (error) {
-      throw new Error(
-        `Redis is unreachable at ${REDIS_URL} (${String(error)}). Start Redis or set REDIS_URL; these tests never skip.`,
-      );
+      throw new Error(`Redis is unreachable at ${REDIS_URL} (${String(error)}). Start Redis or set REDIS_URL; these tests never skip.`);
     }
   });
 

@@ -39,7 +39,14 @@ class Peer {
 
   reply(frame: Json, data: unknown, code = 200): void {
     const headers = frame.headers as Json;
-    this.ws.send(JSON.stringify({ code, headers: { contentType: 'application/json', messageId: headers.messageId }, message: 'OK', data: JSON.stringify(data) }));
+    this.ws.send(
+      JSON.stringify({
+        code,
+        headers: { contentType: 'application/json', messageId: headers.messageId },
+        message: 'OK',
+        data: JSON.stringify(data),
+      }),
+    );
   }
 }
 
@@ -170,7 +177,9 @@ describe('dingtalk emulator: Stream mode (dingtalk-api.md §10)', () => {
       const peer = await connect();
       harness.emulator.stream.disconnect();
       const frame = await peer.next(topicIs('SYSTEM', 'disconnect'));
-      expect(JSON.parse(frame.data as string)).to.have.property('reason').that.is.a('string');
+      expect(JSON.parse(frame.data as string))
+        .to.have.property('reason')
+        .that.is.a('string');
       expect(await peer.closed).to.equal(1000);
       while (harness.emulator.stream.connections().length > 0) await new Promise((resolve) => setTimeout(resolve, 5));
     });
@@ -182,7 +191,8 @@ describe('dingtalk emulator: Stream mode (dingtalk-api.md §10)', () => {
       const headers = event.headers as Json;
       expect(event.specVersion).to.equal('1.0');
       expect(headers).to.include({ topic: '*', contentType: 'application/json', eventType: 'user_leave_org', eventCorpId: CORP_ID });
-      for (const name of ['messageId', 'eventId', 'eventBornTime', 'time', 'eventUnifiedAppId']) expect(headers[name], name).to.be.a('string');
+      for (const name of ['messageId', 'eventId', 'eventBornTime', 'time', 'eventUnifiedAppId'])
+        expect(headers[name], name).to.be.a('string');
       expect(event.data).to.be.a('string');
       const data = JSON.parse(event.data as string) as Json;
       expect(data).to.have.keys(['timeStamp', 'userId']);
@@ -220,7 +230,14 @@ describe('dingtalk emulator: Stream mode (dingtalk-api.md §10)', () => {
       const peer = await connect();
       const { eventId } = harness.emulator.stream.publish({ type: 'user_leave_org', userIds: ['x'] });
       const frame = await peer.next(topicIs('EVENT'));
-      peer.ws.send(JSON.stringify({ code: 200, headers: { messageId: (frame.headers as Json).messageId }, message: 'OK', data: { status: 'SUCCESS' } }));
+      peer.ws.send(
+        JSON.stringify({
+          code: 200,
+          headers: { messageId: (frame.headers as Json).messageId },
+          message: 'OK',
+          data: { status: 'SUCCESS' },
+        }),
+      );
       const reply = await harness.emulator.stream.waitForReply((r) => r.eventId === eventId);
       expect(reply.problem).to.equal('data is not a JSON string');
       expect(harness.emulator.stream.pendingEvents().map((e) => e.eventId)).to.include(eventId);

@@ -36,7 +36,9 @@ function expectApiError(result: HttpResult, status: number, code: string): Json 
   expect(result.status, result.text).to.equal(status);
   const json = body(result);
   expect(json.code).to.equal(code);
-  expect(json.requestid).to.be.a('string').and.match(/^[0-9A-F-]{36}$/);
+  expect(json.requestid)
+    .to.be.a('string')
+    .and.match(/^[0-9A-F-]{36}$/);
   expect(json.message).to.be.a('string');
   expect(json).not.to.have.property('errcode');
   return json;
@@ -188,7 +190,9 @@ describe('dingtalk emulator conformance (dingtalk-api.md)', () => {
       const result = await postJson(`${url}/v1.0/oauth2/accessToken`, { appKey: CLIENT_ID, appSecret: 'wrong' });
       const json = expectApiError(result, 400, 'invalidClientIdOrSecret');
       expect(result.headers['x-acs-request-id']).to.equal(json.requestid);
-      expect(result.headers['x-acs-trace-id']).to.be.a('string').and.match(/^[0-9a-f]{32}$/);
+      expect(result.headers['x-acs-trace-id'])
+        .to.be.a('string')
+        .and.match(/^[0-9a-f]{32}$/);
       expect(result.headers.server).to.equal('DingTalk/1.0.0');
       expect(result.headers['content-type']).to.equal('application/json;charset=utf-8');
     });
@@ -425,16 +429,22 @@ describe('dingtalk emulator conformance (dingtalk-api.md)', () => {
     it('answers over-limit oapi calls with 90018 and api calls with 403 QpsLimitForAppkeyAndApi', async () => {
       const limited = await startEmulator({ qpsLimit: 3 });
       try {
-        const token = body(await postJson(`${limited.url}/v1.0/oauth2/accessToken`, { appKey: CLIENT_ID, appSecret: CLIENT_SECRET })).accessToken;
+        const token = body(
+          await postJson(`${limited.url}/v1.0/oauth2/accessToken`, { appKey: CLIENT_ID, appSecret: CLIENT_SECRET }),
+        ).accessToken;
         // 8 calls at once: even split across a second boundary, one window sees more than 3.
         const oapiResults = await Promise.all(
-          Array.from({ length: 8 }, () => postJson(`${limited.url}/topapi/v2/department/get?access_token=${String(token)}`, { dept_id: 1 })),
+          Array.from({ length: 8 }, () =>
+            postJson(`${limited.url}/topapi/v2/department/get?access_token=${String(token)}`, { dept_id: 1 }),
+          ),
         );
         const codes = oapiResults.map((result) => body(result).errcode);
         expect(codes).to.include(90018);
         expect(codes.filter((code) => code === 0).length).to.be.at.least(3);
         const apiResults = await Promise.all(
-          Array.from({ length: 8 }, () => postJson(`${limited.url}/v1.0/oauth2/accessToken`, { appKey: CLIENT_ID, appSecret: CLIENT_SECRET })),
+          Array.from({ length: 8 }, () =>
+            postJson(`${limited.url}/v1.0/oauth2/accessToken`, { appKey: CLIENT_ID, appSecret: CLIENT_SECRET }),
+          ),
         );
         const throttled = apiResults.find((result) => result.status === 403);
         expect(throttled, 'one api call throttled').not.to.equal(undefined);
@@ -455,7 +465,11 @@ describe('dingtalk emulator conformance (dingtalk-api.md)', () => {
       expect(body(await oapi('/topapi/v2/department/get', { dept_id: 1 }, token)).errcode).to.equal(0);
       state.failNext('/v1.0/oauth2/accessToken', 'busy');
       state.failNext('/v1.0/oauth2/accessToken', 'timeout');
-      expectApiError(await postJson(`${url}/v1.0/oauth2/accessToken`, { appKey: CLIENT_ID, appSecret: CLIENT_SECRET }), 503, 'ServiceUnavailable');
+      expectApiError(
+        await postJson(`${url}/v1.0/oauth2/accessToken`, { appKey: CLIENT_ID, appSecret: CLIENT_SECRET }),
+        503,
+        'ServiceUnavailable',
+      );
       expect((await postJson(`${url}/v1.0/oauth2/accessToken`, { appKey: CLIENT_ID, appSecret: CLIENT_SECRET })).status).to.equal(504);
     });
 
@@ -482,7 +496,10 @@ describe('dingtalk emulator conformance (dingtalk-api.md)', () => {
         const chunks: Buffer[] = [];
         req.on('data', (chunk: Buffer) => chunks.push(chunk));
         req.on('end', () => {
-          received.push({ query: new URL(req.url ?? '/', 'http://x').searchParams, body: JSON.parse(Buffer.concat(chunks).toString()) as Json });
+          received.push({
+            query: new URL(req.url ?? '/', 'http://x').searchParams,
+            body: JSON.parse(Buffer.concat(chunks).toString()) as Json,
+          });
           res.setHeader('content-type', 'application/json');
           res.end(JSON.stringify(reply(crypto)));
         });
@@ -517,12 +534,18 @@ describe('dingtalk emulator conformance (dingtalk-api.md)', () => {
 
     it('counts a plain "success" reply as a failed push', async () => {
       reply = () => 'success';
-      expect(await pushEvent(receiverUrl, { EventType: 'check_url' }, subscription)).to.include({ accepted: false, reason: 'bad-reply-shape' });
+      expect(await pushEvent(receiverUrl, { EventType: 'check_url' }, subscription)).to.include({
+        accepted: false,
+        reason: 'bad-reply-shape',
+      });
     });
 
     it('counts a reply encrypted for another owner key as a failed push', async () => {
       reply = () => createEventCrypto({ ...subscription, ownerKey: CORP_ID }).encryptedReply('success');
-      expect(await pushEvent(receiverUrl, { EventType: 'check_url' }, subscription)).to.include({ accepted: false, reason: 'bad-reply-payload' });
+      expect(await pushEvent(receiverUrl, { EventType: 'check_url' }, subscription)).to.include({
+        accepted: false,
+        reason: 'bad-reply-payload',
+      });
     });
   });
 });

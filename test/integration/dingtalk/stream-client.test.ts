@@ -99,7 +99,13 @@ describe('dingtalk Stream client against the emulator', () => {
     expect(ack.problem).to.equal(undefined);
     expect(doneAtAck, 'the sink had finished when the ack arrived').to.equal(true);
     expect(received).to.have.length(1);
-    expect(received[0]).to.deep.include({ id: ack.eventId, transport: 'stream', type: 'user_leave_org', corpId: CORP_ID, userIds: [PEOPLE.platform.userid] });
+    expect(received[0]).to.deep.include({
+      id: ack.eventId,
+      transport: 'stream',
+      type: 'user_leave_org',
+      corpId: CORP_ID,
+      userIds: [PEOPLE.platform.userid],
+    });
     expect(client!.status().counts).to.include({ success: 1, later: 0 });
   });
 
@@ -134,7 +140,12 @@ describe('dingtalk Stream client against the emulator', () => {
   it('answers a CALLBACK push it did not subscribe to with 404', async () => {
     start();
     await connected();
-    harness.emulator.stream.pushRaw({ specVersion: '1.0', type: 'CALLBACK', headers: { messageId: 'cb-1', topic: '/v1.0/im/bot/messages/get' }, data: '{}' });
+    harness.emulator.stream.pushRaw({
+      specVersion: '1.0',
+      type: 'CALLBACK',
+      headers: { messageId: 'cb-1', topic: '/v1.0/im/bot/messages/get' },
+      data: '{}',
+    });
     const reply = await harness.emulator.stream.waitForReply((r) => r.messageId === 'cb-1');
     expect(reply.code).to.equal(404);
     expect(received).to.have.length(0);
@@ -194,7 +205,10 @@ describe('dingtalk Stream client against the emulator', () => {
     harness.emulator.state.failNext(STREAM_OPEN_PATH, 'server-error', 2);
     start();
     await connected();
-    expect(statuses.filter((s) => s.state === 'waiting').map((s) => s.lastError?.code)).to.deep.equal(['dingtalk.unavailable', 'dingtalk.unavailable']);
+    expect(statuses.filter((s) => s.state === 'waiting').map((s) => s.lastError?.code)).to.deep.equal([
+      'dingtalk.unavailable',
+      'dingtalk.unavailable',
+    ]);
     // The count is reset once the connection proves itself with a frame, not at the handshake.
     harness.emulator.stream.ping();
     await until(() => client!.status().failures === 0);
@@ -207,7 +221,9 @@ describe('dingtalk Stream client against the emulator', () => {
       const live = harness.emulator.stream.connections();
       harness.emulator.stream.drop();
       await until(() => statuses.some((s) => s.state === 'waiting' && s.failures === drop));
-      await until(() => client!.status().state === 'connected' && harness.emulator.stream.connections().some((c) => !live.some((l) => l.id === c.id)));
+      await until(
+        () => client!.status().state === 'connected' && harness.emulator.stream.connections().some((c) => !live.some((l) => l.id === c.id)),
+      );
     }
     expect(statuses.filter((s) => s.state === 'waiting').map((s) => s.failures)).to.deep.equal([1, 2]);
     harness.emulator.stream.ping();

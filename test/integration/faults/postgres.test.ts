@@ -109,7 +109,11 @@ describe('faults: PostgreSQL stops and comes back (private postgres)', function 
 
     it('becomes ready again without a restart', async function () {
       // The migrations check reuses its last outcome, a failure too, for 10 s (src/http/health.ts).
-      const ready = await eventually(() => timedFetch(`${world.server.issuer}/readyz`), (r) => r.status === 200, 12_000);
+      const ready = await eventually(
+        () => timedFetch(`${world.server.issuer}/readyz`),
+        (r) => r.status === 200,
+        12_000,
+      );
       expect(ready.body.checks).to.deep.include({ postgres: 'ok', redis: 'ok' });
     });
 
@@ -151,7 +155,11 @@ describe('faults: PostgreSQL stops and comes back (private postgres)', function 
 
     it('is ready again once PostgreSQL answers', async function () {
       world.postgres.thaw();
-      await eventually(() => timedFetch(`${world.server.issuer}/readyz`), (r) => r.status === 200, 8000);
+      await eventually(
+        () => timedFetch(`${world.server.issuer}/readyz`),
+        (r) => r.status === 200,
+        8000,
+      );
     });
   });
 });

@@ -81,7 +81,11 @@ describe('faults: Redis stops and comes back (private redis-server)', function (
 
     it('becomes ready again without a restart', async function () {
       // ioredis reconnects with a backoff capped at 5 s (src/store/redis.ts).
-      const ready = await eventually(() => timedFetch(`${world.server.issuer}/readyz`), (r) => r.status === 200, 8000);
+      const ready = await eventually(
+        () => timedFetch(`${world.server.issuer}/readyz`),
+        (r) => r.status === 200,
+        8000,
+      );
       expect(ready.body.checks).to.deep.include({ redis: 'ok' });
     });
 
@@ -115,7 +119,11 @@ describe('faults: Redis stops and comes back (private redis-server)', function (
 
     it('serves tokens again once Redis answers', async function () {
       world.redis.thaw();
-      const answer = await eventually(() => clientCredentials(world, client), (r) => r.status === 200, 8000);
+      const answer = await eventually(
+        () => clientCredentials(world, client),
+        (r) => r.status === 200,
+        8000,
+      );
       expect(answer.body.access_token).to.be.a('string');
     });
   });

@@ -28,7 +28,9 @@ function directives(csp: string | null): Map<string, string[]> {
 }
 
 function nonceOf(csp: string | null): string {
-  const nonce = directives(csp).get('script-src')?.find((value) => value.startsWith("'nonce-"));
+  const nonce = directives(csp)
+    .get('script-src')
+    ?.find((value) => value.startsWith("'nonce-"));
   expect(nonce, `a nonce in ${csp}`).to.be.a('string');
   return nonce!.slice("'nonce-".length, -1);
 }
@@ -74,7 +76,11 @@ describe('security headers, CSP nonces and cookies (real Postgres and Redis)', f
     expect(scripts[1]).to.contain(`nonce="${nonce}"`);
 
     const d = directives(csp);
-    expect(d.get('script-src')).to.include.members(["'self'", 'https://g.alicdn.com/dingding/dingtalk-jsapi/3.0.25/dingtalk.open.js', `'nonce-${nonce}'`]);
+    expect(d.get('script-src')).to.include.members([
+      "'self'",
+      'https://g.alicdn.com/dingding/dingtalk-jsapi/3.0.25/dingtalk.open.js',
+      `'nonce-${nonce}'`,
+    ]);
     expect(d.get('script-src')).to.not.include('https://g.alicdn.com');
     expect(d.get('frame-ancestors')).to.deep.equal(["'none'"]);
     expect(d.get('object-src')).to.deep.equal(["'none'"]);

@@ -78,7 +78,14 @@ describe('health, readiness, metrics and request logs (real Postgres and Redis)'
     const text = await scrape();
     expect(text).to.match(/^oidc_tokens_issued_total\{grant_type="client_credentials"\} 1$/m);
     expect(text).to.match(/^http_request_duration_seconds_count\{method="POST",route="token",status="200"\} 1$/m);
-    for (const name of ['oidc_logins_total', 'dingtalk_api_duration_seconds', 'dingtalk_api_errors_total', 'redis_errors_total', 'postgres_errors_total', 'rate_limit_rejections_total']) {
+    for (const name of [
+      'oidc_logins_total',
+      'dingtalk_api_duration_seconds',
+      'dingtalk_api_errors_total',
+      'redis_errors_total',
+      'postgres_errors_total',
+      'rate_limit_rejections_total',
+    ]) {
       expect(text).to.contain(`# TYPE ${name} `);
     }
     expect(text).to.match(/^process_cpu_seconds_total /m);

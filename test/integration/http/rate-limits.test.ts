@@ -43,7 +43,10 @@ describe('rate limits (real Postgres and Redis)', function () {
     await server?.close();
   });
 
-  async function newClient(name: string, grantTypes: ('client_credentials' | 'authorization_code' | 'refresh_token')[] = ['client_credentials']): Promise<Client> {
+  async function newClient(
+    name: string,
+    grantTypes: ('client_credentials' | 'authorization_code' | 'refresh_token')[] = ['client_credentials'],
+  ): Promise<Client> {
     const created = await server.services.clientStore.add({
       name,
       grantTypes,
@@ -106,7 +109,9 @@ describe('rate limits (real Postgres and Redis)', function () {
       expect(response.status).to.equal(401);
     }
     expect((await token(honest, '10.0.3.1')).status).to.equal(200);
-    expect(await server.services.metrics.registry.getSingleMetricAsString('oidc_token_errors_total')).to.match(/error="invalid_client"\} (1[2-9]|[2-9]\d|\d{3,})/);
+    expect(await server.services.metrics.registry.getSingleMetricAsString('oidc_token_errors_total')).to.match(
+      /error="invalid_client"\} (1[2-9]|[2-9]\d|\d{3,})/,
+    );
   });
 
   it('does not let failures from elsewhere lock a client out (its id is public)', async function () {
@@ -140,7 +145,9 @@ describe('rate limits (real Postgres and Redis)', function () {
       });
     for (let i = 0; i < 10; i += 1) expect((await stale(i, i % 2 === 0 ? 'application/json' : 'text/html')).status).to.equal(400);
     expect((await token(rp, '10.0.5.1')).status).to.equal(200);
-    expect(await server.services.metrics.registry.getSingleMetricAsString('oidc_token_errors_total')).to.match(/error="invalid_grant"\} ([1-9]\d+)/);
+    expect(await server.services.metrics.registry.getSingleMetricAsString('oidc_token_errors_total')).to.match(
+      /error="invalid_grant"\} ([1-9]\d+)/,
+    );
   });
 
   it('refuses a client_secret_post client after failures from that address only, reading its client id from the body', async function () {
@@ -180,7 +187,8 @@ describe('rate limits (real Postgres and Redis)', function () {
   });
 
   it('answers browsers with a readable page and Retry-After', async function () {
-    const get = () => fetch(`${server.issuer}/interaction/not-a-real-one`, { headers: { 'x-forwarded-for': '10.0.7.1', 'accept-language': 'en' } });
+    const get = () =>
+      fetch(`${server.issuer}/interaction/not-a-real-one`, { headers: { 'x-forwarded-for': '10.0.7.1', 'accept-language': 'en' } });
     for (let i = 0; i < 5; i += 1) expect((await get()).status).to.not.equal(429);
     const refused = await get();
     expect(refused.status).to.equal(429);

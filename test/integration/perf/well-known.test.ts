@@ -4,7 +4,11 @@ import { expect } from 'chai';
 import { resetState, startTestServer, type TestServer } from '../../helpers/bootstrap.js';
 
 /** The same request, answered by the current oidc-provider alone (no app, no copies in front). */
-async function fromProvider(server: TestServer, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; type: string | null }> {
+async function fromProvider(
+  server: TestServer,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string; type: string | null }> {
   const bare = http.createServer(server.services.holder.current().callback());
   await new Promise<void>((resolve) => bare.listen(0, '127.0.0.1', () => resolve()));
   try {
@@ -12,12 +16,15 @@ async function fromProvider(server: TestServer, path: string, headers: Record<st
     // The Host of our server (fetch would send the bare server's): oidc-provider builds endpoint
     // URLs from the request's origin.
     return await new Promise((resolve, reject) => {
-      const request = http.get({ host: '127.0.0.1', port, path, headers: { ...headers, host: new URL(server.issuer).host } }, (response) => {
-        let body = '';
-        response.setEncoding('utf8');
-        response.on('data', (chunk: string) => (body += chunk));
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, body, type: response.headers['content-type'] ?? null }));
-      });
+      const request = http.get(
+        { host: '127.0.0.1', port, path, headers: { ...headers, host: new URL(server.issuer).host } },
+        (response) => {
+          let body = '';
+          response.setEncoding('utf8');
+          response.on('data', (chunk: string) => (body += chunk));
+          response.on('end', () => resolve({ status: response.statusCode ?? 0, body, type: response.headers['content-type'] ?? null }));
+        },
+      );
       request.on('error', reject);
     });
   } finally {
@@ -58,7 +65,9 @@ describe('discovery and JWKS served from memory (real Postgres and Redis)', func
     it(`answers 304 to If-None-Match on ${path}, and echoes the Origin like oidc-provider`, async function () {
       const { headers } = await fetch(`${server.issuer}${path}`);
       const etag = headers.get('etag')!;
-      const again = await fetch(`${server.issuer}${path}`, { headers: { 'if-none-match': `"other", ${etag}`, origin: 'https://app.example.test' } });
+      const again = await fetch(`${server.issuer}${path}`, {
+        headers: { 'if-none-match': `"other", ${etag}`, origin: 'https://app.example.test' },
+      });
       expect(again.status).to.equal(304);
       expect(again.headers.get('etag')).to.equal(etag);
       expect(again.headers.get('access-control-allow-origin')).to.equal('https://app.example.test');
@@ -70,7 +79,9 @@ describe('discovery and JWKS served from memory (real Postgres and Redis)', func
 
   it('builds endpoint URLs from the request origin, as oidc-provider does', async function () {
     const port = new URL(server.issuer).port;
-    const viaLocalhost = (await (await fetch(`http://localhost:${port}/.well-known/openid-configuration`)).json()) as { token_endpoint: string };
+    const viaLocalhost = (await (await fetch(`http://localhost:${port}/.well-known/openid-configuration`)).json()) as {
+      token_endpoint: string;
+    };
     const viaIp = (await (await fetch(`${server.issuer}/.well-known/openid-configuration`)).json()) as { token_endpoint: string };
     expect(viaLocalhost.token_endpoint).to.equal(`http://localhost:${port}/token`);
     expect(viaIp.token_endpoint).to.equal(`${server.issuer}/token`);

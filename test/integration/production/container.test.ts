@@ -10,16 +10,7 @@ import { expect } from 'chai';
 // js-yaml (a dev dependency; mocha uses the same version) ships its own types.
 import { load, loadAll } from 'js-yaml';
 import { loadConfig } from '../../../src/config/load.js';
-import {
-  copiesOf,
-  dockerignore,
-  envOf,
-  imageCommand,
-  readRepoFile,
-  repoDockerfile,
-  ROOT,
-  type Stage,
-} from './dockerfile.js';
+import { copiesOf, dockerignore, envOf, imageCommand, readRepoFile, repoDockerfile, ROOT, type Stage } from './dockerfile.js';
 
 /** Parsed YAML: read by key, checked by the assertions. */
 type Json = Record<string, any>;
@@ -76,12 +67,19 @@ describe('container (Dockerfile, .dockerignore, docker-compose.yml, deploy/kuber
     });
 
     it('copies the lockfile before npm ci, and the sources the build compiles', function () {
-      const before = build.instructions.slice(0, build.instructions.findIndex((i) => i.args.includes('npm ci')));
+      const before = build.instructions.slice(
+        0,
+        build.instructions.findIndex((i) => i.args.includes('npm ci')),
+      );
       const early = copiesOf({ ...build, instructions: before }).flatMap((copy) => copy.sources);
       expect(early).to.include.members(['package.json', 'package-lock.json']);
       const tsconfig = JSON.parse(readRepoFile('tsconfig.build.json')) as { extends?: string; include: string[] };
       const sources = copiesOf(build).flatMap((copy) => copy.sources);
-      expect(sources).to.include.members([...tsconfig.include, 'tsconfig.build.json', ...(tsconfig.extends ? [path.basename(tsconfig.extends)] : [])]);
+      expect(sources).to.include.members([
+        ...tsconfig.include,
+        'tsconfig.build.json',
+        ...(tsconfig.extends ? [path.basename(tsconfig.extends)] : []),
+      ]);
     });
 
     it('builds dist/ where the CMD expects it (tsconfig outDir and rootDir)', function () {
@@ -142,7 +140,11 @@ describe('container (Dockerfile, .dockerignore, docker-compose.yml, deploy/kuber
     });
 
     it('copies from the context only paths that exist and that .dockerignore lets through', function () {
-      const sources = stages.flatMap((stage) => copiesOf(stage).filter((copy) => copy.from === undefined).flatMap((copy) => copy.sources));
+      const sources = stages.flatMap((stage) =>
+        copiesOf(stage)
+          .filter((copy) => copy.from === undefined)
+          .flatMap((copy) => copy.sources),
+      );
       expect(sources).to.not.be.empty;
       for (const source of sources) {
         expect(source, 'no wildcard copies').to.not.match(/[*?]/);
@@ -152,7 +154,9 @@ describe('container (Dockerfile, .dockerignore, docker-compose.yml, deploy/kuber
     });
 
     it('gives the runtime everything the server reads beside dist/: package.json (ESM), config/, views/', function () {
-      const destinations = copiesOf(runtime).map((copy) => (copy.destination === './' ? path.posix.basename(copy.sources[0]!) : copy.destination));
+      const destinations = copiesOf(runtime).map((copy) =>
+        copy.destination === './' ? path.posix.basename(copy.sources[0]!) : copy.destination,
+      );
       expect(destinations).to.include.members(['package.json', 'config', 'views', 'dist', 'node_modules']);
       expect((JSON.parse(readRepoFile('package.json')) as { type?: string }).type).to.equal('module');
     });
@@ -205,7 +209,10 @@ describe('container (Dockerfile, .dockerignore, docker-compose.yml, deploy/kuber
       };
       for (const name of ['migrate', 'app']) {
         const env = Object.fromEntries(
-          Object.entries(services[name]!.environment as Record<string, string>).map(([key, value]) => [key, interpolate(String(value), given)]),
+          Object.entries(services[name]!.environment as Record<string, string>).map(([key, value]) => [
+            key,
+            interpolate(String(value), given),
+          ]),
         );
         const config = loadConfig({ env: { ...envOf(runtime), ...env } });
         expect(config.env).to.equal('production');

@@ -54,9 +54,12 @@ async function recreateDatabase(): Promise<void> {
   try {
     await admin.connect();
   } catch (error) {
-    throw new Error(`PostgreSQL is not reachable at ${new URL(TEST_DATABASE_URL).host}: start it (see README, "Tests") or set DATABASE_URL`, {
-      cause: error,
-    });
+    throw new Error(
+      `PostgreSQL is not reachable at ${new URL(TEST_DATABASE_URL).host}: start it (see README, "Tests") or set DATABASE_URL`,
+      {
+        cause: error,
+      },
+    );
   }
   try {
     await admin.query(`DROP DATABASE IF EXISTS "${DATABASE}" WITH (FORCE)`);
@@ -191,7 +194,10 @@ describe('production start: the image commands from dist/ with NODE_ENV=producti
     const deadline = Date.now() + 20_000;
     for (;;) {
       if (server.exitCode !== null) expect.fail(`start exited with ${server.exitCode}:\n${output.stderr}\n${output.stdout}`);
-      const ok = await fetch(`${issuer}/healthz`).then((r) => r.ok, () => false);
+      const ok = await fetch(`${issuer}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) break;
       if (Date.now() > deadline) expect.fail(`no answer on ${issuer}/healthz within 20 s:\n${output.stderr}\n${output.stdout}`);
       await new Promise((resolve) => setTimeout(resolve, 100));

@@ -6,7 +6,14 @@
 import { expect } from 'chai';
 import * as oidc from 'openid-client';
 import { Browser } from '../../helpers/browser.js';
-import { exchangeCode, type LoginWorld, loginViaDingTalk, registerRelyingParty, type RelyingParty, USERS } from '../../helpers/login-flow.js';
+import {
+  exchangeCode,
+  type LoginWorld,
+  loginViaDingTalk,
+  registerRelyingParty,
+  type RelyingParty,
+  USERS,
+} from '../../helpers/login-flow.js';
 
 export interface ServiceClient {
   clientId: string;
@@ -123,9 +130,7 @@ export async function eventually<T>(check: () => Promise<T>, accept: (value: T) 
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  return expect.fail(
-    `${what}: not within ${timeoutMs} ms; last: ${lastError ? String(lastError) : JSON.stringify(last)?.slice(0, 300)}`,
-  );
+  return expect.fail(`${what}: not within ${timeoutMs} ms; last: ${lastError ? String(lastError) : JSON.stringify(last)?.slice(0, 300)}`);
 }
 
 /** No Redis error counted by the server (connection errors, rate limits counted in memory instead). */

@@ -109,7 +109,12 @@ describe('Redis Sentinel (private master + replica, 2 Sentinels, REDIS_URL=redis
       // The subscriber connection (a duplicate of the client) followed the master too.
       const subscribers = async (port: number): Promise<number> =>
         Number(((await redisCall(port, 'PUBSUB', 'NUMSUB', 'oidc:changes')) as [string, string])[1]);
-      await eventually(() => subscribers(switched.to), (count) => count >= 1, 3_000, 'subscribed on the new master');
+      await eventually(
+        () => subscribers(switched.to),
+        (count) => count >= 1,
+        3_000,
+        'subscribed on the new master',
+      );
       expect(await subscribers(switched.from), 'still subscribed on the demoted master').to.equal(0);
       await issueToken(world.server.issuer, rotating); // cached for oidc.clientCacheMs (30 s)
       const secret = await world.server.services.clientStore.rotateSecret(rotating.clientId);

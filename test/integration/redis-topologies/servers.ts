@@ -24,9 +24,12 @@ function sleep(ms: number): Promise<void> {
 }
 
 export function redisCliBinary(): string {
-  const found = [process.env.REDIS_CLI, path.join(path.dirname(redisServerBinary()), 'redis-cli'), '/usr/bin/redis-cli', '/usr/local/bin/redis-cli'].find(
-    (file): file is string => typeof file === 'string' && existsSync(file),
-  );
+  const found = [
+    process.env.REDIS_CLI,
+    path.join(path.dirname(redisServerBinary()), 'redis-cli'),
+    '/usr/bin/redis-cli',
+    '/usr/local/bin/redis-cli',
+  ].find((file): file is string => typeof file === 'string' && existsSync(file));
   if (!found) throw new Error('redis-cli not found: install it (Debian: apt-get install redis-tools) or set REDIS_CLI');
   return found;
 }
@@ -130,17 +133,28 @@ export async function startPrivateRedisCluster(options: { masters?: number } = {
       const busPort = await freePort();
       ports.push(port);
       const server = redisServerProcess(`redis-server (cluster node ${port})`, [
-        '--port', String(port),
-        '--cluster-port', String(busPort),
-        '--bind', '127.0.0.1',
-        '--cluster-enabled', 'yes',
-        '--cluster-config-file', path.join(dir, `nodes-${port}.conf`),
-        '--cluster-node-timeout', '2000',
-        '--save', '',
-        '--appendonly', 'no',
-        '--dir', dir,
-        '--daemonize', 'no',
-        '--loglevel', 'warning',
+        '--port',
+        String(port),
+        '--cluster-port',
+        String(busPort),
+        '--bind',
+        '127.0.0.1',
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        path.join(dir, `nodes-${port}.conf`),
+        '--cluster-node-timeout',
+        '2000',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        dir,
+        '--daemonize',
+        'no',
+        '--loglevel',
+        'warning',
       ]);
       servers.push(server);
       server.spawn();
@@ -162,7 +176,10 @@ export async function startPrivateRedisCluster(options: { masters?: number } = {
     throw error;
   }
   return {
-    url: `redis-cluster://${ports.slice(0, 2).map((port) => `127.0.0.1:${port}`).join(',')}`,
+    url: `redis-cluster://${ports
+      .slice(0, 2)
+      .map((port) => `127.0.0.1:${port}`)
+      .join(',')}`,
     ports,
     async flushAll() {
       await Promise.all(ports.map((port) => redisCall(port, 'FLUSHALL')));
@@ -226,13 +243,20 @@ export async function startPrivateRedisSentinel(
     const serverDir = path.join(dir, String(port));
     mkdirSync(serverDir, { recursive: true });
     const server = redisServerProcess(`redis-server (${role} ${port})`, [
-      '--port', String(port),
-      '--bind', '127.0.0.1',
-      '--save', '',
-      '--appendonly', 'no',
-      '--dir', serverDir,
-      '--daemonize', 'no',
-      '--loglevel', 'warning',
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      serverDir,
+      '--daemonize',
+      'no',
+      '--loglevel',
+      'warning',
       ...extra,
     ]);
     servers.push(server);
@@ -328,8 +352,7 @@ export async function startPrivateRedisSentinel(
       await redisCall(sentinelPorts[0]!, 'SENTINEL', 'FAILOVER', masterName);
       await pollUntil(
         `the Sentinels did not switch the master from ${from} to ${to}`,
-        async () =>
-          (await sentinelsNaming()).every((port) => port === to) && (await redisInfo(to, 'replication')).role === 'master',
+        async () => (await sentinelsNaming()).every((port) => port === to) && (await redisInfo(to, 'replication')).role === 'master',
         timeoutMs,
       );
       return { from, to };

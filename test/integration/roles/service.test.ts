@@ -170,7 +170,17 @@ describe('roles (service on Postgres)', function () {
       const { roles, provisioning } = services();
       const platform = await provisioning.signIn(identity());
       const admin = await provisioning.signIn(ADMIN);
-      const boss = await provisioning.signIn(identity({ unionId: PEOPLE.boss.unionid, userId: PEOPLE.boss.userid, name: '陈晓明', isBoss: true, title: '首席执行官', roleNames: ['老板'], departments: [{ id: 1, name: '杭州云栖科技有限公司', ancestors: [], path: '杭州云栖科技有限公司' }] }));
+      const boss = await provisioning.signIn(
+        identity({
+          unionId: PEOPLE.boss.unionid,
+          userId: PEOPLE.boss.userid,
+          name: '陈晓明',
+          isBoss: true,
+          title: '首席执行官',
+          roleNames: ['老板'],
+          departments: [{ id: 1, name: '杭州云栖科技有限公司', ancestors: [], path: '杭州云栖科技有限公司' }],
+        }),
+      );
       const marketing = await provisioning.signIn(MARKETING);
       for (const name of ['dt-admins', 'bosses', 'developers', 'brand', 'listed']) await roles.addRole(name);
       await roles.addRule({ role: 'dt-admins', kind: 'admin' });
@@ -220,7 +230,10 @@ describe('roles (service on Postgres)', function () {
       expect(await roles.rolesOf(account.id)).to.deep.equal(['platform']);
       await provisioning.signIn(identity({ departments: [{ id: 102, name: '前端组', ancestors: [1, 100], path: '研发中心/前端组' }] }));
       expect(await roles.rolesOf(account.id)).to.deep.equal([]);
-      const events = await db.models.AuditEvent.findAll({ where: { type: 'account.roles_changed', accountId: account.id }, order: [['id', 'ASC']] });
+      const events = await db.models.AuditEvent.findAll({
+        where: { type: 'account.roles_changed', accountId: account.id },
+        order: [['id', 'ASC']],
+      });
       expect(events.map((e) => e.details)).to.deep.equal([
         { added: ['platform'], removed: [] },
         { added: [], removed: ['platform'] },
@@ -262,7 +275,12 @@ describe('roles (service on Postgres)', function () {
       await roles.addRule({ role: 'eng', kind: 'dingtalk_role', value: ['研发'] });
       const account = await provisioning.signIn(identity());
       await db.models.AccountRole.destroy({ where: { accountId: account.id } });
-      await Promise.all([roles.reevaluate(account.id), roles.reevaluate(account.id), provisioning.signIn(identity()), roles.reevaluateAll()]);
+      await Promise.all([
+        roles.reevaluate(account.id),
+        roles.reevaluate(account.id),
+        provisioning.signIn(identity()),
+        roles.reevaluateAll(),
+      ]);
       expect(await rowsOf(account.id)).to.have.length(2);
       expect(await roles.rolesOf(account.id)).to.deep.equal([ADMIN_ROLE, 'eng']);
     });
@@ -298,7 +316,9 @@ describe('roles (service on Postgres)', function () {
       const { roles } = services();
       expect((await rejection(roles.addRule({ role: 'ghost', kind: 'admin' }))).code).to.equal('roles.not_found');
       await roles.addRole('x');
-      expect((await rejection(roles.addRule({ role: 'x', kind: 'department', value: ['abc'] }))).message).to.contain('positive whole numbers');
+      expect((await rejection(roles.addRule({ role: 'x', kind: 'department', value: ['abc'] }))).message).to.contain(
+        'positive whole numbers',
+      );
       expect((await rejection(roles.removeRule(999))).code).to.equal('roles.rule_not_found');
     });
   });

@@ -18,9 +18,18 @@ describe('security: sender-constrained tokens at the admin API (real PostgreSQL 
   it('refuses a DPoP-bound access token presented as a plain bearer token', async function () {
     const resource = `${world.server.issuer}/admin`;
     const rp = await registerRelyingParty(world, { name: 'DPoP automation', firstParty: true, allowedResources: { [resource]: [] } });
-    const { callback, request } = await loginViaDingTalk(world, new Browser(), rp, ADMIN, { scope: 'openid admin:read admin:write', resource });
+    const { callback, request } = await loginViaDingTalk(world, new Browser(), rp, ADMIN, {
+      scope: 'openid admin:read admin:write',
+      resource,
+    });
     const DPoP = oidc.getDPoPHandle(rp.config, await oidc.randomDPoPKeyPair());
-    const tokens = await oidc.authorizationCodeGrant(rp.config, callback, { pkceCodeVerifier: request.verifier, expectedState: request.state, expectedNonce: request.nonce }, undefined, { DPoP });
+    const tokens = await oidc.authorizationCodeGrant(
+      rp.config,
+      callback,
+      { pkceCodeVerifier: request.verifier, expectedState: request.state, expectedNonce: request.nonce },
+      undefined,
+      { DPoP },
+    );
     expect(tokens.token_type.toLowerCase()).to.equal('dpop');
     const answer = await api(world, tokens.access_token, 'GET', '/accounts');
     expect(answer.status).to.equal(401);

@@ -10,9 +10,15 @@ const REDIRECT = 'https://rp.example.test/callback';
 /** A (third-party) app under a fixed client id, as a re-registration would reuse it. */
 async function registerWiki(world: LoginWorld, name: string): Promise<RelyingParty> {
   const created = await world.server.services.clientStore.add({ clientId: CLIENT_ID, name, redirectUris: [REDIRECT] });
-  const config = await oidc.discovery(new URL(world.server.issuer), CLIENT_ID, created.clientSecret, oidc.ClientSecretBasic(created.clientSecret!), {
-    execute: [oidc.allowInsecureRequests],
-  });
+  const config = await oidc.discovery(
+    new URL(world.server.issuer),
+    CLIENT_ID,
+    created.clientSecret,
+    oidc.ClientSecretBasic(created.clientSecret!),
+    {
+      execute: [oidc.allowInsecureRequests],
+    },
+  );
   return { clientId: CLIENT_ID, clientSecret: created.clientSecret, redirectUri: REDIRECT, config };
 }
 
@@ -33,7 +39,11 @@ describe('security: deleting a client forgets its consents, grants and sessions 
     const browser = new Browser();
     const old = await registerWiki(world, 'Old wiki');
     const { callback, request } = await loginViaDingTalk(world, browser, old, EMPLOYEE, { scope: 'openid profile' });
-    const tokens = await oidc.authorizationCodeGrant(old.config, callback, { pkceCodeVerifier: request.verifier, expectedState: request.state, expectedNonce: request.nonce });
+    const tokens = await oidc.authorizationCodeGrant(old.config, callback, {
+      pkceCodeVerifier: request.verifier,
+      expectedState: request.state,
+      expectedNonce: request.nonce,
+    });
     const { Consent } = world.server.services.db.models;
     expect(await Consent.count({ where: { clientId: CLIENT_ID } })).to.equal(1);
 

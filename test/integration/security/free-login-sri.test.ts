@@ -23,7 +23,8 @@ describe('security: the free-login script is pinned by URL and Subresource Integ
     const rp = await registerRelyingParty(world, { firstParty: true });
     const browser = new Browser({ 'user-agent': 'Mozilla/5.0 (iPhone) AliApp(DingTalk/7.6.0) DingTalk(7.6.0)' });
     let page = await browser.request((await authorize(rp)).url.toString());
-    while (page.status >= 300 && page.status < 400) page = await browser.request(new URL(page.headers.get('location')!, page.url).toString());
+    while (page.status >= 300 && page.status < 400)
+      page = await browser.request(new URL(page.headers.get('location')!, page.url).toString());
     expect(page.status).to.equal(200);
     const tag = [...page.text.matchAll(/<script\b[^>]*>/g)].map(([t]) => t).find((t) => t.includes('alicdn'));
     expect(tag).to.contain(`src="${JSAPI}"`).and.contain(`integrity="${INTEGRITY}"`).and.contain('crossorigin="anonymous"');

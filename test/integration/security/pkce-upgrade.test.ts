@@ -6,7 +6,13 @@ import { up } from '../../../migrations/20261206-0102-clients-keep-pkce-optional
 const app = (clientId: string, extra: Record<string, unknown>) => ({
   clientId,
   name: clientId,
-  metadata: { client_id: clientId, grant_types: ['authorization_code'], response_types: ['code'], redirect_uris: ['https://app.example/cb'], ...extra },
+  metadata: {
+    client_id: clientId,
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    redirect_uris: ['https://app.example/cb'],
+    ...extra,
+  },
   firstParty: false,
 });
 

@@ -35,7 +35,13 @@ describe('security: secrets at rest are bound to their row (real PostgreSQL and 
       await db.models.ClientRecord.create({
         clientId: 'legacy-worker',
         name: 'Legacy worker',
-        metadata: { client_id: 'legacy-worker', grant_types: ['client_credentials'], response_types: [], redirect_uris: [], token_endpoint_auth_method: 'client_secret_basic' },
+        metadata: {
+          client_id: 'legacy-worker',
+          grant_types: ['client_credentials'],
+          response_types: [],
+          redirect_uris: [],
+          token_endpoint_auth_method: 'client_secret_basic',
+        },
         secretEncrypted: sealV1(secret, 'client-secrets', clientSecret),
         firstParty: false,
       });
@@ -69,7 +75,10 @@ describe('security: secrets at rest are bound to their row (real PostgreSQL and 
     const other = await clientStore.add({ name: 'Other', grantTypes: ['client_credentials'] });
     const legacy = await db.models.ClientRecord.findByPk('legacy-worker');
     await db.models.ClientRecord.update({ secretEncrypted: legacy!.secretEncrypted }, { where: { clientId: other.clientId } });
-    const error = await clientStore.providerMetadata(other.clientId).then(() => undefined, (e: unknown) => e as Error);
+    const error = await clientStore.providerMetadata(other.clientId).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
     expect(error?.message).to.match(/cannot decrypt a stored secret/);
   });
 });

@@ -10,7 +10,9 @@ import { OutboundError } from '../../../src/errors/outbound-error.js';
 import { revokeAccount } from '../../../src/accounts/revocation.js';
 
 /** A loopback HTTP server standing for an internal service: it counts what reaches it. */
-async function internalService(handler?: (path: string, res: import('node:http').ServerResponse) => void): Promise<{ server: Server; port: number; hits: string[] }> {
+async function internalService(
+  handler?: (path: string, res: import('node:http').ServerResponse) => void,
+): Promise<{ server: Server; port: number; hits: string[] }> {
   const hits: string[] = [];
   const server = createServer((req, res) => {
     hits.push(req.url ?? '');
@@ -40,7 +42,10 @@ describe('security: outgoing requests to apps cannot reach the internal network 
     it('refuses a loopback destination, and nothing reaches it', async function () {
       internal.hits.length = 0;
       const guarded = createOutboundFetch({ blockPrivate: true, allowed: [] });
-      const failure = await guarded(`http://127.0.0.1:${internal.port}/metadata`).then(() => undefined, (error: unknown) => error);
+      const failure = await guarded(`http://127.0.0.1:${internal.port}/metadata`).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
       expect(failure).to.be.instanceOf(OutboundError);
       expect((failure as OutboundError).failure).to.equal('blocked');
       expect(internal.hits).to.deep.equal([]);
@@ -49,7 +54,10 @@ describe('security: outgoing requests to apps cannot reach the internal network 
     it('refuses a name that resolves to loopback (the check is after DNS)', async function () {
       internal.hits.length = 0;
       const guarded = createOutboundFetch({ blockPrivate: true, allowed: [] });
-      const failure = await guarded(`http://localhost:${internal.port}/metadata`).then(() => undefined, (error: unknown) => error);
+      const failure = await guarded(`http://localhost:${internal.port}/metadata`).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
       expect((failure as OutboundError).failure).to.equal('blocked');
       expect(internal.hits).to.deep.equal([]);
     });
@@ -57,7 +65,10 @@ describe('security: outgoing requests to apps cannot reach the internal network 
     it('checks every redirect: an allowed host cannot bounce the request to a refused one', async function () {
       internal.hits.length = 0;
       const guarded = createOutboundFetch({ blockPrivate: true, allowed: ['localhost'] });
-      const failure = await guarded(`http://localhost:${internal.port}/redirect`).then(() => undefined, (error: unknown) => error);
+      const failure = await guarded(`http://localhost:${internal.port}/redirect`).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
       expect((failure as OutboundError).failure).to.equal('blocked');
       expect(internal.hits).to.deep.equal(['/redirect']);
     });

@@ -68,14 +68,24 @@ describe('security: token, introspection and revocation answers', function () {
 
   describe('errors are JSON whatever Accept says (RFC 6749 §5.2, RFC 7662 §2.3)', function () {
     it('/token answers a bad grant with JSON to a browser-like Accept', async function () {
-      const answer = await post(server, '/token', { grant_type: 'authorization_code', code: 'nope', redirect_uri: 'https://x.test/cb' }, { auth: mine, accept: BROWSER_ACCEPT });
+      const answer = await post(
+        server,
+        '/token',
+        { grant_type: 'authorization_code', code: 'nope', redirect_uri: 'https://x.test/cb' },
+        { auth: mine, accept: BROWSER_ACCEPT },
+      );
       expect(answer.status).to.equal(400);
       expect(answer.type).to.match(/^application\/json/);
       expect(JSON.parse(answer.text)).to.have.property('error').that.is.a('string');
     });
 
     it('/token answers a wrong client secret with JSON 401 to Accept: text/html', async function () {
-      const answer = await post(server, '/token', { grant_type: 'client_credentials' }, { auth: { ...mine, clientSecret: 'wrong' }, accept: 'text/html' });
+      const answer = await post(
+        server,
+        '/token',
+        { grant_type: 'client_credentials' },
+        { auth: { ...mine, clientSecret: 'wrong' }, accept: 'text/html' },
+      );
       expect(answer.status).to.equal(401);
       expect(answer.type).to.match(/^application\/json/);
       expect(JSON.parse(answer.text)).to.include({ error: 'invalid_client' });

@@ -34,6 +34,8 @@ describe('security: URL claims from DingTalk are https only (real PostgreSQL and
   });
 
   it('keeps an https picture', async function () {
-    expect(await pictureAfterLogin('https://static-legacy.dingtalk.com/media/a_600_600.jpg')).to.equal('https://static-legacy.dingtalk.com/media/a_600_600.jpg');
+    expect(await pictureAfterLogin('https://static-legacy.dingtalk.com/media/a_600_600.jpg')).to.equal(
+      'https://static-legacy.dingtalk.com/media/a_600_600.jpg',
+    );
   });
 });

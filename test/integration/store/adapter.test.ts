@@ -16,9 +16,7 @@ function testDatabaseUrl(url: string): string {
   }
   // Keep scheme, credentials and hosts as written; rebuild only the path.
   const authority = /^[^:]+:\/\/[^/?#]*/.exec(url)?.[0] ?? url;
-  return parsed.kind === 'single'
-    ? `${authority}/${TEST_DB}`
-    : `${authority}/${encodeURIComponent(parsed.name)}/${TEST_DB}`;
+  return parsed.kind === 'single' ? `${authority}/${TEST_DB}` : `${authority}/${encodeURIComponent(parsed.name)}/${TEST_DB}`;
 }
 
 describe('Redis adapter (integration)', function () {

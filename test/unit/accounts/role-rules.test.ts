@@ -66,7 +66,12 @@ describe('accounts/role-rules', () => {
     });
 
     it('matches when any one of several departments of the member is listed', () => {
-      const twoTeams = facts({ departments: [{ id: 102, ancestors: [1, 100] }, { id: 201, ancestors: [1, 200] }] });
+      const twoTeams = facts({
+        departments: [
+          { id: 102, ancestors: [1, 100] },
+          { id: 201, ancestors: [1, 200] },
+        ],
+      });
       expect(matches(rule({ kind: 'department', value: [201] }), twoTeams)).to.equal(true);
       expect(matches(rule({ kind: 'department', value: [200], includeSubDepartments: true }), twoTeams)).to.equal(true);
       expect(matches(rule({ kind: 'department', value: [300], includeSubDepartments: true }), twoTeams)).to.equal(false);

@@ -3,7 +3,22 @@ import { allowListProblem, createAllowList, isSpecialUseAddress } from '../../..
 
 describe('special-use addresses and OUTBOUND_ALLOWED_HOSTS', function () {
   it('counts loopback, private, link-local, metadata and mapped addresses as special-use', function () {
-    for (const address of ['127.0.0.1', '10.1.2.3', '172.20.0.5', '192.168.1.1', '169.254.169.254', '100.100.100.200', '0.0.0.0', '::1', '::', '::ffff:10.0.0.1', '::ffff:127.0.0.1', 'fd00:ec2::254', 'fe80::1', 'fc00::1']) {
+    for (const address of [
+      '127.0.0.1',
+      '10.1.2.3',
+      '172.20.0.5',
+      '192.168.1.1',
+      '169.254.169.254',
+      '100.100.100.200',
+      '0.0.0.0',
+      '::1',
+      '::',
+      '::ffff:10.0.0.1',
+      '::ffff:127.0.0.1',
+      'fd00:ec2::254',
+      'fe80::1',
+      'fc00::1',
+    ]) {
       expect(isSpecialUseAddress(address), address).to.equal(true);
     }
   });

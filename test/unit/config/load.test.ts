@@ -26,7 +26,10 @@ const PRODUCTION = {
 /** A generated event subscription token and EncodingAESKey (43 characters). */
 const EVENT_SUBSCRIPTION = {
   DINGTALK_EVENT_TOKEN: randomBytes(16).toString('hex'),
-  DINGTALK_EVENT_AES_KEY: randomBytes(40).toString('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 43),
+  DINGTALK_EVENT_AES_KEY: randomBytes(40)
+    .toString('base64')
+    .replace(/[^A-Za-z0-9]/g, '')
+    .slice(0, 43),
 };
 
 function problemsOf(env: NodeJS.ProcessEnv): string[] {
@@ -93,7 +96,10 @@ describe('config', function () {
     });
     expect(problems).to.have.length.of.at.least(5);
     for (const name of ['PORT', 'ISSUER', 'DATABASE_URL', 'DINGTALK_EVENT_AES_KEY', 'COOKIE_SECRETS']) {
-      expect(problems.some((p) => p.startsWith(name)), `${name} in ${problems.join(' | ')}`).to.equal(true);
+      expect(
+        problems.some((p) => p.startsWith(name)),
+        `${name} in ${problems.join(' | ')}`,
+      ).to.equal(true);
     }
   });
 
@@ -108,9 +114,7 @@ describe('config', function () {
   });
 
   it('refuses an issuer with a trailing slash', function () {
-    expect(problemsOf({ ISSUER: 'https://id.example.com/' })).to.deep.equal([
-      'ISSUER: must have no trailing slash, query or fragment',
-    ]);
+    expect(problemsOf({ ISSUER: 'https://id.example.com/' })).to.deep.equal(['ISSUER: must have no trailing slash, query or fragment']);
   });
 
   describe('production', function () {
@@ -180,12 +184,24 @@ describe('config', function () {
         COOKIE_SECRETS: value('COOKIE_SECRETS'),
       });
       const names = problems.map((p) => p.split(':')[0]);
-      expect(names).to.include.members(['DATABASE_URL', 'REDIS_URL', 'DINGTALK_CLIENT_ID', 'DINGTALK_CLIENT_SECRET', 'KEY_ENCRYPTION_SECRET', 'COOKIE_SECRETS']);
+      expect(names).to.include.members([
+        'DATABASE_URL',
+        'REDIS_URL',
+        'DINGTALK_CLIENT_ID',
+        'DINGTALK_CLIENT_SECRET',
+        'KEY_ENCRYPTION_SECRET',
+        'COOKIE_SECRETS',
+      ]);
       expect(problems.join('\n')).to.not.contain('CHANGE-ME');
     });
 
     it('refuses low-entropy secrets: repeats, runs and words', function () {
-      for (const weak of ['k'.repeat(40), 'abcdefghijklmnopqrstuvwxyz0123456789', 'passwordpasswordpasswordpassword', '1212121212121212121212121212121212']) {
+      for (const weak of [
+        'k'.repeat(40),
+        'abcdefghijklmnopqrstuvwxyz0123456789',
+        'passwordpasswordpasswordpassword',
+        '1212121212121212121212121212121212',
+      ]) {
         expect(problemsOf({ ...PRODUCTION, KEY_ENCRYPTION_SECRET: weak }), weak).to.deep.equal([
           'KEY_ENCRYPTION_SECRET: too predictable to be a key (low entropy): generate one with `openssl rand -hex 32`',
         ]);
@@ -196,7 +212,13 @@ describe('config', function () {
     });
 
     it('accepts generated values: 64 hex characters, base64url', function () {
-      expect(problemsOf({ ...PRODUCTION, KEY_ENCRYPTION_SECRET: randomBytes(32).toString('hex'), COOKIE_SECRETS: randomBytes(32).toString('base64url') })).to.deep.equal([]);
+      expect(
+        problemsOf({
+          ...PRODUCTION,
+          KEY_ENCRYPTION_SECRET: randomBytes(32).toString('hex'),
+          COOKIE_SECRETS: randomBytes(32).toString('base64url'),
+        }),
+      ).to.deep.equal([]);
     });
 
     it('refuses one value for both KEY_ENCRYPTION_SECRET and COOKIE_SECRETS', function () {
@@ -227,7 +249,12 @@ describe('config', function () {
       const problems = problemsOf({ ...PRODUCTION, DINGTALK_EVENT_MODE: 'http', COOKIE_SECRETS: 'short' });
       expect(problems.map((p) => p.split(':')[0])).to.include.members(['DINGTALK_EVENT_MODE', 'COOKIE_SECRETS (secrets.cookieKeys.0)']);
       const problem = problems.find((p) => p.startsWith('DINGTALK_EVENT_MODE'))!;
-      for (const name of ['DINGTALK_EVENT_MODE=stream', 'DINGTALK_EVENT_TOKEN', 'DINGTALK_EVENT_AES_KEY', 'DINGTALK_SYNC_INTERVAL_MINUTES']) {
+      for (const name of [
+        'DINGTALK_EVENT_MODE=stream',
+        'DINGTALK_EVENT_TOKEN',
+        'DINGTALK_EVENT_AES_KEY',
+        'DINGTALK_SYNC_INTERVAL_MINUTES',
+      ]) {
         expect(problem).to.contain(name);
       }
     });

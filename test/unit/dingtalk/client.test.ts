@@ -38,7 +38,11 @@ describe('dingtalk/client authorizationUrl', () => {
 
   it('lets a call pick another organisation', () => {
     const url = new URL(
-      createDingTalkClient({ ...base, corpId: 'dingA' }).authorizationUrl({ redirectUri: 'https://a.example/cb', state: 's', corpId: 'dingB' }),
+      createDingTalkClient({ ...base, corpId: 'dingA' }).authorizationUrl({
+        redirectUri: 'https://a.example/cb',
+        state: 's',
+        corpId: 'dingB',
+      }),
     );
     expect(url.searchParams.get('corpId')).to.equal('dingB');
     expect(url.searchParams.has('exclusiveCorpId')).to.equal(false);

@@ -59,7 +59,9 @@ describe('dingtalk/event-crypto', () => {
 
   it('rejects garbage without leaking crypto errors', () => {
     for (const garbage of ['', 'AAAA', Buffer.alloc(48, 7).toString('base64')]) {
-      expect(() => crypto.decrypt(garbage)).to.throw(AppError).with.property('code', 'dingtalk.event_invalid_payload');
+      expect(() => crypto.decrypt(garbage))
+        .to.throw(AppError)
+        .with.property('code', 'dingtalk.event_invalid_payload');
     }
   });
 

@@ -84,7 +84,14 @@ describe('dingtalk/identity', () => {
 
   it('builds a free-login identity from the directory record alone', () => {
     const identity = toUpstreamIdentity({ member: { ...member, admin: true, boss: true, active: false } });
-    expect(identity).to.include({ unionId: member.unionid, userId: member.userid, name: '李娜', isAdmin: true, isBoss: true, active: false });
+    expect(identity).to.include({
+      unionId: member.unionid,
+      userId: member.userid,
+      name: '李娜',
+      isAdmin: true,
+      isBoss: true,
+      active: false,
+    });
     expect(identity).not.to.have.property('openId');
   });
 

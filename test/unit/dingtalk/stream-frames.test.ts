@@ -3,7 +3,10 @@ import { isUnreadable, type DirectoryEvent, type UnreadableEvent } from '../../.
 import { eventAck, parseStreamFrame, pingReply, unsupportedReply } from '../../../src/dingtalk/stream-frames.js';
 
 /** An EVENT push as dingtalk-api.md §10.3 describes it (header values are strings, data a JSON string). */
-function eventFrame(headers: Record<string, unknown> = {}, data: unknown = { timeStamp: '1731400000000', userId: ['manager4220'] }): string {
+function eventFrame(
+  headers: Record<string, unknown> = {},
+  data: unknown = { timeStamp: '1731400000000', userId: ['manager4220'] },
+): string {
   return JSON.stringify({
     specVersion: '1.0',
     type: 'EVENT',
@@ -87,7 +90,11 @@ describe('dingtalk/stream-frames', () => {
       ['data that is not JSON', eventFrame({}, '{not json'), 'event data is not JSON'],
       ['data that is a JSON array', eventFrame({}, [1, 2]), 'event data is not a JSON object'],
       ['userId of the wrong shape', eventFrame({}, { userId: [{ id: 1 }] }), 'event data field userId has the wrong shape'],
-      ['deptId as words in a department event', eventFrame({ eventType: 'org_dept_modify' }, { deptId: ['sales'] }), 'event data field deptId has the wrong shape'],
+      [
+        'deptId as words in a department event',
+        eventFrame({ eventType: 'org_dept_modify' }, { deptId: ['sales'] }),
+        'event data field deptId has the wrong shape',
+      ],
       ['data that is JSON null', eventFrame({}, 'null'), 'event data is not a JSON object'],
       ['no eventType', eventFrame({ eventType: undefined }), 'event has no eventType'],
     ];
@@ -107,17 +114,28 @@ describe('dingtalk/stream-frames', () => {
   describe('SYSTEM pushes', () => {
     it('reads ping with its data to echo', () => {
       const data = JSON.stringify({ opaque: 'op-1' });
-      const push = parseStreamFrame(JSON.stringify({ specVersion: '1.0', type: 'SYSTEM', headers: { messageId: 'm1', topic: 'ping', contentType: 'application/json', time: '1' }, data }));
+      const push = parseStreamFrame(
+        JSON.stringify({
+          specVersion: '1.0',
+          type: 'SYSTEM',
+          headers: { messageId: 'm1', topic: 'ping', contentType: 'application/json', time: '1' },
+          data,
+        }),
+      );
       expect(push).to.deep.equal({ kind: 'ping', messageId: 'm1', data });
     });
 
     it('reads disconnect with its reason', () => {
-      const push = parseStreamFrame(JSON.stringify({ type: 'SYSTEM', headers: { messageId: 'm2', topic: 'disconnect' }, data: '{"reason":"connection is expired"}' }));
+      const push = parseStreamFrame(
+        JSON.stringify({ type: 'SYSTEM', headers: { messageId: 'm2', topic: 'disconnect' }, data: '{"reason":"connection is expired"}' }),
+      );
       expect(push).to.deep.equal({ kind: 'disconnect', messageId: 'm2', reason: 'connection is expired' });
     });
 
     it('passes other SYSTEM topics through without a reply', () => {
-      expect(parseStreamFrame(JSON.stringify({ type: 'SYSTEM', headers: { messageId: 'm3', topic: 'KEEPALIVE' }, data: '{}' }))).to.deep.equal({
+      expect(
+        parseStreamFrame(JSON.stringify({ type: 'SYSTEM', headers: { messageId: 'm3', topic: 'KEEPALIVE' }, data: '{}' })),
+      ).to.deep.equal({
         kind: 'system',
         messageId: 'm3',
         topic: 'KEEPALIVE',
@@ -126,7 +144,9 @@ describe('dingtalk/stream-frames', () => {
   });
 
   it('marks a CALLBACK push as unsupported (we subscribe to none)', () => {
-    const push = parseStreamFrame(JSON.stringify({ type: 'CALLBACK', headers: { messageId: 'm4', topic: '/v1.0/im/bot/messages/get' }, data: '{}' }));
+    const push = parseStreamFrame(
+      JSON.stringify({ type: 'CALLBACK', headers: { messageId: 'm4', topic: '/v1.0/im/bot/messages/get' }, data: '{}' }),
+    );
     expect(push).to.deep.equal({ kind: 'unsupported', messageId: 'm4', type: 'CALLBACK', topic: '/v1.0/im/bot/messages/get' });
   });
 
@@ -137,13 +157,23 @@ describe('dingtalk/stream-frames', () => {
 
   it('answers a ping whose headers hold null or objects, specVersion a number and data an object', () => {
     const push = parseStreamFrame(
-      JSON.stringify({ specVersion: 1, type: 'SYSTEM', headers: { messageId: 'm5', topic: 'ping', appId: null, extra: { a: 1 }, list: [1] }, data: { opaque: 'op-5' } }),
+      JSON.stringify({
+        specVersion: 1,
+        type: 'SYSTEM',
+        headers: { messageId: 'm5', topic: 'ping', appId: null, extra: { a: 1 }, list: [1] },
+        data: { opaque: 'op-5' },
+      }),
     );
     expect(push).to.deep.equal({ kind: 'ping', messageId: 'm5', data: '{"opaque":"op-5"}' });
   });
 
   it('reads an event whose data came as an object, and one whose data is null as unreadable (still answered)', () => {
-    const asObject = JSON.stringify({ specVersion: 1, type: 'EVENT', headers: { messageId: 'm6', eventType: 'user_leave_org', eventId: 'e6', eventCorpId: null }, data: { userId: ['u6'] } });
+    const asObject = JSON.stringify({
+      specVersion: 1,
+      type: 'EVENT',
+      headers: { messageId: 'm6', eventType: 'user_leave_org', eventId: 'e6', eventCorpId: null },
+      data: { userId: ['u6'] },
+    });
     expect(readEvent(asObject)).to.deep.include({ id: 'e6', userIds: ['u6'] });
     const asNull = JSON.stringify({ type: 'EVENT', headers: { messageId: 'm7', eventType: 'user_leave_org' }, data: null });
     expect(readEvent(asNull)).to.include({ id: 'm7', reason: 'event data is not a JSON object' });
@@ -162,13 +192,26 @@ describe('dingtalk/stream-frames', () => {
   describe('replies (§10.4)', () => {
     it('acks an event with code 200, the messageId and data as a JSON string holding status', () => {
       const reply = JSON.parse(eventAck('msg-1', 'SUCCESS'));
-      expect(reply).to.deep.equal({ code: 200, headers: { contentType: 'application/json', messageId: 'msg-1' }, message: 'OK', data: '{"status":"SUCCESS"}' });
-      expect(JSON.parse(JSON.parse(eventAck('msg-2', 'LATER', 'database unavailable')).data)).to.deep.equal({ status: 'LATER', message: 'database unavailable' });
+      expect(reply).to.deep.equal({
+        code: 200,
+        headers: { contentType: 'application/json', messageId: 'msg-1' },
+        message: 'OK',
+        data: '{"status":"SUCCESS"}',
+      });
+      expect(JSON.parse(JSON.parse(eventAck('msg-2', 'LATER', 'database unavailable')).data)).to.deep.equal({
+        status: 'LATER',
+        message: 'database unavailable',
+      });
     });
 
     it('answers a ping with its own data (the opaque)', () => {
       const reply = JSON.parse(pingReply('m1', '{"opaque":"op-1"}'));
-      expect(reply).to.deep.equal({ code: 200, headers: { contentType: 'application/json', messageId: 'm1' }, message: 'OK', data: '{"opaque":"op-1"}' });
+      expect(reply).to.deep.equal({
+        code: 200,
+        headers: { contentType: 'application/json', messageId: 'm1' },
+        message: 'OK',
+        data: '{"opaque":"op-1"}',
+      });
     });
 
     it('answers an unsupported push 404 with data as a JSON string', () => {

@@ -32,7 +32,16 @@ describe('provider configuration', function () {
   });
 
   it('sets every TTL explicitly', function () {
-    for (const model of ['AccessToken', 'AuthorizationCode', 'ClientCredentials', 'IdToken', 'RefreshToken', 'Interaction', 'Session', 'Grant']) {
+    for (const model of [
+      'AccessToken',
+      'AuthorizationCode',
+      'ClientCredentials',
+      'IdToken',
+      'RefreshToken',
+      'Interaction',
+      'Session',
+      'Grant',
+    ]) {
       expect(local.ttl, model).to.have.property(model);
     }
   });

@@ -6,19 +6,34 @@ import { parseRedisUrl } from '../../../src/store/redis.js';
 describe('parseRedisUrl', function () {
   it('reads a single server with defaults', function () {
     expect(parseRedisUrl('redis://localhost')).to.deep.equal({
-      kind: 'single', tls: false, host: 'localhost', port: 6379, db: 0,
+      kind: 'single',
+      tls: false,
+      host: 'localhost',
+      port: 6379,
+      db: 0,
     });
   });
 
   it('reads port, database number and %-encoded credentials', function () {
     expect(parseRedisUrl('redis://app:p%40ss%2Fw0rd@10.0.0.5:6380/3')).to.deep.equal({
-      kind: 'single', tls: false, username: 'app', password: 'p@ss/w0rd', host: '10.0.0.5', port: 6380, db: 3,
+      kind: 'single',
+      tls: false,
+      username: 'app',
+      password: 'p@ss/w0rd',
+      host: '10.0.0.5',
+      port: 6380,
+      db: 3,
     });
   });
 
   it('reads a password without a user name, and TLS from rediss://', function () {
     expect(parseRedisUrl('rediss://:secret@cache.example.com:6390/')).to.deep.equal({
-      kind: 'single', tls: true, password: 'secret', host: 'cache.example.com', port: 6390, db: 0,
+      kind: 'single',
+      tls: true,
+      password: 'secret',
+      host: 'cache.example.com',
+      port: 6390,
+      db: 0,
     });
   });
 
@@ -47,10 +62,19 @@ describe('parseRedisUrl', function () {
 
   it('reads Cluster seed nodes, with TLS from rediss-cluster://', function () {
     expect(parseRedisUrl('redis-cluster://n1:7000,n2:7001')).to.deep.equal({
-      kind: 'cluster', tls: false, nodes: [{ host: 'n1', port: 7000 }, { host: 'n2', port: 7001 }],
+      kind: 'cluster',
+      tls: false,
+      nodes: [
+        { host: 'n1', port: 7000 },
+        { host: 'n2', port: 7001 },
+      ],
     });
     expect(parseRedisUrl('rediss-cluster://user:pw@n1')).to.deep.equal({
-      kind: 'cluster', tls: true, username: 'user', password: 'pw', nodes: [{ host: 'n1', port: 6379 }],
+      kind: 'cluster',
+      tls: true,
+      username: 'user',
+      password: 'pw',
+      nodes: [{ host: 'n1', port: 6379 }],
     });
   });
 
@@ -76,12 +100,17 @@ describe('parseRedisUrl', function () {
   ];
   for (const [what, url, message] of invalid) {
     it(`rejects ${what} with an error naming REDIS_URL`, function () {
-      expect(() => parseRedisUrl(url)).to.throw(ConfigError, /REDIS_URL/).with.property('message').that.matches(message);
+      expect(() => parseRedisUrl(url))
+        .to.throw(ConfigError, /REDIS_URL/)
+        .with.property('message')
+        .that.matches(message);
     });
   }
 
   it('never puts the password in the error message', function () {
-    expect(() => parseRedisUrl('redis://user:hunter2@h:99999')).to.throw(ConfigError)
-      .with.property('message').that.does.not.include('hunter2');
+    expect(() => parseRedisUrl('redis://user:hunter2@h:99999'))
+      .to.throw(ConfigError)
+      .with.property('message')
+      .that.does.not.include('hunter2');
   });
 });
