@@ -9,7 +9,9 @@ import { createLoginRouter } from './login-routes.js';
 import { createOapiRouter } from './oapi-routes.js';
 import { defaultSeed, type EmulatorSeed } from './seed.js';
 import { EmulatorState } from './state.js';
-import { createStreamRouter, StreamGateway, type StreamGatewayOptions } from './stream-gateway.js';
+import { StreamGateway } from './stream/gateway.js';
+import { createStreamRouter } from './stream/open-route.js';
+import type { StreamGatewayOptions } from './stream/types.js';
 
 /** Settings of {@link createEmulator}. */
 export interface EmulatorOptions {

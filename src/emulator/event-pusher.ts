@@ -1,9 +1,9 @@
 import { request, type Dispatcher } from 'undici';
-import { createEventCrypto, randomAlphanumeric, type EventCryptoOptions } from '../dingtalk/event-crypto.js';
-import { eventReplySchema } from '../dingtalk/schemas.js';
+import { decryptEvent, encryptEvent, randomAscii, signEvent, type EventSubscription } from './event-crypto.js';
+import { isRecord } from './http.js';
 
 /** Settings of one push: the subscription's token, EncodingAESKey and owner key (the AppKey). */
-export interface PushEventOptions extends EventCryptoOptions {
+export interface PushEventOptions extends EventSubscription {
   /** Fixed only in tests; default: now (ms). */
   timestamp?: string;
   /** Fixed only in tests; default: 8 random characters. */
@@ -41,11 +41,10 @@ export function contactEvent(
  * of `success`.
  */
 export async function pushEvent(url: string, event: Record<string, unknown> | string, options: PushEventOptions): Promise<PushEventResult> {
-  const crypto = createEventCrypto(options);
   const timestamp = options.timestamp ?? String(Date.now());
-  const nonce = options.nonce ?? randomAlphanumeric(8);
-  const encrypt = crypto.encrypt(typeof event === 'string' ? event : JSON.stringify(event));
-  const signature = crypto.sign(timestamp, nonce, encrypt);
+  const nonce = options.nonce ?? randomAscii(8);
+  const encrypt = encryptEvent(options, typeof event === 'string' ? event : JSON.stringify(event));
+  const signature = signEvent(options, timestamp, nonce, encrypt);
   const target = new URL(url);
   // Both names carry the same signature: receivers read one or the other (§5.1).
   target.searchParams.set('signature', signature);
@@ -76,19 +75,28 @@ export async function pushEvent(url: string, event: Record<string, unknown> | st
   } catch {
     return { accepted: false, status, reason: 'not-json' };
   }
-  const reply = eventReplySchema.safeParse(json);
-  if (!reply.success) return { accepted: false, status, reason: 'bad-reply-shape' };
-  const { msg_signature: replySignature, timeStamp, nonce: replyNonce, encrypt: replyEncrypt } = reply.data;
-  if (!crypto.verify(replySignature, timeStamp, replyNonce, replyEncrypt)) {
+  const reply = readReply(json);
+  if (reply === undefined) return { accepted: false, status, reason: 'bad-reply-shape' };
+  if (signEvent(options, reply.timeStamp, reply.nonce, reply.encrypt) !== reply.msg_signature.toLowerCase()) {
     return { accepted: false, status, reason: 'bad-reply-signature' };
   }
-  let plaintext: string;
-  try {
-    plaintext = crypto.decrypt(replyEncrypt);
-  } catch {
-    return { accepted: false, status, reason: 'bad-reply-payload' };
-  }
+  const plaintext = decryptEvent(options, reply.encrypt);
+  if (plaintext === undefined) return { accepted: false, status, reason: 'bad-reply-payload' };
   return plaintext === 'success'
     ? { accepted: true, status, reply: plaintext }
     : { accepted: false, status, reason: 'not-success', reply: plaintext };
+}
+
+/**
+ * The reply §5.1 asks for: `{"msg_signature","timeStamp","nonce","encrypt"}`, all strings (a numeric
+ * `timeStamp` is read as its decimal text, as a JSON reader on DingTalk's side would).
+ */
+function readReply(json: unknown): { msg_signature: string; timeStamp: string; nonce: string; encrypt: string } | undefined {
+  if (!isRecord(json)) return undefined;
+  const { msg_signature: signature, timeStamp, nonce, encrypt } = json;
+  const time = typeof timeStamp === 'number' ? String(timeStamp) : timeStamp;
+  if (typeof signature !== 'string' || typeof time !== 'string' || typeof nonce !== 'string' || typeof encrypt !== 'string') {
+    return undefined;
+  }
+  return { msg_signature: signature, timeStamp: time, nonce, encrypt };
 }

@@ -10,14 +10,14 @@ export {
   type EmulatorFault,
   type EmulatorUser,
 } from './state.js';
+export { StreamGateway } from './stream/gateway.js';
 export {
   STREAM_CONNECT_PATH,
   STREAM_OPEN_PATH,
-  StreamGateway,
   type StreamConnectionInfo,
   type StreamEventInput,
   type StreamGatewayOptions,
   type StreamReplyRecord,
   type StreamSubscription,
-} from './stream-gateway.js';
+} from './stream/types.js';
 export { INVALID_AUTH_CODE } from './api-routes.js';
