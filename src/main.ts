@@ -24,7 +24,14 @@ import { createConsentStore } from './accounts/consents.js';
 import { createProvisioning } from './accounts/provisioning.js';
 import { createRoleService, type RoleService } from './accounts/roles.js';
 import { usesEmulator } from './config/load.js';
-import { createDingTalkClient, createMemoryCorpTokenCache, createRedisCorpTokenCache, type DingTalkClient } from './dingtalk/index.js';
+import {
+  createCallBudget,
+  createDingTalkClient,
+  createMemoryCorpTokenCache,
+  createMemoryDepartmentCache,
+  createRedisCorpTokenCache,
+  type DingTalkClient,
+} from './dingtalk/index.js';
 import { createStreamClient, type StreamClient, type StreamStatus } from './dingtalk/index.js';
 import type { Emulator } from './emulator/index.js';
 import { createMemoryStatusBoard, createRedisStatusBoard, startStatusPublisher, type StatusBoard } from './store/status-board.js';
@@ -35,6 +42,7 @@ import { createMetricsApp } from './http/metrics-server.js';
 import {
   createMetrics,
   type Metrics,
+  observeCallBudget,
   observeDingTalkCall,
   observeInbox,
   observeLogins,
@@ -177,7 +185,14 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     const consents = createConsentStore(db.models);
     const audit = observeLogins(createAuditLog(db.models, logger), metrics);
     const roles = createRoleService(db.sequelize, db.models, { adminDingtalkUserids: config.adminDingtalkUserids });
-    const { dingtalk, emulator, dingtalkClientId, app: dingtalkApp, corpId } = await createDingTalk(config, redis, logger, metrics);
+    const {
+      dingtalk,
+      directory,
+      emulator,
+      dingtalkClientId,
+      app: dingtalkApp,
+      corpId,
+    } = await createDingTalk(config, redis, logger, metrics);
     // Accounts for userinfo, refresh, introspection and access checks, from a per-process copy that
     // every write drops everywhere.
     const accountCache = createAccountCache(db.models, { ttlMs: config.oidc.accountCacheMs });
@@ -196,7 +211,8 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       models: db.models,
       provider: () => holderRef!.current(),
       accountIndex: adapter.accountIndex,
-      dingtalk,
+      // Sweeps, events and refresh checks: the call budget's background share.
+      dingtalk: directory,
       audit,
       logger,
       ...(corpId === undefined ? {} : { corpId }),
@@ -470,7 +486,10 @@ async function createDingTalk(
   logger: Logger,
   metrics: Metrics,
 ): Promise<{
+  /** For people waiting on a page (sign-in, the console): the call budget's sign-in priority. */
   dingtalk: DingTalkClient;
+  /** For work nobody waits on (sweeps, events): the same app, the budget's background share. */
+  directory: DingTalkClient;
   emulator?: Emulator;
   dingtalkClientId: string;
   /** The app's credentials and api base URL (the emulator's in development), for the Stream connection. */
@@ -514,14 +533,26 @@ async function createDingTalk(
         onError: (error) => logger.warn({ err: error }, 'DingTalk token cache: Redis failed, fetching directly'),
       })
     : createMemoryCorpTokenCache();
-  const dingtalk = createDingTalkClient({
+  // One budget for every caller of this app; with Redis, for every replica too.
+  const budget = createCallBudget({
+    appKey: settings.clientId,
+    limits: config.dingtalk.callBudget,
+    ...(redis ? { redis } : {}),
+    ...observeCallBudget(metrics, logger),
+  });
+  const shared = {
     ...settings,
     timeoutMs: config.dingtalk.timeoutMs,
     tokenCache,
+    departmentCache: createMemoryDepartmentCache(),
+    budget,
     onCall: observeDingTalkCall(metrics, logger),
-  });
+  };
+  const dingtalk = createDingTalkClient({ ...shared, priority: 'sign-in', codeWaitMs: config.dingtalk.callBudget.signInCodeWaitMs });
+  const directory = createDingTalkClient({ ...shared, priority: 'background' });
   return {
     dingtalk,
+    directory,
     emulator,
     dingtalkClientId: settings.clientId,
     app: { clientId: settings.clientId, clientSecret: settings.clientSecret, apiBaseUrl: settings.apiBaseUrl },

@@ -30,6 +30,13 @@ export interface Metrics {
   dingtalkDuration: Histogram<'operation' | 'outcome'>;
   /** `dingtalk_api_errors_total{operation,code}`: failed attempts by our error code. */
   dingtalkErrors: Counter<'operation' | 'code'>;
+  /**
+   * `dingtalk_api_calls_total{api,outcome}`: per DingTalk API path, calls spent (`ok`, `error`,
+   * `throttled`: DingTalk answered "too fast") and calls our call budget refused (`refused`: not sent).
+   */
+  dingtalkCalls: Counter<'api' | 'outcome'>;
+  /** `dingtalk_budget_wait_seconds{priority}`: how long a call waited for its budget slot (granted ones). */
+  dingtalkBudgetWait: Histogram<'priority'>;
   /** `redis_errors_total{source}`: connection errors, rate limits counted in memory instead. */
   redisErrors: Counter<'source'>;
   /** `postgres_errors_total{kind}`: connection, timeout and query errors. */
@@ -95,9 +102,22 @@ export function createMetrics(): Metrics {
       labelNames: ['operation', 'code'],
       registers,
     }),
+    dingtalkCalls: new Counter({
+      name: 'dingtalk_api_calls_total',
+      help: 'DingTalk calls per API path: spent (ok, error, throttled) and refused by the call budget (refused, not sent)',
+      labelNames: ['api', 'outcome'],
+      registers,
+    }),
+    dingtalkBudgetWait: new Histogram({
+      name: 'dingtalk_budget_wait_seconds',
+      help: 'How long a DingTalk call waited for a slot of the call budget, by priority (sign-in, background)',
+      labelNames: ['priority'],
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30, 60],
+      registers,
+    }),
     redisErrors: new Counter({
       name: 'redis_errors_total',
-      help: 'Redis errors: connection (client error events), rate_limiter (counted in memory instead)',
+      help: 'Redis errors: connection (client error events), rate_limiter and call_budget (counted in memory instead)',
       labelNames: ['source'],
       registers,
     }),
@@ -217,6 +237,8 @@ export function observeLogins<T extends { record(entry: { type: string }): Promi
 /** What the DingTalk client reports after each HTTP attempt (its `onCall` option). */
 export interface UpstreamCall {
   operation: string;
+  /** The DingTalk API path (`/topapi/v2/user/get`). */
+  api?: string;
   durationMs: number;
   /** Our error code (`dingtalk.timeout`, …) when the attempt failed. */
   error?: string;
@@ -228,7 +250,36 @@ export function observeDingTalkCall(metrics: Metrics, logger: Logger): (call: Up
     const outcome = call.error ? 'error' : 'ok';
     metrics.dingtalkDuration.observe({ operation: call.operation, outcome }, call.durationMs / 1000);
     if (call.error) metrics.dingtalkErrors.inc({ operation: call.operation, code: call.error });
+    if (call.api !== undefined) {
+      const spent = call.error === undefined ? 'ok' : call.error === 'dingtalk.throttled' ? 'throttled' : 'error';
+      metrics.dingtalkCalls.inc({ api: call.api, outcome: spent });
+    }
     logger.debug({ operation: call.operation, ms: Math.round(call.durationMs), error: call.error }, 'DingTalk call');
+  };
+}
+
+/** The call budget's decisions → `dingtalk_api_calls_total{outcome="refused"}` and the wait histogram. */
+export function observeCallBudget(
+  metrics: Metrics,
+  logger: Logger,
+): {
+  onDecision(decision: { api: string; priority: string; granted: boolean; waitMs: number }): void;
+  onRedisError(error: unknown): void;
+} {
+  let lastLogged = 0;
+  return {
+    onDecision({ api, priority, granted, waitMs }) {
+      if (granted) metrics.dingtalkBudgetWait.observe({ priority }, waitMs / 1000);
+      else metrics.dingtalkCalls.inc({ api, outcome: 'refused' });
+    },
+    onRedisError(error) {
+      metrics.redisErrors.inc({ source: 'call_budget' });
+      const now = Date.now();
+      if (now - lastLogged >= 10_000) {
+        lastLogged = now;
+        logger.warn({ err: error }, 'DingTalk call budget: Redis unavailable, pacing in this process only');
+      }
+    },
   };
 }
 

@@ -94,6 +94,27 @@ export const configSchema = z.object({
     syncIntervalMinutes: z.number().int().min(0).max(10_080),
     /** Timeout of one DingTalk call, in milliseconds. */
     timeoutMs: z.number().int().min(100).max(60_000),
+    /**
+     * The DingTalk call budget shared by every replica and caller (src/dingtalk/call-budget.ts): calls
+     * per second, kept below DingTalk's 20 per API per app and 10 000 per 20 s per egress address.
+     */
+    callBudget: z
+      .object({
+        /** Per API path per app (DingTalk: 20; keep headroom for jitter, §6.1). */
+        perApiPerSecond: z.number().min(0.1).max(1000),
+        /** Calls of one API that may go at once before the pace applies. */
+        perApiBurst: z.number().int().min(1).max(100),
+        /** Sweeps' and events' own pace per API; they also use only what sign-ins leave. */
+        backgroundPerSecond: z.number().min(0.1).max(1000),
+        /** All calls of this deployment from its egress address (DingTalk blocks at 10 000 in 20 s). */
+        egressPerSecond: z.number().min(1).max(10_000),
+        egressBurst: z.number().int().min(1).max(1000),
+        /** How long a sign-in waits for DingTalk in the callback before the "please wait" page; ms. */
+        signInCodeWaitMs: z.number().int().min(0).max(30_000),
+      })
+      .refine((budget) => budget.backgroundPerSecond <= budget.perApiPerSecond, {
+        message: 'backgroundPerSecond must not exceed perApiPerSecond',
+      }),
   }),
 
   login: z.object({

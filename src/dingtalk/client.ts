@@ -10,8 +10,13 @@
  *   return DingTalk's own shapes; `fetchIdentity*` return ours (identity.ts).
  * - Every request has a deadline (an AbortSignal, plus undici's own coarse ~1 s header/body timers as
  *   a backstop). A local timeout is not retried: the user is waiting on a login page.
- * - Idempotent reads are retried with a short exponential backoff on busy (-1), timeout (15), 5xx and
- *   throttling; anything that consumes a single-use code is never retried.
+ * - Every HTTP attempt first takes a slot of the shared call budget (call-budget.ts), which keeps every
+ *   replica and caller together below DingTalk's per-API and per-address limits; this client's
+ *   `priority` says whether a person is waiting (`sign-in`) or not (`background`).
+ * - Idempotent reads are retried with a short exponential backoff on busy (-1), timeout (15) and 5xx;
+ *   a call that consumes a single-use code is not (it may have been used). Throttling (§6.1) is
+ *   retried for every call, including the code exchange (a throttled call did nothing), after about
+ *   a second, for as long as the caller's bound (`maxWaitMs`) allows.
  * - The app token is shared through a `CorpTokenCache`; when DingTalk rejects it (40014, 42001,
  *   `InvalidAuthentication`) it is invalidated and the call is repeated once with a fresh one.
  * Knows nothing of Koa or oidc-provider.
@@ -19,11 +24,13 @@
 import { request, type Dispatcher } from 'undici';
 import type { z } from 'zod';
 import { AccountError, UpstreamError } from '../errors/app-error.js';
+import { isBudgetExhausted, type CallBudget, type CallPriority } from './call-budget.js';
 import type { CorpTokenCache } from './corp-token-cache.js';
 import { createMemoryDepartmentCache, type DepartmentCache } from './department-cache.js';
 import {
   dingTalkError,
   isDingTalkError,
+  isThrottled,
   mapApiError,
   mapOapiError,
   mapOapiHttpError,
@@ -75,6 +82,24 @@ export interface DingTalkClientOptions {
   retryDelayMs?: number;
   /** Backoff after a throttling answer; DingTalk's QPS window is 1 s (§6.1). Default 1000 ms. */
   throttleRetryDelayMs?: number;
+  /**
+   * The shared call budget every HTTP attempt takes a slot from (call-budget.ts). Absent: calls go
+   * out unpaced (tests of other things, one-off CLI commands).
+   */
+  budget?: CallBudget;
+  /** Who this client calls for: `sign-in` (default; a person is waiting) or `background` (sweeps, events). */
+  priority?: CallPriority;
+  /**
+   * How long one call may wait, for a budget slot and for throttling retries together, before it
+   * fails (`dingtalk.busy` / `dingtalk.throttled`). Default 10 s for `sign-in`, 60 s for `background`.
+   */
+  maxWaitMs?: number;
+  /**
+   * The same bound for the exchange of a single-use code (web login, free login): shorter, because a
+   * caller that gives up before DingTalk was called can come back with the same code (the sign-in
+   * page then asks the browser to wait and retry). Default 3 s.
+   */
+  codeWaitMs?: number;
   tokenCache: CorpTokenCache;
   /** Department names; default: in memory, 10 minutes. */
   departmentCache?: DepartmentCache;
@@ -86,7 +111,7 @@ export interface DingTalkClientOptions {
    * Told after every HTTP attempt (metrics, logs): the operation, how long it took, and our error
    * code when it failed. Never changes the call; an exception thrown by it is ignored.
    */
-  onCall?: (call: { operation: string; durationMs: number; error?: string }) => void;
+  onCall?: (call: { operation: string; api: string; durationMs: number; error?: string }) => void;
 }
 
 /** Parameters of the authorize redirect (§1.1). */
@@ -103,7 +128,7 @@ export interface AuthorizationUrlParams {
 export interface DingTalkClient {
   /** `GET <login>/oauth2/auth?…` — where to send the browser. */
   authorizationUrl(params: AuthorizationUrlParams): string;
-  /** Code → user access token. Never retried (the code is single-use). */
+  /** Code → user access token. Retried only after throttling (the code is single-use once DingTalk took it). */
   exchangeCode(code: string): Promise<UserAccessTokenResponse>;
   /** The signed-in user's own profile, with the user access token. */
   getCurrentUser(userAccessToken: string): Promise<ContactUser>;
@@ -146,6 +171,8 @@ export const OPERATIONS = {
 
 interface CallSpec extends ErrorContext {
   host: 'api' | 'oapi';
+  /** This call's bound instead of `maxWaitMs` (the exchange of a single-use code). */
+  maxWaitMs?: number;
   method: 'GET' | 'POST';
   path: string;
   query?: Record<string, string>;
@@ -160,13 +187,20 @@ export function createDingTalkClient(options: DingTalkClientOptions): DingTalkCl
   const retries = options.retries ?? 2;
   const retryDelayMs = options.retryDelayMs ?? 200;
   const throttleRetryDelayMs = options.throttleRetryDelayMs ?? 1000;
+  const priority = options.priority ?? 'sign-in';
+  const maxWaitMs = options.maxWaitMs ?? (priority === 'sign-in' ? 10_000 : 60_000);
+  const codeWaitMs = options.codeWaitMs ?? 3_000;
   const language = options.language ?? 'zh_CN';
   const departmentCache = options.departmentCache ?? createMemoryDepartmentCache();
   const { tokenCache } = options;
   // Our own deadline firing is not retried, unlike DingTalk's gateway timeouts (504 / errcode 15).
   const localTimeouts = new WeakSet<UpstreamError>();
 
-  async function send(spec: CallSpec): Promise<unknown> {
+  /** One HTTP attempt: a budget slot (waiting until `deadline` at most), then the call. */
+  async function send(spec: CallSpec, deadline: number): Promise<unknown> {
+    if (options.budget) {
+      await options.budget.acquire({ api: spec.path, priority, maxWaitMs: deadline - Date.now(), operation: spec.operation });
+    }
     const { onCall } = options;
     if (!onCall) return sendOnce(spec);
     const started = performance.now();
@@ -178,7 +212,7 @@ export function createDingTalkClient(options: DingTalkClientOptions): DingTalkCl
       throw failure;
     } finally {
       try {
-        onCall({ operation: spec.operation, durationMs: performance.now() - started, ...(error ? { error } : {}) });
+        onCall({ operation: spec.operation, api: spec.path, durationMs: performance.now() - started, ...(error ? { error } : {}) });
       } catch {
         // a reporting hook never breaks a call
       }
@@ -242,22 +276,39 @@ export function createDingTalkClient(options: DingTalkClientOptions): DingTalkCl
     return result.data;
   }
 
-  async function withRetry<T>(idempotent: boolean, attempt: () => Promise<T>): Promise<T> {
-    for (let n = 0; ; n += 1) {
+  /**
+   * Runs `attempt` until it succeeds or may not be retried. Throttling is retried by time (while the
+   * pause ends before the call's deadline), whatever the call: DingTalk did nothing with it. Other
+   * retryable failures of idempotent calls are retried `retries` times. A budget refusal has already
+   * waited its bound and is not retried.
+   */
+  async function withRetry<T>(idempotent: boolean, waitMs: number, attempt: (deadline: number) => Promise<T>): Promise<T> {
+    const deadline = Date.now() + waitMs;
+    let failures = 0;
+    for (;;) {
       try {
-        return await attempt();
+        return await attempt(deadline);
       } catch (error) {
-        const retry = idempotent && n < retries && error instanceof UpstreamError && error.retryable && !localTimeouts.has(error);
-        if (!retry) throw error;
-        const base = error.code === 'dingtalk.throttled' ? throttleRetryDelayMs : retryDelayMs * 2 ** n;
-        await sleep(base + Math.floor(Math.random() * base * 0.2));
+        if (!(error instanceof UpstreamError) || isBudgetExhausted(error)) throw error;
+        let pause: number;
+        if (isThrottled(error)) {
+          pause = throttleRetryDelayMs + Math.floor(Math.random() * throttleRetryDelayMs * 0.2);
+          if (Date.now() + pause >= deadline) throw error;
+        } else {
+          const retry = idempotent && failures < retries && error.retryable && !localTimeouts.has(error);
+          if (!retry) throw error;
+          const base = retryDelayMs * 2 ** failures;
+          failures += 1;
+          pause = base + Math.floor(Math.random() * base * 0.2);
+        }
+        await sleep(pause);
       }
     }
   }
 
   /** An api.dingtalk.com call; its body is the object itself. */
   async function callApi<S extends z.ZodType>(spec: CallSpec, schema: S, idempotent: boolean): Promise<z.output<S>> {
-    return withRetry(idempotent, async () => parse(spec, schema, await send(spec)));
+    return withRetry(idempotent, spec.maxWaitMs ?? maxWaitMs, async (deadline) => parse(spec, schema, await send(spec, deadline)));
   }
 
   /** An oapi.dingtalk.com call with the app token; its payload is under `result`. */
@@ -267,9 +318,9 @@ export function createDingTalkClient(options: DingTalkClientOptions): DingTalkCl
     idempotent: boolean,
   ): Promise<z.output<S>> {
     const run = (token: string) =>
-      withRetry(idempotent, async () => {
+      withRetry(idempotent, spec.maxWaitMs ?? maxWaitMs, async (deadline) => {
         const full: CallSpec = { ...spec, host: 'oapi', method: 'POST', query: { access_token: token } };
-        const body = await send(full);
+        const body = await send(full, deadline);
         return parse(full, schema, (body as { result?: unknown }).result);
       });
     const token = await getAppAccessToken();
@@ -444,12 +495,14 @@ export function createDingTalkClient(options: DingTalkClientOptions): DingTalkCl
     // POST https://api.dingtalk.com/v1.0/oauth2/userAccessToken (§1.3). Doc: D-TOKEN
     // (open.dingtalk.com/document/development/obtain-user-token).
     // Quirks: JSON only (a form body → 400 `Missingbody`); camelCase `expireIn`; `corpId` only with
-    // scope `openid corpid`; the code is single-use and short-lived, so this is never retried; the
-    // error code for a reused/expired code is undocumented → any unclassified 4xx is invalid_code.
+    // scope `openid corpid`; the code is single-use and short-lived, so this is retried only after a
+    // throttling answer (the call did nothing); the error code for a reused/expired code is
+    // undocumented → any unclassified 4xx is invalid_code.
     return callApi(
       {
         operation: OPERATIONS.exchangeCode,
         consumesCode: true,
+        maxWaitMs: codeWaitMs,
         host: 'api',
         method: 'POST',
         path: '/v1.0/oauth2/userAccessToken',
@@ -484,9 +537,9 @@ export function createDingTalkClient(options: DingTalkClientOptions): DingTalkCl
     // Doc: LEGACY-GETUSERINFO successor, "通过免登码获取用户信息" (open.dingtalk.com/document/development/
     // get-user-userid-through-login-free-code). Quirks: the code comes from the JSAPI
     // `requestAuthCode` inside the DingTalk client, lives ~5 min and is single-use (reuse → 40078),
-    // so no retry; it needs the corp (app) token, not a user token.
+    // so retried only after throttling; it needs the corp (app) token, not a user token.
     return callOapi(
-      { operation: OPERATIONS.freeLogin, path: '/topapi/v2/user/getuserinfo', json: { code } },
+      { operation: OPERATIONS.freeLogin, path: '/topapi/v2/user/getuserinfo', json: { code }, maxWaitMs: codeWaitMs },
       freeLoginUserInfoSchema,
       false,
     );

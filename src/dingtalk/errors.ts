@@ -15,6 +15,7 @@ export type DingTalkErrorCode =
   | 'dingtalk.user_not_found'
   | 'dingtalk.department_not_found'
   | 'dingtalk.throttled'
+  | 'dingtalk.busy'
   | 'dingtalk.quota_exceeded'
   | 'dingtalk.timeout'
   | 'dingtalk.unavailable'
@@ -50,6 +51,8 @@ const CODE_INFO: Record<DingTalkErrorCode, CodeInfo> = {
   'dingtalk.user_not_found': { message: 'DingTalk has no such user in the organisation', status: 502, retryable: false },
   'dingtalk.department_not_found': { message: 'DingTalk has no such department', status: 502, retryable: false },
   'dingtalk.throttled': { message: 'DingTalk is throttling this app', status: 503, retryable: true },
+  // Our own call budget (call-budget.ts) had no slot within the caller's bound: DingTalk was not called.
+  'dingtalk.busy': { message: 'Too many DingTalk calls right now: no slot within the wait allowed', status: 503, retryable: true },
   'dingtalk.quota_exceeded': { message: "The organisation's DingTalk API quota is used up", status: 503, retryable: false },
   'dingtalk.timeout': { message: 'DingTalk did not answer in time', status: 504, retryable: true },
   'dingtalk.unavailable': { message: 'DingTalk is temporarily unavailable', status: 503, retryable: true },
@@ -89,6 +92,15 @@ export function dingTalkError(code: DingTalkErrorCode, operation: string, cause?
     status: info.status,
     cause,
   });
+}
+
+/**
+ * True when DingTalk refused a call for calling too fast (§6.1: oapi 90018 and its siblings, 88
+ * without a sub_code; api 403 `Forbidden.AccessDenied.QpsLimit…`; HTTP 429). The call did nothing:
+ * even one carrying a single-use code may be sent again after a short pause.
+ */
+export function isThrottled(error: unknown): boolean {
+  return isDingTalkError(error, 'dingtalk.throttled');
 }
 
 /** True for an `UpstreamError` carrying `code`. */
@@ -134,6 +146,8 @@ function classifyApi(status: number, code: string | undefined, context: ErrorCon
     else if (code.startsWith('Missing') || code.startsWith('InvalidParameter')) mapped = 'dingtalk.invalid_request';
   }
   if (mapped === undefined && status >= 500) mapped = status === 504 ? 'dingtalk.timeout' : 'dingtalk.unavailable';
+  // Too Many Requests is a refusal at the door: a code sent with it was not used up.
+  if (mapped === undefined && status === 429) mapped = 'dingtalk.throttled';
   if (
     context.consumesCode === true &&
     status < 500 &&
@@ -142,7 +156,6 @@ function classifyApi(status: number, code: string | undefined, context: ErrorCon
   ) {
     return 'dingtalk.invalid_code';
   }
-  if (mapped === undefined && status === 429) return 'dingtalk.throttled';
   return mapped ?? 'dingtalk.api_error';
 }
 

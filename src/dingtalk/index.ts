@@ -11,6 +11,16 @@ export {
   type DingTalkClientOptions,
 } from './client.js';
 export {
+  BudgetExhaustedError,
+  createCallBudget,
+  DEFAULT_CALL_BUDGET_LIMITS,
+  isBudgetExhausted,
+  type CallBudget,
+  type CallBudgetLimits,
+  type CallPriority,
+  type SlotDecision,
+} from './call-budget.js';
+export {
   appTokenKey,
   cacheTtlMs,
   createMemoryCorpTokenCache,
@@ -22,7 +32,7 @@ export {
   type RedisCorpTokenCacheOptions,
 } from './corp-token-cache.js';
 export { createMemoryDepartmentCache, type DepartmentCache, type MemoryDepartmentCacheOptions } from './department-cache.js';
-export { isDingTalkError, type DingTalkErrorCode, type DingTalkErrorDetail } from './errors.js';
+export { isDingTalkError, isThrottled, type DingTalkErrorCode, type DingTalkErrorDetail } from './errors.js';
 export { createEventCrypto, type EncryptedReply, type EventCrypto, type EventCryptoOptions, type SignedEvent } from './event-crypto.js';
 export { toUpstreamIdentity, type UpstreamDepartment, type UpstreamIdentity } from './identity.js';
 export { contactEventSchema, eventRequestBodySchema, type ContactEvent } from './schemas.js';

@@ -196,6 +196,27 @@ describe('dingtalk client against the emulator', () => {
       await upstreamRejection(clientFor(harness.url, { clientSecret: 'wrong' }).exchangeCode(code), 'dingtalk.invalid_client');
     });
 
+    it('is retried after a throttling answer, which did nothing with the code', async () => {
+      const code = await authCodeFor(client, PEOPLE.platform.unionid);
+      state.failNext(USER_TOKEN, 'throttle');
+      expect((await client.exchangeCode(code)).accessToken).to.be.a('string');
+      expect(state.countCalls(USER_TOKEN)).to.equal(2);
+    });
+
+    it('is retried after HTTP 429 too', async () => {
+      const code = await authCodeFor(client, PEOPLE.platform.unionid);
+      state.failNext(USER_TOKEN, { kind: 'respond', status: 429, body: { code: 'Throttling', message: 'slow down' } });
+      expect((await client.exchangeCode(code)).accessToken).to.be.a('string');
+    });
+
+    it('gives up throttling retries at the caller’s bound with dingtalk.throttled', async () => {
+      const code = await authCodeFor(client, PEOPLE.platform.unionid);
+      state.failNext(USER_TOKEN, 'throttle', 1000);
+      const bounded = clientFor(harness.url, { codeWaitMs: 0 });
+      await upstreamRejection(bounded.exchangeCode(code), 'dingtalk.throttled');
+      expect(state.countCalls(USER_TOKEN)).to.equal(1);
+    });
+
     it('is never retried, not even on a 5xx', async () => {
       const code = await authCodeFor(client, PEOPLE.platform.unionid);
       state.failNext(USER_TOKEN, 'server-error');

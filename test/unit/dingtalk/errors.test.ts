@@ -72,6 +72,11 @@ describe('dingtalk/errors', () => {
       expect(fromApi(apiErrors.missingBody, true).code).to.equal('dingtalk.invalid_request');
     });
 
+    it('reads HTTP 429 as throttling, also during the code exchange (the code was not used)', () => {
+      expect(mapApiError(429, undefined, { ...context, consumesCode: true }).code).to.equal('dingtalk.throttled');
+      expect(mapApiError(429, undefined, context).code).to.equal('dingtalk.throttled');
+    });
+
     it('maps a gateway 504 to dingtalk.timeout and a bodiless 502 to dingtalk.unavailable', () => {
       expect(mapApiError(504, undefined, context, '').code).to.equal('dingtalk.timeout');
       const unavailable = mapApiError(502, undefined, context, '<html>502</html>');
