@@ -52,7 +52,7 @@ import {
 } from './metrics.js';
 import { createInteractionRouter } from './interactions/routes.js';
 import { createAdminRoutes } from './admin/routes.js';
-import { ensureAdminClient } from './admin/setup.js';
+import { ensureAdminClient } from './admin/ops/admin-client.js';
 import { createLoadExistingGrant } from './oidc/grants.js';
 import type { AccountIndex, IndexedAdapterConstructor } from './store/account-index.js';
 import { createMemoryEphemeralStore, createRedisEphemeralStore } from './store/ephemeral.js';

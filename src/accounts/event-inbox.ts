@@ -118,7 +118,7 @@ export interface EventInbox {
   get(id: string): Promise<InboxItem | null>;
   /**
    * Puts a failed (or waiting) item back in line, due now, with its attempts reset, and wakes the
-   * worker; the caller audits it (admin/events.ts). Throws `inbox.not_found` (404) or
+   * worker; the caller audits it (admin/ops/events.ts). Throws `inbox.not_found` (404) or
    * `inbox.not_retryable` (409: unreadable, or done/ignored).
    */
   retry(id: string): Promise<{ item: InboxItem; previous: InboxItem }>;

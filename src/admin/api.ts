@@ -9,14 +9,16 @@ import type { Context, Next } from 'koa';
 import { AppError } from '../errors/app-error.js';
 import type { Logger } from '../log.js';
 import { bearerGuard, type GuardDeps, requireWrite, type AdminUser } from './guard.js';
-import { type Actor, type AdminService, auditFilterOf, pageOf, paginate } from './service.js';
+import type { Actor } from './ops/actor.js';
+import { accountClientFilterOf, auditFilterOf, inboxStatusOf } from './ops/filters.js';
+import type { AdminOps } from './ops/index.js';
+import { pageOf, paginate } from './ops/paging.js';
 import type { TokenVerifier } from './verify.js';
-import { type ClientForm, PRESET_NAMES, type PresetName } from './clients.js';
-import { inboxStatusOf } from './events.js';
+import { type ClientForm, PRESET_NAMES, type PresetName } from './ops/clients.js';
 import { GRANT_TYPES, type GrantType } from '../oidc/clients.js';
 
 export interface AdminApiDeps extends GuardDeps {
-  service: AdminService;
+  service: AdminOps;
   verifier: TokenVerifier;
   /** The admin resource server's identifier (`${issuer}/admin`). */
   audience: string;
@@ -200,7 +202,7 @@ export function createAdminApiRouter(deps: AdminApiDeps): Router {
 
   // Sessions and consents
   router.get('/sessions', async (ctx) => {
-    ctx.body = await service.listSessions({ ...filterOf(ctx.query), ...pageOf(ctx.query, 20) });
+    ctx.body = await service.listSessions({ ...accountClientFilterOf(ctx.query), ...pageOf(ctx.query, 20) });
   });
   router.delete('/sessions/:uid', async (ctx) => {
     ctx.body = await service.revokeSession(ctx.params.uid!, actorOf(ctx));
@@ -212,7 +214,7 @@ export function createAdminApiRouter(deps: AdminApiDeps): Router {
     ctx.body = await service.revokeAccountApp(ctx.params.id!, ctx.params.client!, actor, { consent: consent === true });
   });
   router.get('/consents', async (ctx) => {
-    ctx.body = await service.listConsents({ ...filterOf(ctx.query), ...pageOf(ctx.query) });
+    ctx.body = await service.listConsents({ ...accountClientFilterOf(ctx.query), ...pageOf(ctx.query) });
   });
   router.delete('/consents/:account/:client', async (ctx) => {
     ctx.body = await service.revokeConsent(ctx.params.account!, ctx.params.client!, actorOf(ctx));
@@ -266,17 +268,6 @@ function stringList(value: unknown, field: string): string[] {
     throw bad(`${field} is a list of strings`);
   }
   return value as string[];
-}
-
-/** `account` and `client` filters of a list. */
-function filterOf(query: Record<string, unknown>): { account?: string; client?: string } {
-  const one = (name: string): string | undefined => {
-    const value = query[name];
-    return typeof value === 'string' && value.trim() !== '' ? value.trim().slice(0, 256) : undefined;
-  };
-  const account = one('account');
-  const client = one('client');
-  return { ...(account ? { account } : {}), ...(client ? { client } : {}) };
 }
 
 /** A client's settings from JSON; absent fields are left out (an update keeps them). */

@@ -12,7 +12,7 @@ import type { EphemeralStore } from '../store/ephemeral.js';
 import { newCsrfSecret } from '../ui/csrf.js';
 import { sessionCookie } from './guard.js';
 import type { AdminSessionStore } from './session.js';
-import type { AdminClient } from './setup.js';
+import type { AdminClient } from './ops/admin-client.js';
 import type { TokenVerifier } from './verify.js';
 
 /** The pending login's cookie: `__Host-` over https, like the session's (guard.ts). */

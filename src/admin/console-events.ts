@@ -6,13 +6,15 @@
 import type Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import { INBOX_STATUSES } from '../db/models/inbox-event.js';
-import { inboxStatusOf } from './events.js';
 import { adminMessages } from './messages.js';
 import type { AdminRenderer } from './render.js';
-import { type Actor, type AdminService, pageOf } from './service.js';
+import type { Actor } from './ops/actor.js';
+import { inboxStatusOf } from './ops/filters.js';
+import type { AdminOps } from './ops/index.js';
+import { pageOf } from './ops/paging.js';
 
 export interface EventPagesDeps {
-  service: AdminService;
+  service: AdminOps;
   render: AdminRenderer;
   signedIn: Middleware;
   form: Middleware;

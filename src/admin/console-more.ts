@@ -11,14 +11,16 @@ import { AppError } from '../errors/app-error.js';
 import { GRANT_TYPES, type GrantType } from '../oidc/clients.js';
 import { format, type Locale, messages } from '../errors/messages.js';
 import { createPageRenderer } from '../ui/pages.js';
-import { type ClientForm, PRESET_NAMES, PRESETS, type PresetName } from './clients.js';
+import { type ClientForm, PRESET_NAMES, PRESETS, type PresetName } from './ops/clients.js';
 import type { AdminUser } from './guard.js';
 import { adminMessages } from './messages.js';
 import type { AdminRenderer } from './render.js';
-import { type Actor, type AdminService, pageOf } from './service.js';
+import type { Actor } from './ops/actor.js';
+import type { AdminOps } from './ops/index.js';
+import { pageOf } from './ops/paging.js';
 
 export interface MorePagesDeps {
-  service: AdminService;
+  service: AdminOps;
   render: AdminRenderer;
   signedIn: Middleware;
   form: Middleware;

@@ -13,14 +13,17 @@ import { adminMessages } from './messages.js';
 import type { createAdminAuth } from './auth.js';
 import { type AdminUser, consoleUser, type GuardDeps, requireWrite } from './guard.js';
 import type { AdminRenderer } from './render.js';
-import { type Actor, type AdminService, auditFilterOf, pageOf, paginate } from './service.js';
+import type { Actor } from './ops/actor.js';
+import { auditFilterOf } from './ops/filters.js';
+import type { AdminOps } from './ops/index.js';
+import { pageOf, paginate } from './ops/paging.js';
 import type { AdminSessionStore } from './session.js';
 import { RULE_KINDS } from '../accounts/role-rules.js';
 import { registerEventPages } from './console-events.js';
 import { failedParam, registerMorePages } from './console-more.js';
 
 export interface AdminConsoleDeps extends GuardDeps {
-  service: AdminService;
+  service: AdminOps;
   sessions: AdminSessionStore;
   stillGranted?: (accountId: string) => Promise<boolean>;
   auth: ReturnType<typeof createAdminAuth>;

@@ -9,7 +9,7 @@ import type { RoleService } from '../accounts/roles.js';
 import type { Models } from '../db/models/index.js';
 import { AppError } from '../errors/app-error.js';
 import type { AdminSessionStore } from './session.js';
-import { ADMIN_SCOPES } from './setup.js';
+import { ADMIN_SCOPES } from './ops/admin-client.js';
 import type { TokenVerifier } from './verify.js';
 
 export type AdminLevel = 'admin' | 'auditor';

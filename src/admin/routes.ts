@@ -13,7 +13,7 @@ import type Koa from 'koa';
 import type { ClientMetadata } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import type { DingTalkClient } from '../dingtalk/client.js';
-import type { DingTalkEventSettings } from './sessions.js';
+import type { DingTalkEventSettings } from './ops/dingtalk-health.js';
 import type { Sequelize } from 'sequelize';
 import type { AuditLog } from '../accounts/audit.js';
 import type { ConsentStore } from '../accounts/consents.js';
@@ -32,9 +32,9 @@ import { createAdminAuth } from './auth.js';
 import { createAdminConsoleRouter } from './console.js';
 import type { GuardDeps } from './guard.js';
 import { createAdminRenderer } from './render.js';
-import { createAdminService } from './service.js';
+import { createAdminOps } from './ops/index.js';
 import { createMemoryAdminSessions, createRedisAdminSessions } from './session.js';
-import { adminResource, type AdminClient, ADMIN_CLIENT_ID } from './setup.js';
+import { adminResource, type AdminClient, ADMIN_CLIENT_ID } from './ops/admin-client.js';
 import { createTokenVerifier } from './verify.js';
 
 export interface AdminDeps {
@@ -69,7 +69,7 @@ export interface AdminDeps {
 /** Middleware for `createApp({ routes })`: the API first (it answers JSON), then the console. */
 export function createAdminRoutes(deps: AdminDeps): Koa.Middleware[] {
   const verifier = createTokenVerifier(deps.keyStore, deps.issuer);
-  const service = createAdminService(deps);
+  const service = createAdminOps(deps);
   const sessions = deps.redis ? createRedisAdminSessions(deps.redis) : createMemoryAdminSessions();
   const ephemeral = deps.redis ? createRedisEphemeralStore(deps.redis) : createMemoryEphemeralStore();
   const guardDeps: GuardDeps = {

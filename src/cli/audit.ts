@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
-import { UUID } from '../admin/sessions.js';
-import { type AuditItem, auditFilterOf, MAX_CSV_ROWS } from '../admin/service.js';
+import { type AuditItem, MAX_CSV_ROWS } from '../admin/ops/audit.js';
+import { auditFilterOf, UUID } from '../admin/ops/filters.js';
 import type { Config } from '../config/schema.js';
 import { createLogger } from '../log.js';
 import { createServices } from '../main.js';

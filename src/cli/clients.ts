@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { ClientMetadata } from 'oidc-provider';
-import { type ClientForm, type ClientView, createClientOps, PRESET_NAMES, PRESETS, type PresetName } from '../admin/clients.js';
-import { type Actor, auditRecorder } from '../admin/service.js';
+import { type Actor, auditRecorder } from '../admin/ops/actor.js';
+import { type ClientForm, type ClientView, createClientOps, PRESET_NAMES, PRESETS, type PresetName } from '../admin/ops/clients.js';
 import type { Config } from '../config/schema.js';
 import { AppError } from '../errors/app-error.js';
 import { GRANT_TYPES, type GrantType } from '../oidc/clients.js';

@@ -2,7 +2,7 @@ import { userInfo } from 'node:os';
 import { type AuditLog, createAuditLog } from '../accounts/audit.js';
 import type { Config } from '../config/schema.js';
 import { createConsentStore } from '../accounts/consents.js';
-import { type AdminService, type AdminServiceDeps, createAdminService } from '../admin/service.js';
+import { type AdminOps, type AdminOpsDeps, createAdminOps } from '../admin/ops/index.js';
 import { openDatabase, type Services } from '../main.js';
 import { clientsFileOptions, createClientStore, readClientsFile, type ClientStore } from '../oidc/clients.js';
 import { createKeyStore, type KeyStore } from '../oidc/keys.js';
@@ -119,13 +119,13 @@ export function cliUser(): string {
 }
 
 /**
- * The admin service (src/admin/service.ts) on the services of one CLI run: the same operations,
+ * The admin operations (src/admin/ops/) on the services of one CLI run: the same operations,
  * audit entries, queries and DingTalk check as the console and the admin API. `overrides` swaps a
  * part (the DingTalk client of `dingtalk check`).
  */
-export function adminServiceOf(services: Services, overrides: Partial<AdminServiceDeps> = {}): AdminService {
+export function adminServiceOf(services: Services, overrides: Partial<AdminOpsDeps> = {}): AdminOps {
   const { config, db, holder, logger } = services;
-  return createAdminService({
+  return createAdminOps({
     sequelize: db.sequelize,
     models: db.models,
     roles: services.roles,

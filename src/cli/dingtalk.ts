@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import type { HealthCheck } from '../admin/sessions.js';
+import type { HealthCheck } from '../admin/ops/dingtalk-health.js';
 import { usesEmulator } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { Account } from '../db/models/account.js';

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
-import { inboxStatusOf } from '../admin/events.js';
-import type { Actor } from '../admin/service.js';
+import type { Actor } from '../admin/ops/actor.js';
+import { inboxStatusOf } from '../admin/ops/filters.js';
 import type { Config } from '../config/schema.js';
 import { createLogger } from '../log.js';
 import { createServices } from '../main.js';

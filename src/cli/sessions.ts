@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import type { Actor } from '../admin/service.js';
+import type { Actor } from '../admin/ops/actor.js';
 import type { Config } from '../config/schema.js';
 import { createLogger } from '../log.js';
 import { createServices } from '../main.js';

@@ -2,7 +2,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
-import type { ClientView } from '../../src/admin/clients.js';
+import type { ClientView } from '../../src/admin/ops/clients.js';
 import { cliUser } from '../../src/cli/context.js';
 import { cli } from '../helpers/cli.js';
 import { resetState, startTestServer, type TestServer } from '../helpers/bootstrap.js';

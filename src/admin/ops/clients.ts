@@ -5,15 +5,17 @@
  * own validation (`validateClient`) before anything is saved; its complaint comes back as a 400
  * `clients.invalid_metadata` with oidc-provider's description.
  */
-import type { AccessChanges } from '../accounts/access-changes.js';
+import type { AccessChanges } from '../../accounts/access-changes.js';
 import type { ClientMetadata } from 'oidc-provider';
-import { isValidRoleName } from '../accounts/roles.js';
-import { AppError } from '../errors/app-error.js';
-import type { ClientInput, ClientStore, ClientSummary, GrantType, ResourceServer } from '../oidc/clients.js';
-import { ADMIN_CLIENT_ID, adminResource } from './setup.js';
-import type { Actor, Paged } from './service.js';
+import { isValidRoleName } from '../../accounts/roles.js';
+import { AppError } from '../../errors/app-error.js';
+import type { ClientInput, ClientStore, ClientSummary, GrantType, ResourceServer } from '../../oidc/clients.js';
+import type { Actor, AuditRecorder } from './actor.js';
+import { ADMIN_CLIENT_ID, adminResource } from './admin-client.js';
+import { type AuthMethod, PRESETS, type PresetName } from './client-presets.js';
+import { type Paged, paginate } from './paging.js';
 
-export type AuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none';
+export { type AuthMethod, PRESET_NAMES, PRESETS, type Preset, type PresetName } from './client-presets.js';
 
 /** What the console and the API show of a client (never its secret). */
 export interface ClientView {
@@ -82,73 +84,12 @@ export interface ClientForm {
   extraMetadata?: Record<string, unknown>;
 }
 
-export const PRESET_NAMES = ['grafana', 'gitlab', 'jenkins', 'argocd'] as const;
-export type PresetName = (typeof PRESET_NAMES)[number];
-
-export interface Preset {
-  label: string;
-  redirectPaths: string[];
-  postLogoutPaths: string[];
-  grantTypes: GrantType[];
-  tokenEndpointAuthMethod: Exclude<AuthMethod, 'none'>;
-  idTokenClaims: true | string[] | null;
-  groupsIncludeDepartments: boolean;
-  /** false: the application cannot send PKCE, so its client opts out (`require_pkce: false`). */
-  pkceRequired: boolean;
-}
-
-/** As the guides in docs/integrations/ configure each application. */
-export const PRESETS: Record<PresetName, Preset> = {
-  grafana: {
-    label: 'Grafana',
-    redirectPaths: ['/login/generic_oauth'],
-    postLogoutPaths: ['/login'],
-    grantTypes: ['authorization_code', 'refresh_token'],
-    tokenEndpointAuthMethod: 'client_secret_basic',
-    idTokenClaims: ['roles', 'groups'],
-    groupsIncludeDepartments: false,
-    pkceRequired: true, // use_pkce = true
-  },
-  gitlab: {
-    label: 'GitLab',
-    redirectPaths: ['/users/auth/openid_connect/callback'],
-    postLogoutPaths: [],
-    grantTypes: ['authorization_code', 'refresh_token'],
-    tokenEndpointAuthMethod: 'client_secret_basic',
-    idTokenClaims: null,
-    groupsIncludeDepartments: false,
-    pkceRequired: true, // omniauth openid_connect `pkce: true`
-  },
-  jenkins: {
-    label: 'Jenkins',
-    redirectPaths: ['/securityRealm/finishLogin'],
-    postLogoutPaths: ['/OicLogout'],
-    grantTypes: ['authorization_code', 'refresh_token'],
-    tokenEndpointAuthMethod: 'client_secret_post',
-    idTokenClaims: ['groups', 'roles'],
-    groupsIncludeDepartments: true,
-    pkceRequired: true, // oic-auth "Enable PKCE" (pkceEnabled)
-  },
-  argocd: {
-    label: 'Argo CD',
-    redirectPaths: ['/auth/callback'],
-    postLogoutPaths: ['/login'],
-    grantTypes: ['authorization_code', 'refresh_token'],
-    tokenEndpointAuthMethod: 'client_secret_basic',
-    idTokenClaims: ['groups'],
-    groupsIncludeDepartments: false,
-    // Argo CD's server signs in with its client secret and sends no PKCE (its
-    // enablePKCEAuthentication is the secret-less browser flow instead).
-    pkceRequired: false,
-  },
-};
-
 export interface ClientOpsDeps {
   issuer: string;
   clientStore: ClientStore;
   /** oidc-provider's own check of client metadata (ProviderHolder.validateClient). */
   validateClient: (metadata: ClientMetadata) => Promise<void>;
-  record: (actor: Actor, entry: { type: string; accountId?: string | null; details?: Record<string, unknown> }) => Promise<unknown>;
+  record: AuditRecorder;
   /** Revokes the grants an app's changed `access_policy` no longer admits (accounts/access-changes.ts). */
   access?: Pick<AccessChanges, 'clientChanged'>;
   /**
@@ -156,6 +97,11 @@ export interface ClientOpsDeps {
    * so an app registered later under the same id does not inherit them. Without it, deleting is refused.
    */
   forgetClient?: (clientId: string) => Promise<{ consents: number; grants: number; sessions: number }>;
+}
+
+/** Client id → name, for lists that name the apps. */
+export async function clientNames(store: Pick<ClientStore, 'list'>): Promise<Map<string, string>> {
+  return new Map((await store.list()).map((client) => [client.clientId, client.name]));
 }
 
 const strings = (value: unknown): string[] => (Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []);
@@ -367,12 +313,7 @@ export function createClientOps(deps: ClientOpsDeps) {
       const all = (await store.list())
         .map(toClientView)
         .filter((c) => !q || c.clientId.toLowerCase().includes(q) || c.name.toLowerCase().includes(q));
-      return {
-        items: all.slice((query.page - 1) * query.pageSize, query.page * query.pageSize),
-        page: query.page,
-        pageSize: query.pageSize,
-        total: all.length,
-      };
+      return paginate(all, query.page, query.pageSize);
     },
 
     async getClient(clientId: string): Promise<ClientView> {
@@ -423,7 +364,7 @@ export function createClientOps(deps: ClientOpsDeps) {
       actor: Actor,
     ): Promise<{ clientId: string; removed: boolean; consents: number; grants: number; sessions: number }> {
       editable(await find(clientId));
-      if (!deps.forgetClient) throw new Error('deleteClient needs forgetClient (the admin service provides it)');
+      if (!deps.forgetClient) throw new Error('deleteClient needs forgetClient (createAdminOps provides it)');
       const removed = await store.remove(clientId);
       const forgotten = await deps.forgetClient(clientId);
       await record(actor, { type: 'client.removed', details: { client: clientId, ...forgotten } });
@@ -440,7 +381,7 @@ export function createClientOps(deps: ClientOpsDeps) {
 
     async listResourceServers(page: number, pageSize: number): Promise<Paged<ResourceServer & { protected: boolean }>> {
       const all = (await store.listResourceServers()).map((rs) => ({ ...rs, protected: rs.identifier === protectedResource }));
-      return { items: all.slice((page - 1) * pageSize, page * pageSize), page, pageSize, total: all.length };
+      return paginate(all, page, pageSize);
     },
 
     async createResourceServer(

@@ -1,4 +1,4 @@
-import type { ClientStore } from '../oidc/clients.js';
+import type { ClientStore } from '../../oidc/clients.js';
 
 /** The console's own client at our issuer. */
 export const ADMIN_CLIENT_ID = 'admin-console';

@@ -1,22 +1,17 @@
 /**
  * The DingTalk event inbox for operators (console, API, CLI): list by status with paging, one
- * item, retry (audited as `inbox.retry`). The inbox itself is accounts/event-inbox.ts.
+ * item, retry (audited as `inbox.retry`). The inbox itself is accounts/event-inbox.ts; the
+ * `status` filter is read by filters.ts `inboxStatusOf`.
  */
-import type { EventInbox, InboxItem } from '../accounts/event-inbox.js';
-import { INBOX_STATUSES, type InboxStatus } from '../db/models/inbox-event.js';
-import { AppError } from '../errors/app-error.js';
-import type { Actor, Paged } from './service.js';
+import type { EventInbox, InboxItem } from '../../accounts/event-inbox.js';
+import type { InboxStatus } from '../../db/models/inbox-event.js';
+import { AppError } from '../../errors/app-error.js';
+import type { Actor, AuditRecorder } from './actor.js';
+import type { Paged } from './paging.js';
 
 export interface EventOpsDeps {
   inbox?: EventInbox;
-  record: (actor: Actor, entry: { type: string; accountId?: string | null; details?: Record<string, unknown> }) => Promise<unknown>;
-}
-
-/** `status` from a query string or a command-line option; undefined for all; 400 for anything else. */
-export function inboxStatusOf(value: unknown): InboxStatus | undefined {
-  if (value === undefined || value === null || value === '' || value === 'all') return undefined;
-  if (typeof value === 'string' && (INBOX_STATUSES as readonly string[]).includes(value)) return value as InboxStatus;
-  throw new AppError('admin.invalid_filter', `status is one of ${INBOX_STATUSES.join(', ')}`, { status: 400 });
+  record: AuditRecorder;
 }
 
 export function createEventOps(deps: EventOpsDeps) {
