@@ -24,17 +24,11 @@ import { createConsentStore } from './accounts/consents.js';
 import { createProvisioning } from './accounts/provisioning.js';
 import { createRoleService, type RoleService } from './accounts/roles.js';
 import { usesEmulator } from './config/load.js';
-import {
-  createCallBudget,
-  createDingTalkClient,
-  createMemoryCorpTokenCache,
-  createMemoryDepartmentCache,
-  createRedisCorpTokenCache,
-  type DingTalkClient,
-} from './dingtalk/index.js';
+import { createDingTalkClient, createMemoryDepartmentCache, type DingTalkClient } from './dingtalk/index.js';
 import { createStreamClient, type StreamClient, type StreamStatus } from './dingtalk/index.js';
 import type { Emulator } from './emulator/index.js';
-import { createMemoryStatusBoard, createRedisStatusBoard, startStatusPublisher, type StatusBoard } from './store/status-board.js';
+import { startStatusPublisher, type StatusBoard } from './store/status-board.js';
+import { checkStoreSettings, createStores, STREAM_BOARD_TTL_MS, type Stores } from './store/index.js';
 import { createApp } from './http/app.js';
 import { createDingTalkEventsRouter } from './http/dingtalk-events.js';
 import { migrationsCurrent } from './http/health.js';
@@ -46,7 +40,6 @@ import {
   observeDingTalkCall,
   observeInbox,
   observeLogins,
-  observeRedis,
   observeSequelize,
   observeStream,
 } from './metrics.js';
@@ -54,10 +47,7 @@ import { createInteractionRouter } from './interactions/routes.js';
 import { createAdminRoutes } from './admin/routes.js';
 import { ensureAdminClient } from './admin/ops/admin-client.js';
 import { createLoadExistingGrant } from './oidc/grants.js';
-import type { AccountIndex, IndexedAdapterConstructor } from './store/account-index.js';
-import { createMemoryEphemeralStore, createRedisEphemeralStore } from './store/ephemeral.js';
-import { createMemoryMarkerStore, createRedisMarkerStore } from './store/markers.js';
-import { createLocalChangeNotifier, createRedisChangeNotifier } from './store/notifications.js';
+import type { AccountIndex } from './store/account-index.js';
 import { createPageRenderer } from './ui/pages.js';
 import { providerPages } from './http/provider-pages.js';
 import type { Logger } from './log.js';
@@ -75,9 +65,7 @@ import {
 import { createKeyStore, type KeyStore } from './oidc/keys.js';
 import { createProviderHolder, type ProviderHolder } from './oidc/provider.js';
 import { createSecretBox } from './oidc/secret-box.js';
-import { createMemoryAdapterFactory } from './store/memory-adapter.js';
-import { checkRedisReady, createRedis, parseRedisUrl, type RedisClient } from './store/redis.js';
-import { createRedisAdapterFactory } from './store/redis-adapter.js';
+import { checkRedisReady, type RedisClient } from './store/redis.js';
 
 export interface Services {
   config: Config;
@@ -136,9 +124,9 @@ export async function openDatabase(config: Config, logger: Logger): Promise<{ db
 
 export async function createServices(config: Config, logger: Logger): Promise<Services> {
   // A malformed REDIS_URL is a configuration problem: say so before starting anything.
-  if (config.redis.url) parseRedisUrl(config.redis.url);
+  checkStoreSettings(config);
   const { db, embedded } = await openDatabase(config, logger);
-  let redis: RedisClient | undefined;
+  let stores: Stores | undefined;
   const metrics = createMetrics();
   observeSequelize(db.sequelize, metrics);
   try {
@@ -152,15 +140,8 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       }
     }
 
-    let adapter: IndexedAdapterConstructor;
-    if (config.redis.url) {
-      redis = createRedis(config.redis.url);
-      observeRedis(redis, metrics, logger);
-      await redis.ping();
-      adapter = createRedisAdapterFactory(redis, { clockTolerance: 15 });
-    } else {
-      adapter = createMemoryAdapterFactory();
-    }
+    stores = await createStores(config, { logger, metrics });
+    const { adapter, notifier, redis } = stores;
 
     const keyStore = createKeyStore(db.sequelize, db.models, createSecretBox(config.secrets.keyEncryption, 'signing-keys'), {
       activationDelayMs: config.oidc.keyActivationDelayMs,
@@ -168,10 +149,6 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     const created = await keyStore.ensure();
     if (created.length > 0) logger.info({ kids: created }, 'signing keys created');
 
-    // Client and key changes reach every replica (and the CLI's reach the servers) at once.
-    const notifier = redis
-      ? createRedisChangeNotifier(redis, (error) => logger.warn({ err: error }, 'change notifications: Redis failed'))
-      : createLocalChangeNotifier();
     const fileClients = config.clientsFile ? readClientsFile(config.clientsFile, clientsFileOptions(config)) : [];
     const clientStore = createClientStore(db.models, createSecretBox(config.secrets.keyEncryption, 'client-secrets'), fileClients, (id) =>
       notifier.publish('clients', id),
@@ -192,7 +169,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       dingtalkClientId,
       app: dingtalkApp,
       corpId,
-    } = await createDingTalk(config, redis, logger, metrics);
+    } = await createDingTalk(config, stores, logger, metrics);
     // Accounts for userinfo, refresh, introspection and access checks, from a per-process copy that
     // every write drops everywhere.
     const accountCache = createAccountCache(db.models, { ttlMs: config.oidc.accountCacheMs });
@@ -216,7 +193,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       audit,
       logger,
       ...(corpId === undefined ? {} : { corpId }),
-      markers: redis ? createRedisMarkerStore(redis) : createMemoryMarkerStore(),
+      markers: stores.markers,
       afterSync: createAfterDirectorySync({ roles, audit, access }),
     });
     const inbox = createEventInbox({
@@ -258,12 +235,11 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       (provider) => attachProviderEvents(provider, { audit, logger }),
     );
     holderRef = holder;
-    const markers = redis ? createRedisMarkerStore(redis) : createMemoryMarkerStore();
     const schedule =
       config.dingtalk.syncIntervalMinutes > 0
         ? startSyncSchedule({
             intervalMs: config.dingtalk.syncIntervalMinutes * 60_000,
-            markers,
+            markers: stores.markers,
             run: () => deprovisioning.syncAccounts({ actor: 'dingtalk:schedule' }),
             logger,
           })
@@ -281,9 +257,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     // DINGTALK_EVENT_MODE=stream: this process holds a Stream connection (started by startServer, not
     // by CLI commands) and hands its events to the inbox; its state goes to /metrics and, for the
     // console, to a board every process writes to.
-    const streamBoard: StatusBoard<StreamStatus> = redis
-      ? createRedisStatusBoard(redis, STREAM_BOARD_KEY, STREAM_BOARD_TTL_MS)
-      : createMemoryStatusBoard(STREAM_BOARD_TTL_MS);
+    const { streamBoard } = stores;
     let eventStream: EventStream | undefined;
     if (config.dingtalk.eventMode === 'stream') {
       const publisher = startStatusPublisher(streamBoard, processInstance(), STREAM_BOARD_TTL_MS, (error) =>
@@ -337,7 +311,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
         access,
       }),
       consents,
-      ephemeral: redis ? createRedisEphemeralStore(redis) : createMemoryEphemeralStore(),
+      ephemeral: stores.ephemeral,
       audit,
       logger,
       mayUse,
@@ -348,7 +322,8 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       issuer: config.issuer,
       sequelize: db.sequelize,
       models: db.models,
-      redis,
+      sessions: stores.adminSessions,
+      ephemeral: stores.ephemeral,
       keyStore,
       clientStore,
       // Registered when the server starts (startServer), not by every CLI command; read at first use.
@@ -392,7 +367,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       holder,
       pages,
       metrics,
-      redis,
+      rateLimiters: stores.rateLimiters,
       routes: [
         ...(dingtalkEvents ? [dingtalkEvents.routes() as Koa.Middleware] : []),
         interactions.routes() as Koa.Middleware,
@@ -441,15 +416,14 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
         await eventStream?.stop();
         // Drain: the item in hand is finished (or, if this process dies first, left to another replica).
         await inbox.stop();
-        await notifier.close();
         await db.close().catch(() => undefined);
-        await redis?.quit().catch(() => undefined);
+        await stores!.close();
         await embedded?.stop().catch(() => undefined);
       },
     };
   } catch (error) {
     await db.close().catch(() => undefined);
-    redis?.disconnect();
+    stores?.disconnect();
     await embedded?.stop().catch(() => undefined);
     throw error;
   }
@@ -461,11 +435,6 @@ export interface EventStream {
   /** Closes the connection (acks in hand go out first) and removes this process from the board. */
   stop(): Promise<void>;
 }
-
-/** Redis hash where every process publishes its Stream connection state (field = process). */
-const STREAM_BOARD_KEY = 'dingtalk:stream';
-/** A process that has not published for this long is gone from the console's list. */
-const STREAM_BOARD_TTL_MS = 60_000;
 
 /** Names this process on the console: host (the pod, in Kubernetes), pid and a few random characters. */
 function processInstance(): string {
@@ -482,7 +451,7 @@ export const EMULATOR_PATH = '/dingtalk-emulator';
  */
 async function createDingTalk(
   config: Config,
-  redis: RedisClient | undefined,
+  stores: Stores,
   logger: Logger,
   metrics: Metrics,
 ): Promise<{
@@ -526,18 +495,11 @@ async function createDingTalk(
       redirectUris: [`${config.issuer}/dingtalk/callback`],
     });
   }
-  const tokenCache = redis
-    ? createRedisCorpTokenCache({
-        redis,
-        clientId: settings.clientId,
-        onError: (error) => logger.warn({ err: error }, 'DingTalk token cache: Redis failed, fetching directly'),
-      })
-    : createMemoryCorpTokenCache();
+  const tokenCache = stores.corpTokenCache(settings.clientId);
   // One budget for every caller of this app; with Redis, for every replica too.
-  const budget = createCallBudget({
+  const budget = stores.callBudget({
     appKey: settings.clientId,
     limits: config.dingtalk.callBudget,
-    ...(redis ? { redis } : {}),
     ...observeCallBudget(metrics, logger),
   });
   const shared = {

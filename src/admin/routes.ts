@@ -25,15 +25,14 @@ import type { Logger } from '../log.js';
 import type { ClientStore } from '../oidc/clients.js';
 import type { KeyStore } from '../oidc/keys.js';
 import type { AccountIndex } from '../store/account-index.js';
-import { createMemoryEphemeralStore, createRedisEphemeralStore } from '../store/ephemeral.js';
-import type { RedisClient } from '../store/redis.js';
+import type { EphemeralStore } from '../store/ephemeral.js';
 import { createAdminApiRouter } from './api.js';
 import { createAdminAuth } from './auth.js';
 import { createAdminConsoleRouter } from './console.js';
 import type { GuardDeps } from './guard.js';
 import { createAdminRenderer } from './render.js';
 import { createAdminOps } from './ops/index.js';
-import { createMemoryAdminSessions, createRedisAdminSessions } from './session.js';
+import type { AdminSessionStore } from './session.js';
 import { adminResource, type AdminClient, ADMIN_CLIENT_ID } from './ops/admin-client.js';
 import { createTokenVerifier } from './verify.js';
 
@@ -41,7 +40,9 @@ export interface AdminDeps {
   issuer: string;
   sequelize: Sequelize;
   models: Models;
-  redis?: RedisClient;
+  /** The console's sessions and its login state (store/index.ts). */
+  sessions: AdminSessionStore;
+  ephemeral: EphemeralStore;
   keyStore: KeyStore;
   clientStore: ClientStore;
   /** The console's client: `ensureAdminClient` (setup.ts), called at first use and remembered. */
@@ -70,8 +71,7 @@ export interface AdminDeps {
 export function createAdminRoutes(deps: AdminDeps): Koa.Middleware[] {
   const verifier = createTokenVerifier(deps.keyStore, deps.issuer);
   const service = createAdminOps(deps);
-  const sessions = deps.redis ? createRedisAdminSessions(deps.redis) : createMemoryAdminSessions();
-  const ephemeral = deps.redis ? createRedisEphemeralStore(deps.redis) : createMemoryEphemeralStore();
+  const { sessions, ephemeral } = deps;
   const guardDeps: GuardDeps = {
     models: deps.models,
     roles: deps.roles,

@@ -1,15 +1,10 @@
 import { parseArgs } from 'node:util';
 
-import { createAuditLog } from '../accounts/audit.js';
-import { createDeprovisioning, type Deprovisioning } from '../accounts/deprovisioning.js';
 import type { RevocationResult } from '../accounts/revocation.js';
 import type { Config } from '../config/schema.js';
 import { cliUser } from './context.js';
 import { createLogger } from '../log.js';
-import { createServices, type Services } from '../main.js';
-import type { AccountIndex } from '../store/account-index.js';
-import { createMemoryMarkerStore, createRedisMarkerStore } from '../store/markers.js';
-import { createRedisAccountIndex } from '../store/redis-adapter.js';
+import { createServices } from '../main.js';
 
 /** The `accounts` actions this file runs; `accounts show` lives in accounts.ts. */
 export const ACCOUNT_ADMIN_ACTIONS: ReadonlySet<string> = new Set(['revoke', 'disable', 'enable', 'sync']);
@@ -29,30 +24,6 @@ const HELP = `Usage:
 
 <account>  the account id (OIDC sub), a DingTalk userid or a unionId.
 Every change is written to the audit log with the actor cli:<user>.`;
-
-/**
- * The deprovisioning service of a set of services: the one the server wired, or one built from the
- * same parts (Postgres, Redis, the provider, the DingTalk client).
- */
-export function deprovisioningOf(services: Services): Deprovisioning {
-  const wired = (services as Services & { deprovisioning?: Deprovisioning }).deprovisioning;
-  if (wired) return wired;
-  const { config, logger, db, redis } = services;
-  const accountIndex =
-    (services as Services & { accountIndex?: AccountIndex }).accountIndex ??
-    (redis ? createRedisAccountIndex(redis) : { sessionIds: async () => [], grantIds: async () => [] });
-  const corpId = config.dingtalk.corpId ?? services.emulator?.state.corpId;
-  return createDeprovisioning({
-    models: db.models,
-    provider: () => services.holder.current(),
-    accountIndex,
-    dingtalk: services.dingtalk,
-    audit: createAuditLog(db.models, logger),
-    logger,
-    ...(corpId === undefined ? {} : { corpId }),
-    markers: redis ? createRedisMarkerStore(redis) : createMemoryMarkerStore(),
-  });
-}
 
 /** `accounts revoke|disable|enable|sync`. */
 export async function runAccountAdmin(config: Config, args: string[]): Promise<number> {
@@ -83,7 +54,7 @@ export async function runAccountAdmin(config: Config, args: string[]): Promise<n
   const logger = createLogger({ logLevel: config.logLevel === 'silent' ? 'silent' : 'warn' });
   const services = await createServices(config, logger);
   try {
-    const deprovisioning = deprovisioningOf(services);
+    const { deprovisioning } = services;
     const actor = cliUser();
     if (action === 'sync') {
       const summary = await deprovisioning.syncAccounts({ actor });

@@ -9,9 +9,8 @@ import { createKeyStore, type KeyStore } from '../oidc/keys.js';
 import { createSecretBox } from '../oidc/secret-box.js';
 import { createLogger } from '../log.js';
 import { pendingMigrations } from '../db/migrator.js';
-import { type ChangeNotifier, createRedisChangeNotifier } from '../store/notifications.js';
-import { createRedis, type RedisClient } from '../store/redis.js';
-import { createRedisAdapterFactory } from '../store/redis-adapter.js';
+import type { ChangeNotifier } from '../store/notifications.js';
+import { createStores, type Stores } from '../store/index.js';
 import { type AccessChanges, createAccessChanges } from '../accounts/access-changes.js';
 import { createAccountCache } from '../oidc/account-cache.js';
 import type { Models } from '../db/models/index.js';
@@ -34,15 +33,11 @@ export async function openCli(config: Config): Promise<CliContext> {
   const logger = createLogger({ logLevel: 'warn' });
   const { db, embedded } = await openDatabase(config, logger);
   // Running servers drop cached clients and reload keys when told; otherwise their cache times apply.
-  const redis = config.redis.url ? createRedis(config.redis.url, { lazyConnect: true }) : undefined;
-  redis?.on('error', () => undefined);
-  const notifier = redis ? createRedisChangeNotifier(redis, () => undefined) : undefined;
-  const notify: ChangeNotifier['publish'] = async (topic, id) => {
-    await notifier?.publish(topic, id);
-  };
+  const stores = await createStores(config, { logger, command: true });
+  const notify: ChangeNotifier['publish'] = (topic, id) => stores.notifier.publish(topic, id);
   const close = async (): Promise<void> => {
     await db.close();
-    redis?.disconnect();
+    await stores.close();
     await embedded?.stop();
   };
   const pending = await pendingMigrations(db.sequelize);
@@ -62,7 +57,7 @@ export async function openCli(config: Config): Promise<CliContext> {
     (id) => notify('clients', id),
   );
   const audit = createAuditLog(db.models, logger);
-  const access = cliAccessChanges(db.models, redis, clientStore, audit, logger);
+  const access = cliAccessChanges(db.models, stores, clientStore, audit, logger);
   return { keyStore, clientStore, audit, notify, ...(access ? { access } : {}), close };
 }
 
@@ -73,16 +68,16 @@ export async function openCli(config: Config): Promise<CliContext> {
  */
 export function cliAccessChanges(
   models: Models,
-  redis: RedisClient | undefined,
+  stores: Stores,
   clientStore: Pick<ClientStore, 'metadataOf'>,
   audit: AuditLog,
   logger: Logger,
 ): AccessChanges | undefined {
-  if (!redis) return undefined;
+  if (!stores.shared) return undefined;
   const accounts = createAccountCache(models, { ttlMs: 0 });
   return createAccessChanges({
     models,
-    adapter: createRedisAdapterFactory(redis),
+    adapter: stores.adapter,
     lookup: (accountId) => accounts.get(accountId),
     clientMetadata: (clientId) => clientStore.metadataOf(clientId),
     audit,

@@ -4,8 +4,7 @@ import { describeRule, RULE_KINDS } from '../accounts/role-rules.js';
 import { createRoleService, type RoleChange, type RoleService } from '../accounts/roles.js';
 import type { Config } from '../config/schema.js';
 import { watchAccountChanges } from '../oidc/account-cache.js';
-import { createRedisChangeNotifier } from '../store/notifications.js';
-import { createRedis } from '../store/redis.js';
+import { createStores } from '../store/index.js';
 import { pendingMigrations } from '../db/migrator.js';
 import type { Database } from '../db/sequelize.js';
 import { createLogger } from '../log.js';
@@ -65,18 +64,16 @@ export async function openRoleCli(config: Config): Promise<RoleCli> {
     throw new Error(`the database needs migrating (${pending.length} pending): run \`dingtalk-oidc migrate\` first`);
   }
   // Role changes made here reach running servers' account caches at once (change notifications).
-  const redis = config.redis.url ? createRedis(config.redis.url, { lazyConnect: true }) : undefined;
-  redis?.on('error', () => undefined);
-  const notifier = redis ? createRedisChangeNotifier(redis, () => undefined) : undefined;
+  const stores = await createStores(config, { logger, command: true });
   const published: Promise<void>[] = [];
-  if (notifier) watchAccountChanges(db.models, (change) => published.push(notifier.publish('accounts', change)));
+  watchAccountChanges(db.models, (change) => published.push(stores.notifier.publish('accounts', change)));
   const audit = createAuditLog(db.models, logger);
   const clientStore = createClientStore(
     db.models,
     createSecretBox(config.secrets.keyEncryption, 'client-secrets'),
     config.clientsFile ? readClientsFile(config.clientsFile, clientsFileOptions(config)) : [],
   );
-  const access = cliAccessChanges(db.models, redis, clientStore, audit, logger);
+  const access = cliAccessChanges(db.models, stores, clientStore, audit, logger);
   return {
     db,
     roles: createRoleService(db.sequelize, db.models, { adminDingtalkUserids: config.adminDingtalkUserids }),
@@ -84,7 +81,7 @@ export async function openRoleCli(config: Config): Promise<RoleCli> {
     ...(access ? { access } : {}),
     close: async () => {
       await Promise.all(published);
-      redis?.disconnect();
+      await stores.close();
       await close();
     },
   };

@@ -24,7 +24,7 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { createMetrics, type Metrics } from '../metrics.js';
 import type { ProviderHolder } from '../oidc/provider.js';
-import type { RedisClient } from '../store/redis.js';
+import type { SharedLimiters } from '../store/rate-limiters.js';
 import { csrfTokens } from '../ui/csrf.js';
 import { createPageRenderer, type PageRenderer, readAsset } from '../ui/pages.js';
 import { liveness, type ReadinessCheck, readiness } from './health.js';
@@ -54,8 +54,8 @@ export interface AppDeps {
   standalone?: Koa.Middleware[];
   /** The registry /metrics serves (shared with the DingTalk client, audit log, …); default: a new one. */
   metrics?: Metrics;
-  /** Rate-limit counters shared by replicas; absent → in memory. */
-  redis?: RedisClient;
+  /** Where the rate-limit counters replicas share are kept (Redis or memory: store/index.ts). */
+  rateLimiters: SharedLimiters;
 }
 
 /** oidc-provider endpoints where clients authenticate (configuration.ts `routes`). */
@@ -71,7 +71,7 @@ export function createApp(deps: AppDeps): Koa {
   app.silent = true; // errors are logged by errorPage and oidc-provider's server_error listener
   // koa-mount runs oidc-provider on this app's context, so its signed cookies use these keys.
   app.keys = [...config.secrets.cookieKeys];
-  const limits = createRateLimits({ settings: config.rateLimits, redis: deps.redis, pages, logger, metrics });
+  const limits = createRateLimits({ settings: config.rateLimits, shared: deps.rateLimiters, pages, logger, metrics });
 
   const router = new Router();
   router.get('/', (ctx) => {

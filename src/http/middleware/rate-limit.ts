@@ -23,8 +23,9 @@
  *     of a block at the first failure it sees for that pair.
  * - Browser routes: one per-IP limit per group, in Redis.
  *
- * Redis down: every Redis limiter has an in-memory `insuranceLimiter` and `rejectIfRedisNotReady`,
- * so an outage neither fails requests nor makes them wait; it counts in `redis_errors_total`.
+ * Redis down: every Redis limiter has an in-memory `insuranceLimiter` and `rejectIfRedisNotReady`
+ * (store/rate-limiters.ts), so an outage neither fails requests nor makes them wait; it counts in
+ * `redis_errors_total`.
  *
  * Refusals are `429` with `Retry-After` (RFC 6585 §4). API routes answer an OAuth error body with
  * `temporarily_unavailable` (see `tooManyRequests`), browser routes a readable page.
@@ -33,12 +34,12 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Context, Middleware, Next } from 'koa';
 import { LRUCache } from 'lru-cache';
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Config } from '../../config/schema.js';
 import { messages, type Locale } from '../../errors/messages.js';
 import type { Logger } from '../../log.js';
 import type { Metrics } from '../../metrics.js';
-import type { RedisClient } from '../../store/redis.js';
+import type { SharedLimiters } from '../../store/rate-limiters.js';
 import type { PageRenderer } from '../../ui/pages.js';
 import { under } from './route-label.js';
 
@@ -50,8 +51,8 @@ export type BrowserLimit = 'browser' | 'dingtalkCallback' | 'dingtalkEvents' | '
 
 export interface RateLimitDeps {
   settings: Settings;
-  /** Shared counters; absent (embedded mode) → memory. */
-  redis?: RedisClient;
+  /** Where the shared counters are kept: Redis or memory (store/index.ts chooses). */
+  shared: SharedLimiters;
   pages: PageRenderer;
   logger: Logger;
   metrics?: Metrics;
@@ -79,7 +80,7 @@ const MAX_REMEMBERED_BLOCKS = 100_000;
 const REMEMBERED = { maxSize: MAX_REMEMBERED_BLOCKS, sizeCalculation: () => 1 } as const;
 
 export function createRateLimits(deps: RateLimitDeps): RateLimits {
-  const { settings, redis, pages, logger, metrics } = deps;
+  const { settings, shared: sharedLimiter, pages, logger, metrics } = deps;
   let lastInsuranceLog = 0;
 
   function limiter(name: string, limit: LimitSettings, shared: boolean): RateLimiterAbstract {
@@ -89,8 +90,8 @@ export function createRateLimits(deps: RateLimitDeps): RateLimits {
       duration: limit.durationSeconds,
       blockDuration: limit.blockSeconds ?? 0,
     };
-    if (!shared || !redis) return new RateLimiterMemory(options);
-    const insurance = new InsuranceLimiter(options, () => {
+    if (!shared) return new RateLimiterMemory(options);
+    return sharedLimiter(options, () => {
       metrics?.redisErrors.inc({ source: 'rate_limiter' });
       const now = Date.now();
       if (now - lastInsuranceLog >= 10_000) {
@@ -98,7 +99,6 @@ export function createRateLimits(deps: RateLimitDeps): RateLimits {
         logger.warn({ limit: name }, 'rate limits: Redis unavailable, counting in memory');
       }
     });
-    return new RateLimiterRedis({ ...options, storeClient: redis, rejectIfRedisNotReady: true, insuranceLimiter: insurance });
   }
 
   const flood = limiter('tokenFlood', settings.tokenFlood, false);
@@ -226,21 +226,6 @@ export function createRateLimits(deps: RateLimitDeps): RateLimits {
 }
 
 const passThrough: Middleware = (_ctx, next) => next();
-
-/** Counts in memory while Redis is unreachable, and says so. */
-class InsuranceLimiter extends RateLimiterMemory {
-  constructor(
-    options: ConstructorParameters<typeof RateLimiterMemory>[0],
-    private readonly onUse: () => void,
-  ) {
-    super(options);
-  }
-
-  override consume(key: string | number, points?: number, options?: Record<string, unknown>): Promise<RateLimiterRes> {
-    this.onUse();
-    return super.consume(key, points, options);
-  }
-}
 
 /** `invalid_grant` or `invalid_client`, as oidc-provider answered (JSON, or an HTML page through renderError). */
 function oauthErrorOf(ctx: Context): 'invalid_grant' | 'invalid_client' | undefined {

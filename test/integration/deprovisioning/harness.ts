@@ -8,7 +8,6 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Deprovisioning } from '../../../src/accounts/deprovisioning.js';
 import type { InboxItem } from '../../../src/accounts/event-inbox.js';
-import { deprovisioningOf } from '../../../src/cli/account-admin.js';
 import type { EmulatorUser } from '../../../src/emulator/index.js';
 import { resetState } from '../../helpers/bootstrap.js';
 import { type LoginWorld, startLoginWorld } from '../../helpers/login-flow.js';
@@ -32,7 +31,7 @@ export interface DeprovisioningWorld extends LoginWorld {
 export async function startDeprovisioningWorld(options: { reset?: boolean } = {}): Promise<DeprovisioningWorld> {
   if (options.reset !== false) await resetState();
   const world = await startLoginWorld({ dingtalk: { eventToken: EVENT_TOKEN, eventAesKey: EVENT_AES_KEY } });
-  return { ...world, eventsUrl: `${world.server.issuer}/dingtalk/events`, deprovisioning: deprovisioningOf(world.server.services) };
+  return { ...world, eventsUrl: `${world.server.issuer}/dingtalk/events`, deprovisioning: world.server.services.deprovisioning };
 }
 
 /**

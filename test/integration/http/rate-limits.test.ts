@@ -6,6 +6,7 @@ import { createMetrics } from '../../../src/metrics.js';
 import { createLogger } from '../../../src/log.js';
 import { createRateLimits } from '../../../src/http/middleware/rate-limit.js';
 import { createRedis } from '../../../src/store/redis.js';
+import { createMemoryLimiters, createRedisLimiters } from '../../../src/store/rate-limiters.js';
 import { createPageRenderer } from '../../../src/ui/pages.js';
 import * as oidc from 'openid-client';
 import { freePort, resetState, startTestServer, TEST_REDIS_URL, testConfig, type TestServer } from '../../helpers/bootstrap.js';
@@ -217,7 +218,7 @@ describe('rate limits when Redis is unreachable', function () {
         tokenFailuresPerClientIp: { points: 2, durationSeconds: 60, blockSeconds: 30 },
         browser: { points: 3, durationSeconds: 60 },
       },
-      redis,
+      shared: createRedisLimiters(redis),
       pages: createPageRenderer(),
       logger: createLogger({ logLevel: 'silent' }),
       metrics,
@@ -255,6 +256,7 @@ describe('rate limits when Redis is unreachable', function () {
   it('refuses a flood from one address in memory, without Redis', async function () {
     const limits = createRateLimits({
       settings: { ...testConfig().rateLimits, enabled: true, tokenFlood: { points: 5, durationSeconds: 10 } },
+      shared: createMemoryLimiters(),
       pages: createPageRenderer(),
       logger: createLogger({ logLevel: 'silent' }),
     });
