@@ -91,7 +91,7 @@ function sessionPayload(l: Login, iat: number, expiresIn: number): AdapterPayloa
     loginTs: iat,
     amr: ['dingtalk'],
     authorizations: { [l.clientId]: { sid: l.sid, grantId: l.grantId, persistsLogout: false } },
-  } as AdapterPayload;
+  };
 }
 
 function grantPayload(l: Login, iat: number, expiresIn: number): AdapterPayload {
@@ -105,7 +105,7 @@ function grantPayload(l: Login, iat: number, expiresIn: number): AdapterPayload 
     openid: { scope: 'openid profile email offline_access', claims: ['sub', 'name', 'email', 'picture', 'sid', 'auth_time', 'acr', 'amr'] },
     resources: {},
     rejected: undefined,
-  } as unknown as AdapterPayload;
+  };
 }
 
 function tokenPayload(kind: 'AccessToken' | 'RefreshToken', id: string, l: Login, iat: number, expiresIn: number): AdapterPayload {
@@ -124,9 +124,9 @@ function tokenPayload(kind: 'AccessToken' | 'RefreshToken', id: string, l: Login
     sessionUid: l.sessionUid,
     expiresWithSession: false,
   };
-  return (kind === 'RefreshToken'
+  return kind === 'RefreshToken'
     ? { ...common, iiat: iat, rotations: 0, acr: 'urn:dingtalk:loa:1', amr: ['dingtalk'], authTime: iat, nonce: nanoid(22) }
-    : { ...common, aud: undefined }) as unknown as AdapterPayload;
+    : { ...common, aud: undefined };
 }
 
 /** Runs `fn` over `items` with at most CONCURRENCY in flight (ioredis pipelines what is in flight). */

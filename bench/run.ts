@@ -67,7 +67,6 @@ const START_TIMEOUT_MS = 90_000;
 type ServerName = 'ours' | 'ours-test' | 'bare' | 'bare-our-adapter';
 /** Scenarios that need a person's tokens: ours gets them from a login through the emulator. */
 const LOGIN_SCENARIOS: ReadonlySet<string> = new Set(['refresh_token', 'userinfo', 'login']);
-const BASELINES = ['bare', 'bare-our-adapter'] as const;
 const HTTP_SCENARIOS = [
   'discovery',
   'jwks',
@@ -570,7 +569,7 @@ async function checkScenario(target: Target, scenario: HttpScenario): Promise<st
     }
     case 'cc_jwt_rs256':
     case 'cc_jwt_es256': {
-      const token = String(json.access_token ?? '');
+      const token = typeof json.access_token === 'string' ? json.access_token : '';
       const header = JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString() || '{}') as { alg?: string; typ?: string };
       const alg = scenario === 'cc_jwt_rs256' ? 'RS256' : 'ES256';
       return header.alg === alg && header.typ === 'at+jwt' ? undefined : fail(`is not an ${alg} at+jwt`);
@@ -948,7 +947,7 @@ async function main(): Promise<number> {
     for (const outcome of started) if (outcome.status === 'fulfilled') targets.push(outcome.value);
     const failures = started.filter((outcome) => outcome.status === 'rejected');
     if (failures.length > 0) {
-      for (const failure of failures) loud(`SERVER FAILED TO START: ${String((failure as PromiseRejectedResult).reason)}`);
+      for (const failure of failures) loud(`SERVER FAILED TO START: ${String(failure.reason)}`);
       return 1;
     }
     const byName = (name: ServerName): Target | undefined => targets.find((target) => target.name === name);

@@ -148,5 +148,5 @@ function prettyStdout(): DestinationStream | undefined {
 export function prettyStream(out: NodeJS.WritableStream): DestinationStream {
   const pretty = loadPinoPretty();
   if (!pretty) throw new Error('pino-pretty is not installed (it is a dev dependency): run `npm install`');
-  return pretty({ ...PRETTY, colorize: false, destination: out as unknown as PrettyOptions['destination'] });
+  return pretty({ ...PRETTY, colorize: false, destination: out });
 }

@@ -541,7 +541,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     await services.close();
     throw error;
   }
-  const server = http.createServer(services.app.callback());
+  const handle = services.app.callback();
+  // Koa answers its own errors (ctx.onerror), so the request's promise never rejects: nothing to await.
+  const server = http.createServer((req, res) => void handle(req, res));
   server.keepAliveTimeout = 65_000; // longer than common load balancer idle timeouts
   // The built-in emulator's Stream endpoint is a WebSocket on this same server.
   const { emulator } = services;
@@ -601,7 +603,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
 /** `/metrics` on its own port (METRICS_PORT), off the public listener; undefined without one. */
 async function listenForMetrics(config: Config, metrics: Metrics): Promise<http.Server | undefined> {
   if (!config.metrics.enabled || config.metrics.port === undefined) return undefined;
-  const server = http.createServer(createMetricsApp(metrics, config.metrics.token).callback());
+  const handle = createMetricsApp(metrics, config.metrics.token).callback();
+  const server = http.createServer((req, res) => void handle(req, res)); // never rejects, as in startServer
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
       reject(

@@ -172,8 +172,8 @@ export function createMetrics(): Metrics {
 
 /** The Stream client's state changes and acks → the `dingtalk_stream_*` metrics (its onStatus / onEvent hooks). */
 export function observeStream(metrics: Metrics): {
-  onStatus(status: { state: string; counts: { connections: number }; lastError?: { code: string; at: number } }): void;
-  onEvent(outcome: 'success' | 'later' | 'unreadable'): void;
+  onStatus: (status: { state: string; counts: { connections: number }; lastError?: { code: string; at: number } }) => void;
+  onEvent: (outcome: 'success' | 'later' | 'unreadable') => void;
 } {
   let connections = 0;
   let lastFailureAt: number | undefined;

@@ -419,6 +419,7 @@ export function createEventInbox(deps: EventInboxDeps): EventInbox {
     stopping = false;
     loop = (async () => {
       let failures = 0;
+      // oxlint-disable-next-line no-unmodified-loop-condition -- stop() sets it while the loop awaits
       while (!stopping) {
         let worked = false;
         try {

@@ -123,9 +123,8 @@ export function createAdminAuth(deps: AdminAuthDeps) {
       });
       const tokens = (await response.json().catch(() => ({}))) as { id_token?: unknown; error?: unknown };
       if (!response.ok || typeof tokens.id_token !== 'string') {
-        throw new AppError('login.state_invalid', `token exchange failed: ${response.status} ${String(tokens.error ?? '')}`, {
-          status: 400,
-        });
+        const reason = typeof tokens.error === 'string' ? tokens.error : '';
+        throw new AppError('login.state_invalid', `token exchange failed: ${response.status} ${reason}`, { status: 400 });
       }
       const claims = await deps.verifier.verify(tokens.id_token, { audience: client.clientId }).catch((error: unknown) => {
         throw new AppError('server_error', 'the ID token from our own issuer did not verify', { status: 500, expose: false, cause: error });

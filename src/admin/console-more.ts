@@ -6,7 +6,7 @@
  * (`no-store`), so the secret is never in a URL, a log line or the history.
  */
 import type Router from '@koa/router';
-import type { Context, Middleware, Next } from 'koa';
+import type { Context, Middleware } from 'koa';
 import { AppError } from '../errors/app-error.js';
 import { GRANT_TYPES, type GrantType } from '../oidc/clients.js';
 import { format, type Locale, messages } from '../errors/messages.js';
@@ -226,14 +226,16 @@ export function registerMorePages(router: Router, deps: MorePagesDeps): void {
   router.get('/previews', signedIn, (ctx) => {
     render.page(ctx, 'previews', { title: a(ctx).navPreviews, section: 'previews', pages: PREVIEW_PAGES });
   });
-  router.get('/previews/:page', signedIn, (ctx: Context, next: Next) => {
+  router.get('/previews/:page', signedIn, async (ctx, next) => {
     const page = PREVIEW_PAGES.find((name) => name === ctx.params.page);
-    if (!page) return next();
+    if (!page) {
+      await next();
+      return;
+    }
     const locale: Locale = ctx.query.lang === 'en' ? 'en' : ctx.query.lang === 'zh-CN' ? 'zh-CN' : render.localeOf(ctx);
     ctx.set('Cache-Control', 'no-store');
     ctx.type = 'html';
     ctx.body = pages.render(page, locale, previewData(page, locale));
-    return undefined;
   });
 }
 

@@ -32,7 +32,7 @@ export function createAdminRenderer() {
     let fn = cache.get(name);
     if (!fn) {
       const file = path.join(VIEWS_DIR, 'admin', `${name}.ejs`);
-      fn = ejs.compile(readFileSync(file, 'utf8'), { filename: file, async: false }) as ejs.TemplateFunction;
+      fn = ejs.compile(readFileSync(file, 'utf8'), { filename: file, async: false });
       cache.set(name, fn);
     }
     return fn;
@@ -61,7 +61,7 @@ export function createAdminRenderer() {
         section: data.section ?? 'none',
         query: ctx.query,
       };
-      const body = template(name)({ ...common, ...data }) as string;
+      const body = template(name)({ ...common, ...data });
       ctx.status = data.status ?? 200;
       ctx.type = 'html';
       ctx.body = template('layout')({ ...common, body, title: data.title ?? a.consoleName });

@@ -28,7 +28,7 @@ export function createTokenVerifier(keyStore: KeyStore, issuer: string) {
       return cached.jwks;
     }
     const keys = (await keyStore.privateJwks('RS256')).map((jwk) => publicPart(jwk));
-    const set: JSONWebKeySet = { keys: keys as JSONWebKeySet['keys'] };
+    const set: JSONWebKeySet = { keys };
     cached = { version, checkedAt: now, jwks: createLocalJWKSet(set) };
     return cached.jwks;
   }
@@ -51,5 +51,5 @@ export type TokenVerifier = ReturnType<typeof createTokenVerifier>;
 function publicPart(jwk: JWK): JWK {
   const out: Record<string, unknown> = {};
   for (const member of PUBLIC_MEMBERS) if (jwk[member] !== undefined) out[member] = jwk[member];
-  return out as JWK;
+  return out;
 }

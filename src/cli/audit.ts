@@ -133,5 +133,6 @@ function row(item: AuditItem): Record<string, string | null> {
 
 /** Control characters (a terminal's escape sequences included) shown as `?`, never sent to the terminal. */
 function printable(text: string): string {
+  // oxlint-disable-next-line no-control-regex -- matching control characters is the point
   return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
 }

@@ -185,7 +185,7 @@ export async function runClients(config: Config, args: string[]): Promise<number
             clients.map((c) => ({
               client_id: c.clientId,
               name: c.name,
-              grants: c.metadata.grant_types,
+              grants: stringsOf(c.metadata.grant_types),
               first_party: c.firstParty,
               source: c.source,
             })),
@@ -445,4 +445,9 @@ function usage(message: string): AppError {
 /** parseArgs explains at length how to pass a value starting with '-'; its first sentence says what is wrong. */
 function firstSentence(message: string): string {
   return /^.*?\.(?=\s|$)/.exec(message)?.[0].replace(/\.$/, '') ?? message;
+}
+
+/** A metadata list (grant_types) for the table; undefined when it is not a list. */
+function stringsOf(value: unknown): string[] | undefined {
+  return Array.isArray(value) ? value.map((item: unknown) => (typeof item === 'string' ? item : JSON.stringify(item))) : undefined;
 }

@@ -85,7 +85,10 @@ export function cliAccessChanges(
   });
 }
 
-export function printTable(rows: Record<string, unknown>[]): void {
+/** What a table cell can show; an object would print as [object Object]. */
+export type TableCell = string | number | boolean | bigint | Date | readonly (string | number)[] | null | undefined;
+
+export function printTable(rows: Record<string, TableCell>[]): void {
   if (rows.length === 0) {
     console.log('(none)');
     return;
@@ -97,7 +100,7 @@ export function printTable(rows: Record<string, unknown>[]): void {
   for (const r of text) console.log(r.map((cell, i) => cell.padEnd(widths[i]!)).join('  '));
 }
 
-function formatCell(value: unknown): string {
+function formatCell(value: TableCell): string {
   if (value instanceof Date) return value.toISOString();
   if (Array.isArray(value)) return value.join(',');
   if (value === null || value === undefined) return '-';

@@ -229,7 +229,7 @@ function requiredScopes(body: unknown): string | undefined {
 
 /** A connection error in one line: `ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:9`, a timeout… */
 function transportText(error: Error): string {
-  const inner = error instanceof AggregateError && error.errors[0] instanceof Error ? (error.errors[0] as Error) : error;
+  const inner = error instanceof AggregateError && error.errors[0] instanceof Error ? error.errors[0] : error;
   const code = (inner as { code?: unknown }).code ?? (error as { code?: unknown }).code;
   const message = (inner.message || error.message || error.name).replace(/\s+/g, ' ').slice(0, 200);
   return typeof code === 'string' && !message.includes(code) ? `${code}: ${message}` : message;
@@ -252,10 +252,10 @@ function observed(client: DingTalkClient, errors: Map<HealthCheck['name'], unkno
     };
   return {
     ...client,
-    getAppAccessToken: watch('app_token', client.getAppAccessToken),
-    getUseridByUnionid: watch('getbyunionid', client.getUseridByUnionid),
-    getUser: watch('user_get', client.getUser),
-    getDepartment: watch('department_get', client.getDepartment),
+    getAppAccessToken: watch('app_token', client.getAppAccessToken.bind(client)),
+    getUseridByUnionid: watch('getbyunionid', client.getUseridByUnionid.bind(client)),
+    getUser: watch('user_get', client.getUser.bind(client)),
+    getDepartment: watch('department_get', client.getDepartment.bind(client)),
   };
 }
 

@@ -67,9 +67,9 @@ export function loadConfig(options: LoadOptions = {}): Config {
     if (value === undefined || value.trim() === '' || name === 'NODE_ENV') continue;
     setPath(raw, configPath, fromEnv(configPath, value.trim()));
   }
-  if (options.overrides) raw = merge(raw, options.overrides as Json);
-  if (raw.issuer === undefined) raw.issuer = `http://localhost:${String(raw.port ?? 3000)}`;
-  const dingtalk = (isPlainObject(raw.dingtalk) ? raw.dingtalk : (raw.dingtalk = {})) as Json;
+  if (options.overrides) raw = merge(raw, options.overrides);
+  if (raw.issuer === undefined) raw.issuer = `http://localhost:${typeof raw.port === 'number' ? raw.port : 3000}`;
+  const dingtalk = isPlainObject(raw.dingtalk) ? raw.dingtalk : (raw.dingtalk = {});
   // HTTP pushes when they can be verified; otherwise the Stream connection, which needs no public URL.
   dingtalk.eventMode ??= dingtalk.eventToken && dingtalk.eventAesKey ? 'http' : 'stream';
 
@@ -80,7 +80,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
     }
   }
   // Cross-setting and production rules run even when the schema failed, so one run lists all.
-  for (const problem of checkConsistency(raw as DeepPartial<Config>)) {
+  for (const problem of checkConsistency(raw)) {
     if (!problems.includes(problem)) problems.push(problem);
   }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
@@ -218,7 +218,7 @@ function merge(base: Json, extra: Json): Json {
   const out: Json = { ...base };
   for (const [key, value] of Object.entries(extra)) {
     const current = out[key];
-    out[key] = isPlainObject(value) && isPlainObject(current) ? merge(current, value) : (value as unknown);
+    out[key] = isPlainObject(value) && isPlainObject(current) ? merge(current, value) : value;
   }
   return out;
 }

@@ -18,6 +18,7 @@ const PLACEHOLDER =
 export function estimatedBits(value: string): number {
   const counts = new Map<string, number>();
   for (const char of value) counts.set(char, (counts.get(char) ?? 0) + 1);
+  // oxlint-disable-next-line typescript/no-misused-spread -- code points are meant, as in the loop above
   const length = [...value].length;
   let perChar = 0;
   for (const count of counts.values()) {
@@ -29,6 +30,7 @@ export function estimatedBits(value: string): number {
 
 /** Share of neighbouring characters that repeat or count up or down by one (`aaaa`, `abcd`, `4321`). */
 function runShare(value: string): number {
+  // oxlint-disable-next-line typescript/no-misused-spread -- code points are what is compared
   const codes = [...value].map((char) => char.codePointAt(0)!);
   if (codes.length < 2) return 1;
   let runs = 0;

@@ -116,7 +116,9 @@ export function createEmulator(options: EmulatorOptions): Emulator {
     stream,
     handleUpgrade: (req, socket, head, prefix) => stream.handleUpgrade(req, socket, head, prefix),
     listen(port = 0, host = '127.0.0.1') {
-      const server = createServer(app.callback());
+      const handle = app.callback();
+      // Koa answers its own errors (ctx.onerror), so the request's promise never rejects: nothing to await.
+      const server = createServer((req, res) => void handle(req, res));
       server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => stream.handleUpgrade(req, socket, head));
       return new Promise<RunningEmulator>((resolve, reject) => {
         server.once('error', reject);

@@ -9,10 +9,14 @@ import type { EmulatorFault, EmulatorState } from './state.js';
 export function faultInjection(state: EmulatorState) {
   return async function injectFault(ctx: Context, next: Next): Promise<void> {
     const fault = state.takeFault(ctx.path);
-    if (fault === undefined) return next();
+    if (fault === undefined) {
+      await next();
+      return;
+    }
     if (typeof fault === 'object' && fault.kind === 'delay') {
       await sleep(fault.ms);
-      return next();
+      await next();
+      return;
     }
     answerFault(ctx, fault);
   };
@@ -22,7 +26,10 @@ export function faultInjection(state: EmulatorState) {
 export function qpsLimit(state: EmulatorState) {
   return async function limitQps(ctx: Context, next: Next): Promise<void> {
     const host = hostOf(ctx.path);
-    if (host === 'login' || state.admitCall(`${ctx.method} ${ctx.path}`)) return next();
+    if (host === 'login' || state.admitCall(`${ctx.method} ${ctx.path}`)) {
+      await next();
+      return;
+    }
     if (host === 'api') {
       return sendApiError(ctx, 403, 'Forbidden.AccessDenied.QpsLimitForAppkeyAndApi', '应用调用该接口的并发量超过限制');
     }

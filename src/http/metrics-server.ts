@@ -12,7 +12,10 @@ export function createMetricsApp(metrics: Metrics, token: string | undefined): K
   const endpoint = metricsEndpoint(metrics, token);
   app.use(async (ctx, next) => {
     ctx.set('X-Content-Type-Options', 'nosniff');
-    if (ctx.path === '/metrics' && (ctx.method === 'GET' || ctx.method === 'HEAD')) return endpoint(ctx, next);
+    if (ctx.path === '/metrics' && (ctx.method === 'GET' || ctx.method === 'HEAD')) {
+      await endpoint(ctx, next);
+      return;
+    }
     ctx.status = 404;
     ctx.body = { error: 'not_found' };
   });

@@ -8,5 +8,8 @@ import type Koa from 'koa';
  */
 export function providerFirst(paths: readonly string[], provider: Koa.Middleware): Koa.Middleware {
   const exact = new Set(paths);
-  return (ctx, next) => (exact.has(ctx.path) ? provider(ctx, next) : next());
+  return async (ctx, next) => {
+    if (exact.has(ctx.path)) await provider(ctx, next);
+    else await next();
+  };
 }

@@ -72,14 +72,15 @@ export function wellKnownDocuments(holder: Pick<ProviderHolder, 'current' | 'che
   return async (ctx, next) => {
     const { path } = ctx;
     if ((path !== DISCOVERY_PATH && path !== JWKS_PATH) || (ctx.method !== 'GET' && ctx.method !== 'HEAD') || ctx.querystring) {
-      return next();
+      await next();
+      return;
     }
     holder.checkKeysIfDue();
     const provider = holder.current();
     let copies = copiesOf.get(provider);
     if (!copies) copiesOf.set(provider, (copies = new Map()));
     let byOrigin = copies.get(path);
-    if (!byOrigin) copies.set(path, (byOrigin = new Map()));
+    if (!byOrigin) copies.set(path, (byOrigin = new Map<string, Document>()));
     // Not ctx.origin: in Koa 3 that is the Origin request header.
     const origin = `${ctx.protocol}://${ctx.host}`;
     if (options.issuerOrigin !== undefined && origin !== options.issuerOrigin) {

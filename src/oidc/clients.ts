@@ -153,7 +153,7 @@ export function createClientStore(
     /** A client's metadata as stored now (CLIENTS_FILE or database, no secret); undefined when gone or disabled. */
     async metadataOf(clientId: string): Promise<Record<string, unknown> | undefined> {
       const file = fileClients.find((client) => client.client_id === clientId);
-      if (file) return withoutSecret(file as Record<string, unknown>);
+      if (file) return withoutSecret(file);
       const row = await ClientRecord.findByPk(clientId);
       return row && row.enabled ? { ...row.metadata, client_id: row.clientId } : undefined;
     },
@@ -167,7 +167,7 @@ export function createClientStore(
         client_id: row.clientId,
         ...(row.secretEncrypted ? { client_secret: box.open(row.secretEncrypted, row.clientId) } : {}),
         first_party: row.firstParty,
-      } as AdapterPayload;
+      };
     },
 
     /**
@@ -385,7 +385,7 @@ export function readClientsFile(file: string, options: { minSecretLength?: numbe
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8'));
   } catch (error) {
-    throw new Error(`CLIENTS_FILE (${file}): cannot be read as JSON: ${(error as Error).message}`);
+    throw new Error(`CLIENTS_FILE (${file}): cannot be read as JSON: ${(error as Error).message}`, { cause: error });
   }
   if (!Array.isArray(parsed) || parsed.some((c) => typeof c !== 'object' || c === null || !('client_id' in c))) {
     throw new Error(`CLIENTS_FILE (${file}): must be a JSON array of client metadata objects with client_id`);

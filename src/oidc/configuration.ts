@@ -53,12 +53,12 @@ export function buildConfiguration(config: Config, deps: ProviderDeps): Configur
       constructor(model: string) {
         // oidc-provider instantiates one adapter per model name.
         // Storage outages become 503 temporarily_unavailable instead of server_error.
-        return withUnavailableErrors(model === 'Client' ? deps.clientAdapter : deps.adapterFor(model)) as never;
+        return withUnavailableErrors(model === 'Client' ? deps.clientAdapter : deps.adapterFor(model));
       }
     } as unknown as Configuration['adapter'],
     clients: deps.staticClients,
     findAccount: unavailableAware(deps.findAccount) as FindAccount,
-    jwks: { keys: deps.jwks as never },
+    jwks: { keys: deps.jwks },
 
     // Claims and scopes (DESIGN.md contract). Unknown scopes are not errors: oidc-provider keeps
     // only the scopes it knows when it grants, so `user:email` (Grafana) is simply not granted.
@@ -268,12 +268,11 @@ export function buildConfiguration(config: Config, deps: ProviderDeps): Configur
       AuthorizationCode: ttl.authorizationCode,
       ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? ttl.clientCredentials,
       IdToken: ttl.idToken,
-      RefreshToken: (ctx, token, client) => {
+      RefreshToken: (ctx, _token, client) => {
         // A public client's refresh token lives as long as the session it came from at most.
         if (client.clientAuthMethod === 'none' && ctx?.oidc.entities.RotatedRefreshToken) {
           return Math.min(ttl.refreshToken, ctx.oidc.entities.RotatedRefreshToken.remainingTTL);
         }
-        void token;
         return ttl.refreshToken;
       },
       Interaction: ttl.interaction,

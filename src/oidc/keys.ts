@@ -71,7 +71,7 @@ export function createKeyStore(
     await SigningKey.create({
       kid: key.kid,
       alg,
-      publicJwk: key.publicJwk as Record<string, unknown>,
+      publicJwk: key.publicJwk,
       privateJwkEncrypted: key.sealed,
       activatesAt,
       retiredAt: null,
@@ -125,7 +125,7 @@ export function createKeyStore(
             {
               kid: key.kid,
               alg,
-              publicJwk: key.publicJwk as Record<string, unknown>,
+              publicJwk: key.publicJwk,
               privateJwkEncrypted: key.sealed,
               activatesAt: null,
               retiredAt: null,

@@ -12,7 +12,6 @@
  * error (refused, reset, TLS, address) never reaches an admin page, the admin API or the CLI, where
  * it would make a port scanner of the client registration.
  */
-import type { Socket } from 'node:net';
 import { Agent, buildConnector, fetch as undiciFetch } from 'undici';
 import { createAllowList, isSpecialUseAddress } from '../config/address-list.js';
 import { OutboundError } from '../errors/outbound-error.js';
@@ -43,7 +42,7 @@ export function createGuardedDispatcher(options: Pick<OutboundOptions, 'blockPri
           callback(error ?? new Error('no socket'), null);
           return;
         }
-        const remote = (socket as Socket).remoteAddress ?? '';
+        const remote = socket.remoteAddress ?? '';
         const hostname = connectOptions.hostname;
         if (options.blockPrivate && isSpecialUseAddress(remote) && !allow.host(hostname) && !allow.address(remote)) {
           socket.destroy();
@@ -93,14 +92,11 @@ export function createOutboundFetch(options: OutboundOptions): (url: string | UR
     for (let attempt = 0; attempt < attempts; attempt += 1) {
       if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** (attempt - 1)));
       try {
-        const response = (await undiciFetch(
-          url as string,
-          {
-            ...(rest as object),
-            dispatcher,
-            signal: AbortSignal.timeout(timeoutMs),
-          } as never,
-        )) as unknown as Response;
+        const response = (await undiciFetch(url as string, {
+          ...(rest as object),
+          dispatcher,
+          signal: AbortSignal.timeout(timeoutMs),
+        })) as unknown as Response;
         if (response.status < 500 || attempt === attempts - 1) return response;
         lastError = undefined;
       } catch (error) {

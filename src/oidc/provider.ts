@@ -95,9 +95,9 @@ export async function createProviderHolder(
 
   return {
     current: () => provider,
-    middleware: (ctx, next) => {
+    middleware: async (ctx, next) => {
       checkKeysIfDue();
-      return mounted(ctx, next);
+      await mounted(ctx, next);
     },
     checkKeysIfDue,
     reloadKeys,

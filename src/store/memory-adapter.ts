@@ -84,7 +84,7 @@ export function createMemoryAdapterFactory(options: MemoryAdapterOptions = {}): 
 
   function getSetMembers(key: string): Map<string, number> {
     const entry = cache.get(key);
-    return entry?.type === 'set' ? entry.members : new Map();
+    return entry?.type === 'set' ? entry.members : new Map<string, number>();
   }
 
   /** Stores a set index with the TTL of its longest-lived member, dropping expired members. */

@@ -204,8 +204,7 @@ function withClusterCommandTimeout(cluster: Cluster, ms: number): Cluster {
     return send(command, stream, node);
   };
   const duplicate = cluster.duplicate.bind(cluster);
-  cluster.duplicate = ((...args: Parameters<Cluster['duplicate']>) =>
-    withClusterCommandTimeout(duplicate(...args), ms)) as Cluster['duplicate'];
+  cluster.duplicate = (...args: Parameters<Cluster['duplicate']>) => withClusterCommandTimeout(duplicate(...args), ms);
   return cluster;
 }
 

@@ -36,9 +36,10 @@ export function createRedisStatusBoard<T>(redis: RedisClient, key: string, ttlMs
       const entries: StatusEntry<T>[] = [];
       const stale: string[] = [];
       for (const [instance, value] of Object.entries(raw)) {
-        const entry = parse<T>(value);
+        const entry = parse(value);
         if (entry === undefined || now - entry.updatedAt > ttlMs) stale.push(instance);
-        else entries.push({ instance, ...entry });
+        // Written by publish() of a board of the same T.
+        else entries.push({ instance, updatedAt: entry.updatedAt, status: entry.status as T });
       }
       if (stale.length > 0) await redis.hdel(key, ...stale);
       return entries.sort((a, b) => a.instance.localeCompare(b.instance));
@@ -114,9 +115,9 @@ export function startStatusPublisher<T>(
   };
 }
 
-function parse<T>(value: string): { updatedAt: number; status: T } | undefined {
+function parse(value: string): { updatedAt: number; status: unknown } | undefined {
   try {
-    const parsed = JSON.parse(value) as { updatedAt?: unknown; status?: T };
+    const parsed = JSON.parse(value) as { updatedAt?: unknown; status?: unknown };
     return typeof parsed.updatedAt === 'number' && parsed.status !== undefined
       ? { updatedAt: parsed.updatedAt, status: parsed.status }
       : undefined;

@@ -29,7 +29,7 @@ export function createPageRenderer(): PageRenderer {
     let fn = cache.get(name);
     if (!fn) {
       const file = path.join(VIEWS_DIR, `${name}.ejs`);
-      fn = ejs.compile(readFileSync(file, 'utf8'), { filename: file, async: false }) as ejs.TemplateFunction;
+      fn = ejs.compile(readFileSync(file, 'utf8'), { filename: file, async: false });
       cache.set(name, fn);
     }
     return fn;
@@ -39,8 +39,8 @@ export function createPageRenderer(): PageRenderer {
       const t = messages(locale);
       // The response's CSP nonce (http/middleware/security-headers.ts), for `<script nonce>`.
       const cspNonce = currentRequest()?.cspNonce ?? '';
-      const body = template(name)({ t, locale, cspNonce, ...data }) as string;
-      return template('layout')({ t, locale, cspNonce, body, title: data.title ?? t.productName }) as string;
+      const body = template(name)({ t, locale, cspNonce, ...data });
+      return template('layout')({ t, locale, cspNonce, body, title: data.title ?? t.productName });
     },
     localeOf: pickLocale,
   };

@@ -2,7 +2,7 @@
 import { Op, type WhereOptions } from 'sequelize';
 import type { AuditEvent } from '../../db/models/audit-event.js';
 import type { Models } from '../../db/models/index.js';
-import { toCsv } from './csv.js';
+import { toCsv, type CsvValue } from './csv.js';
 import { type AuditFilter, invalidFilter, UUID } from './filters.js';
 
 export interface AuditItem {
@@ -52,7 +52,7 @@ export function createAuditOps(deps: { models: Pick<Models, 'AuditEvent'> }) {
 
     /** The filtered log as CSV, newest first, at most {@link MAX_CSV_ROWS} rows. */
     async auditCsv(filter: AuditFilter): Promise<string> {
-      const rows: unknown[][] = [['id', 'time', 'type', 'actor', 'account_id', 'client_id', 'ip', 'details']];
+      const rows: CsvValue[][] = [['id', 'time', 'type', 'actor', 'account_id', 'client_id', 'ip', 'details']];
       let before = filter.before;
       while (rows.length <= MAX_CSV_ROWS) {
         const page = await auditPage(

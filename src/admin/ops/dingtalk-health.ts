@@ -56,7 +56,10 @@ export function createDingTalkHealthOps(deps: DingTalkHealthDeps) {
       const describe = (error: unknown): string => {
         const e = error as { upstreamCode?: unknown; code?: unknown; errcode?: unknown; message?: unknown; status?: unknown };
         const code = e.upstreamCode ?? e.errcode ?? e.code;
-        return [code === undefined ? undefined : String(code), typeof e.message === 'string' ? e.message : undefined]
+        return [
+          typeof code === 'string' || typeof code === 'number' ? String(code) : undefined,
+          typeof e.message === 'string' ? e.message : undefined,
+        ]
           .filter(Boolean)
           .join(': ')
           .slice(0, 300);

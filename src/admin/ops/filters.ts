@@ -28,7 +28,7 @@ export interface AuditFilter {
 /** The first value of a query parameter, trimmed and bounded; undefined when blank. */
 function textOf(query: Record<string, unknown>, name: string): string | undefined {
   const value = query[name];
-  const first = Array.isArray(value) ? value[0] : value;
+  const first: unknown = Array.isArray(value) ? value[0] : value;
   return typeof first === 'string' && first.trim() !== '' ? first.trim().slice(0, 256) : undefined;
 }
 

@@ -1,6 +1,6 @@
 /** Signing keys for operators: list, rotate (published at once, signing after a delay) and retire. */
 import { AppError } from '../../errors/app-error.js';
-import type { KeyInfo, KeyStore, SigningAlg } from '../../oidc/keys.js';
+import type { KeyInfo, KeyStore } from '../../oidc/keys.js';
 import type { Actor, AuditRecorder } from './actor.js';
 
 export interface KeyOpsDeps {
@@ -22,7 +22,7 @@ export function createKeyOps(deps: KeyOpsDeps) {
      */
     async rotateKey(alg: string, immediate: boolean, actor: Actor): Promise<KeyInfo> {
       if (alg !== 'RS256' && alg !== 'ES256') throw new AppError('keys.invalid_alg', 'alg is RS256 or ES256', { status: 400 });
-      const key = await deps.keyStore.rotate(alg as SigningAlg, { immediate });
+      const key = await deps.keyStore.rotate(alg, { immediate });
       await deps.keysChanged?.();
       await record(actor, { type: 'key.rotated', details: { kid: key.kid, alg, immediate, activatesAt: key.activatesAt.toISOString() } });
       return key;

@@ -12,7 +12,7 @@ export const MAX_PAGE_SIZE = 100;
 /** Page and page size from a query: whole numbers, clamped (bad input gives the defaults, never an error). */
 export function pageOf(query: Record<string, unknown>, defaultSize = 25): { page: number; pageSize: number } {
   const int = (value: unknown): number | undefined => {
-    const text = Array.isArray(value) ? value[0] : value;
+    const text: unknown = Array.isArray(value) ? value[0] : value;
     return typeof text === 'string' && /^\d{1,6}$/.test(text) ? Number(text) : undefined;
   };
   const page = Math.max(1, Math.min(10_000, int(query.page) ?? 1));

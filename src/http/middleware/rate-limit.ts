@@ -217,7 +217,7 @@ export function createRateLimits(deps: RateLimitDeps): RateLimits {
           // Redis failed and so did the insurance (cannot happen with RateLimiterMemory): let it through.
           logger.warn({ err: result, limit: name }, 'rate limit could not be checked');
         }
-        return next();
+        await next();
       };
       const matches = under(paths);
       return (ctx, next) => (matches(ctx.path) ? guard(ctx, next) : next());

@@ -17,7 +17,10 @@ export function requireTls(options: { issuer: string; logger: Logger; exempt?: r
   const exempt = new Set(options.exempt ?? ['/healthz', '/readyz', '/metrics']);
   let warned = false;
   return async (ctx, next) => {
-    if (ctx.secure || exempt.has(ctx.path)) return next();
+    if (ctx.secure || exempt.has(ctx.path)) {
+      await next();
+      return;
+    }
     if (!warned) {
       warned = true;
       options.logger.warn(
