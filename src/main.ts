@@ -381,7 +381,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
           await db.sequelize.query('SELECT 1');
         },
         // A Cluster node may answer PING while the cluster is down: checkRedisReady asks CLUSTER INFO.
-        ...(redis ? { redis: () => checkRedisReady(redis!) } : {}),
+        ...(redis ? { redis: () => checkRedisReady(redis) } : {}),
         migrations: migrationsCurrent(db.sequelize),
       },
     });
