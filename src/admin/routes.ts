@@ -1,10 +1,10 @@
 /**
  * The admin console (/admin, pages) and the admin API (/admin/api, JSON) — one router each, built
- * on one admin service so both check, do and audit a change the same way.
+ * on the same admin operations (ops/) so both check, do and audit a change the same way.
  *
- *   GET  /admin, /admin/login → our /auth → /admin/callback → session cookie  (auth.ts)
- *   GET  /admin/accounts|roles|audit…, POST forms with CSRF                   (console.ts)
- *   *    /admin/api/…  bearer JWT for `${issuer}/admin`                       (api.ts)
+ *   GET  /admin, /admin/login → our /auth → /admin/callback → session cookie  (console/sign-in.ts)
+ *   GET  /admin/accounts|roles|audit…, POST forms with CSRF                   (console/<resource>.ts)
+ *   *    /admin/api/…  bearer JWT for `${issuer}/admin`                       (api/<resource>.ts)
  *
  * Who may do what is in guard.ts: `admin` reads and writes, `auditor` reads.
  */
@@ -26,13 +26,13 @@ import type { ClientStore } from '../oidc/clients.js';
 import type { KeyStore } from '../oidc/keys.js';
 import type { AccountIndex } from '../store/account-index.js';
 import type { EphemeralStore } from '../store/ephemeral.js';
-import { createAdminApiRouter } from './api.js';
-import { createAdminAuth } from './auth.js';
-import { createAdminConsoleRouter } from './console.js';
+import type { ConsoleSessionStore } from '../store/console-sessions.js';
+import { createAdminApiRouter } from './api/router.js';
+import { createAdminRenderer } from './console/render.js';
+import { createAdminConsoleRouter } from './console/router.js';
+import { createAdminAuth } from './console/sign-in.js';
 import type { GuardDeps } from './guard.js';
-import { createAdminRenderer } from './render.js';
 import { createAdminOps } from './ops/index.js';
-import type { AdminSessionStore } from './session.js';
 import { adminResource, type AdminClient, ADMIN_CLIENT_ID } from './ops/admin-client.js';
 import { createTokenVerifier } from './verify.js';
 
@@ -41,11 +41,11 @@ export interface AdminDeps {
   sequelize: Sequelize;
   models: Models;
   /** The console's sessions and its login state (store/index.ts). */
-  sessions: AdminSessionStore;
+  sessions: ConsoleSessionStore;
   ephemeral: EphemeralStore;
   keyStore: KeyStore;
   clientStore: ClientStore;
-  /** The console's client: `ensureAdminClient` (setup.ts), called at first use and remembered. */
+  /** The console's client: `ensureAdminClient` (ops/admin-client.ts), called at first use and remembered. */
   client: () => Promise<AdminClient>;
   roles: RoleService;
   deprovisioning: Deprovisioning;
@@ -70,7 +70,7 @@ export interface AdminDeps {
 /** Middleware for `createApp({ routes })`: the API first (it answers JSON), then the console. */
 export function createAdminRoutes(deps: AdminDeps): Koa.Middleware[] {
   const verifier = createTokenVerifier(deps.keyStore, deps.issuer);
-  const service = createAdminOps(deps);
+  const ops = createAdminOps(deps);
   const { sessions, ephemeral } = deps;
   const guardDeps: GuardDeps = {
     models: deps.models,
@@ -91,10 +91,10 @@ export function createAdminRoutes(deps: AdminDeps): Koa.Middleware[] {
     });
     return client;
   };
-  const api = createAdminApiRouter({ ...guardDeps, service, verifier, audience: adminResource(deps.issuer), logger: deps.logger });
+  const api = createAdminApiRouter({ ...guardDeps, ops, verifier, audience: adminResource(deps.issuer), logger: deps.logger });
   const consoleRouter = createAdminConsoleRouter({
     ...guardDeps,
-    service,
+    ops,
     sessions,
     // The console signed in through our own issuer: when that grant is revoked (an admin's account
     // revoked or disabled), the console session ends with it.

@@ -4,8 +4,7 @@
  * process's memory (development, one process). Nothing else chooses; everything receives `Stores`.
  * A new storage backend is a third world here, with one implementation of each store.
  */
-import type { AdminSessionStore } from '../admin/session.js';
-import { createMemoryAdminSessions, createRedisAdminSessions } from '../admin/session.js';
+import { type ConsoleSessionStore, createMemoryConsoleSessions, createRedisConsoleSessions } from './console-sessions.js';
 import type { Config } from '../config/schema.js';
 import {
   type CallBudget,
@@ -43,7 +42,7 @@ export interface Stores {
   /** Client, key and account changes, to every replica (and from the CLI to the servers). */
   notifier: ChangeNotifier;
   /** The admin console's server-side sessions. */
-  adminSessions: AdminSessionStore;
+  adminSessions: ConsoleSessionStore;
   /** The DingTalk app token of the app `clientId`, fetched once and shared. */
   corpTokenCache(clientId: string): CorpTokenCache;
   /** The DingTalk call budget of one app: shared by every replica and caller. */
@@ -109,7 +108,7 @@ async function createRedisStores(url: string, { logger, metrics, command = false
     ephemeral: createRedisEphemeralStore(redis),
     markers: createRedisMarkerStore(redis),
     notifier,
-    adminSessions: createRedisAdminSessions(redis),
+    adminSessions: createRedisConsoleSessions(redis),
     corpTokenCache: (clientId) =>
       createRedisCorpTokenCache({
         redis,
@@ -139,7 +138,7 @@ function createMemoryStores(): Stores {
     ephemeral: createMemoryEphemeralStore(),
     markers: createMemoryMarkerStore(),
     notifier,
-    adminSessions: createMemoryAdminSessions(),
+    adminSessions: createMemoryConsoleSessions(),
     corpTokenCache: () => createMemoryCorpTokenCache(),
     callBudget: (budget) => createCallBudget(budget),
     rateLimiters: createMemoryLimiters(),

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { InboxItem } from '../../../src/accounts/event-inbox.js';
 import type { InboxStatus } from '../../../src/db/models/inbox-event.js';
-import { formatDate } from '../../../src/admin/render.js';
+import { formatDate } from '../../../src/admin/console/render.js';
 import { Browser } from '../../helpers/browser.js';
 import { cli } from '../../helpers/cli.js';
 import { CORP_ID, type LoginWorld } from '../../helpers/login-flow.js';

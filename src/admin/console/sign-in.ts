@@ -1,21 +1,21 @@
 /**
  * The console signs in at our own issuer like any other app: authorization code + PKCE for the
- * first-party client `admin-console` (setup.ts), the code exchanged with plain fetch at our /token
+ * first-party client `admin-console` (ops/admin-client.ts), the code exchanged with plain fetch at our /token
  * (openid-client is a dev dependency), the ID token verified in process against our keys. The
- * session lives server side (session.ts); the browser keeps only its id in a signed HttpOnly
+ * session lives server side (store/console-sessions.ts); the browser keeps only its id in a signed HttpOnly
  * SameSite=Lax cookie scoped to /admin.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Context } from 'koa';
-import { AppError } from '../errors/app-error.js';
-import type { EphemeralStore } from '../store/ephemeral.js';
-import { newCsrfSecret } from '../ui/csrf.js';
-import { sessionCookie } from './guard.js';
-import type { AdminSessionStore } from './session.js';
-import type { AdminClient } from './ops/admin-client.js';
-import type { TokenVerifier } from './verify.js';
+import { AppError } from '../../errors/app-error.js';
+import type { EphemeralStore } from '../../store/ephemeral.js';
+import { newCsrfSecret } from '../../ui/csrf.js';
+import type { AdminClient } from '../ops/admin-client.js';
+import type { TokenVerifier } from '../verify.js';
+import { sessionCookie } from './console-user.js';
+import type { ConsoleSessionStore } from '../../store/console-sessions.js';
 
-/** The pending login's cookie: `__Host-` over https, like the session's (guard.ts). */
+/** The pending login's cookie: `__Host-` over https, like the session's (console-user.ts). */
 const loginCookie = (ctx: Context): { name: string; path: string } =>
   ctx.secure ? { name: '__Host-admin_login', path: '/' } : { name: 'admin_login', path: '/admin' };
 const LOGIN_TTL_SECONDS = 600;
@@ -34,7 +34,7 @@ export interface AdminAuthDeps {
   /** The console's client (registered at start; read once). */
   client: () => Promise<AdminClient>;
   verifier: TokenVerifier;
-  sessions: AdminSessionStore;
+  sessions: ConsoleSessionStore;
   ephemeral: EphemeralStore;
 }
 

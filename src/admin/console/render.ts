@@ -2,20 +2,22 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import ejs from 'ejs';
 import type { Context } from 'koa';
-import { format, type Locale, messages, pickLocale } from '../errors/messages.js';
-import { currentRequest } from '../log.js';
+import { format, type Locale, messages, pickLocale } from '../../errors/messages.js';
+import { currentRequest } from '../../log.js';
 import { adminMessages } from './messages.js';
-import type { AdminUser } from './guard.js';
+import type { AdminUser } from '../guard.js';
 
-// views/ sits beside src/ (and two levels above dist/src/admin when built), as for ui/pages.ts.
-const VIEWS_DIR = [path.resolve(import.meta.dirname, '../../views'), path.resolve(import.meta.dirname, '../../../views')].find((dir) => {
-  try {
-    readFileSync(path.join(dir, 'admin', 'layout.ejs'));
-    return true;
-  } catch {
-    return false;
-  }
-})!;
+// views/ sits beside src/ (and three levels above dist/src/admin/console when built), as for ui/pages.ts.
+const VIEWS_DIR = [path.resolve(import.meta.dirname, '../../../views'), path.resolve(import.meta.dirname, '../../../../views')].find(
+  (dir) => {
+    try {
+      readFileSync(path.join(dir, 'admin', 'layout.ejs'));
+      return true;
+    } catch {
+      return false;
+    }
+  },
+)!;
 
 export type AdminSection =
   'dashboard' | 'accounts' | 'roles' | 'audit' | 'clients' | 'sessions' | 'keys' | 'dingtalk' | 'events' | 'previews' | 'none';

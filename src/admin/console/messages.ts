@@ -1,5 +1,5 @@
 /** The admin console's text, zh-CN and en (the login pages' text stays in errors/messages.ts). */
-import type { Locale } from '../errors/messages.js';
+import type { Locale } from '../../errors/messages.js';
 
 const TEXT = {
   'zh-CN': {

@@ -1,9 +1,13 @@
+/**
+ * The admin console's sign-in sessions (who signed in to /admin, until when), server side under
+ * `admin:session:<id>`; not oidc-provider's sessions, which admin/ops/sessions.ts lists and ends.
+ */
 import { randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import type { RedisClient } from '../store/redis.js';
+import type { RedisClient } from './redis.js';
 
 /** A signed-in admin, server side; the browser holds only its random id (signed cookie). */
-export interface AdminSession {
+export interface ConsoleSession {
   accountId: string;
   /** For RP-initiated logout (`id_token_hint`). */
   idToken: string;
@@ -16,9 +20,9 @@ export interface AdminSession {
   expiresAt: number;
 }
 
-export interface AdminSessionStore {
-  create(session: Omit<AdminSession, 'createdAt' | 'expiresAt'>, ttlSeconds: number): Promise<string>;
-  get(id: string): Promise<AdminSession | undefined>;
+export interface ConsoleSessionStore {
+  create(session: Omit<ConsoleSession, 'createdAt' | 'expiresAt'>, ttlSeconds: number): Promise<string>;
+  get(id: string): Promise<ConsoleSession | undefined>;
   destroy(id: string): Promise<void>;
 }
 
@@ -30,7 +34,7 @@ function newId(): string {
 }
 
 /** Sessions in Redis (every replica sees them; they expire with their TTL). */
-export function createRedisAdminSessions(redis: RedisClient): AdminSessionStore {
+export function createRedisConsoleSessions(redis: RedisClient): ConsoleSessionStore {
   return {
     async create(session, ttlSeconds) {
       const id = newId();
@@ -42,7 +46,7 @@ export function createRedisAdminSessions(redis: RedisClient): AdminSessionStore 
       if (!ID.test(id)) return undefined;
       const raw = await redis.get(KEY(id));
       if (raw === null) return undefined;
-      const session = JSON.parse(raw) as AdminSession;
+      const session = JSON.parse(raw) as ConsoleSession;
       return session.expiresAt > Date.now() ? session : undefined;
     },
     async destroy(id) {
@@ -52,8 +56,8 @@ export function createRedisAdminSessions(redis: RedisClient): AdminSessionStore 
 }
 
 /** Sessions in this process (development without Redis). */
-export function createMemoryAdminSessions(): AdminSessionStore {
-  const cache = new LRUCache<string, AdminSession>({ max: 10_000 });
+export function createMemoryConsoleSessions(): ConsoleSessionStore {
+  const cache = new LRUCache<string, ConsoleSession>({ max: 10_000 });
   return {
     async create(session, ttlSeconds) {
       const id = newId();
