@@ -113,11 +113,11 @@ describe('e2e: the admin console in headless Chromium', function () {
       `${shot}: buttons and links without an accessible name`,
     ).to.deep.equal([]);
 
-    const violations = (await page.evaluate('globalThis.__cspViolations ?? []')) as string[];
+    const violations = await page.evaluate<string[]>('globalThis.__cspViolations ?? []');
     expect(violations, `${shot}: CSP violations`).to.deep.equal([]);
     expect(tab.console, `${shot}: console errors and warnings`).to.deep.equal([]);
 
-    const overflow = (await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth')) as number;
+    const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
     expect(overflow, `${shot}: the page scrolls sideways`).to.be.at.most(0);
 
     if (shot) await page.screenshot({ path: path.join(SCREENSHOTS, `admin-${shot}.png`), fullPage: true });

@@ -203,7 +203,7 @@ describe('e2e: login, consent and logout in headless Chromium', function () {
     const unnamed = found.filter((control) => control.name === '');
     expect(unnamed, `${step}: buttons and links without an accessible name`).to.deep.equal([]);
 
-    const violations = (await page.evaluate('globalThis.__cspViolations ?? []')) as string[];
+    const violations = await page.evaluate<string[]>('globalThis.__cspViolations ?? []');
     expect(violations, `${step}: CSP violations`).to.deep.equal([]);
     expect(current.console, `${step}: console errors and warnings`).to.deep.equal([]);
 

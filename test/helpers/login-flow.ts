@@ -146,8 +146,8 @@ export async function openDingTalkPicker(world: LoginWorld, browser: Browser, ur
   return browser.follow(`${world.server.issuer}${href}`, origins);
 }
 
-/** Pick a person in the emulator (or deny) and follow until the app or one of our pages. */
-export async function pickInDingTalk(world: LoginWorld, browser: Browser, picker: Page, unionId: string | 'deny'): Promise<Page> {
+/** Pick a person in the emulator by unionId (or 'deny') and follow until the app or one of our pages. */
+export async function pickInDingTalk(world: LoginWorld, browser: Browser, picker: Page, unionId: string): Promise<Page> {
   const form = formOf(picker.text);
   const fields = unionId === 'deny' ? { ...form.fields, decision: 'deny' } : { ...form.fields, unionId };
   return browser.follow(new URL(form.action, picker.url).toString(), [world.server.issuer, world.dingtalk.url], {

@@ -60,8 +60,8 @@ export class ServerProcess {
     const keep = (chunk: Buffer): void => {
       this.output = (this.output + chunk.toString()).slice(-8000);
     };
-    child.stdout!.on('data', keep);
-    child.stderr!.on('data', keep);
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
     child.on('error', (error) => keep(Buffer.from(`\n${this.name}: ${error.message}\n`)));
     child.once('exit', () => running.delete(child));
     running.add(child);
@@ -270,7 +270,7 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
       '--locale=C',
       '--no-sync',
     ];
-    execFileSync(file!, args, { stdio: 'pipe' });
+    execFileSync(file, args, { stdio: 'pipe' });
   } catch (error) {
     const e = error as { stderr?: Buffer; message: string };
     throw new Error(`initdb failed: ${e.stderr?.toString() || e.message}`, { cause: error });

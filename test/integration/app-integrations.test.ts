@@ -65,7 +65,7 @@ async function registerAsTheGuideSays(world: LoginWorld, guide: string): Promise
   const commands = shellCommands(`docs/integrations/${guide}.md`, 'npx dingtalk-oidc').filter(
     ([group, action]) => group === 'clients' && action === 'add',
   );
-  expect(commands, `docs/integrations/${guide}.md registers its client`).to.not.be.empty;
+  expect(commands, `docs/integrations/${guide}.md registers its client`).to.have.lengthOf.above(0);
   const parties = [];
   for (const args of commands) {
     const created = JSON.parse(await runCli(world, [...args.slice(1), '--json'])) as { client_id: string; client_secret?: string };

@@ -356,7 +356,7 @@ describe('bad input', function () {
       const type = pick(types);
       const path = pick(paths);
       const cookie = pick(cookies).replace(/[^\x20-\x7e]/g, '?');
-      const response = await fetch(`${server.issuer}${path}?${query}`, {
+      const response = await fetch(`${server.issuer}${path}?${query.toString()}`, {
         method: post ? 'POST' : 'GET',
         redirect: 'manual',
         headers: {

@@ -74,7 +74,7 @@ describe('issuer on Postgres and Redis', function () {
         'none',
       ]);
       expect(meta.pushed_authorization_request_endpoint).to.equal(`${server.issuer}/request`);
-      expect(meta.dpop_signing_alg_values_supported).to.be.an('array').that.is.not.empty;
+      expect(meta.dpop_signing_alg_values_supported).to.be.an('array').with.lengthOf.above(0);
       expect(meta.backchannel_logout_supported).to.equal(true);
       expect(meta.claims_parameter_supported).to.equal(true);
       expect(meta.scopes_supported).to.include.members(['openid', 'offline_access', 'profile', 'email', 'phone', 'roles', 'dingtalk']);
@@ -225,7 +225,7 @@ describe('issuer on Postgres and Redis', function () {
       const challenge: Record<string, string> = pkce
         ? { code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' }
         : {};
-      return fetch(`${server.issuer}/auth?${new URLSearchParams({ ...challenge, ...params })}`, { redirect: 'manual' });
+      return fetch(`${server.issuer}/auth?${new URLSearchParams({ ...challenge, ...params }).toString()}`, { redirect: 'manual' });
     }
 
     it('ignores a scope it does not know (Grafana asks for user:email) and starts the interaction', async function () {
@@ -354,7 +354,7 @@ describe('issuer on Postgres and Redis', function () {
         redirect_uri: 'https://grafana.example.test/login/generic_oauth',
       });
       const cookies = start.headers.getSetCookie();
-      expect(cookies).to.not.be.empty;
+      expect(cookies).to.have.lengthOf.above(0);
       for (const cookie of cookies) expect(cookie.toLowerCase()).to.contain('httponly').and.to.contain('samesite=lax');
     });
 
@@ -397,12 +397,12 @@ describe('issuer on Postgres and Redis', function () {
       const client = await tls.services.clientStore.add({ name: 'App', redirectUris: ['https://app.example.test/cb'] });
       const local = `http://127.0.0.1:${tls.config.port}`;
       const response = await fetch(
-        `${local}/auth?${new URLSearchParams({ client_id: client.clientId, response_type: 'code', scope: 'openid', redirect_uri: 'https://app.example.test/cb', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' })}`,
+        `${local}/auth?${new URLSearchParams({ client_id: client.clientId, response_type: 'code', scope: 'openid', redirect_uri: 'https://app.example.test/cb', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' }).toString()}`,
         { redirect: 'manual', headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'id.example.test' } },
       );
       expect(response.status).to.equal(303);
       const cookies = response.headers.getSetCookie();
-      expect(cookies).to.not.be.empty;
+      expect(cookies).to.have.lengthOf.above(0);
       for (const cookie of cookies) expect(cookie.toLowerCase()).to.contain('secure').and.contain('samesite=none').and.contain('httponly');
       expect(response.headers.get('strict-transport-security')).to.contain('max-age=');
     });

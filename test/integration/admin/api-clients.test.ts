@@ -256,7 +256,7 @@ describe('admin API: clients, resource servers, sessions, consents, keys, DingTa
           }),
         });
         expect(response.status, await response.clone().text()).to.equal(200);
-        expect((await response.json()) as { access_token?: string }).to.have.property('access_token');
+        expect(await response.json()).to.have.property('access_token');
       });
 
       it('clears the scope with null, keeping the jwksUri, and audits the change', async function () {

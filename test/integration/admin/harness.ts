@@ -52,6 +52,7 @@ export async function api(
   method: string,
   path: string,
   body?: unknown,
+  // oxlint-disable-next-line typescript/no-explicit-any -- the API's JSON answer, read by key and checked by the assertions
 ): Promise<{ status: number; headers: Headers; json: any; text: string }> {
   const response = await fetch(`${world.server.issuer}/admin/api${path}`, {
     method,

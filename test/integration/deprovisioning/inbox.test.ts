@@ -201,7 +201,9 @@ describe('the durable event inbox (HTTP pushes, real Postgres and Redis)', funct
       });
       const app = new Koa();
       app.use(createDingTalkEventsRouter({ ...EVENT_SETTINGS, sink: unreachable.receive, logger: silent }).routes());
-      const server = createServer(app.callback());
+      const handle = app.callback();
+      // Koa answers its own errors (ctx.onerror), so the request's promise never rejects.
+      const server = createServer((req, res) => void handle(req, res));
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       try {
         const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/dingtalk/events`;
@@ -493,8 +495,8 @@ async function startServerProcess(world: DeprovisioningWorld): Promise<{ url: st
     detached: true, // its own process group: the kill reaches tsx's helper too
   });
   let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise((resolve) => child.on('exit', resolve));
   const kill = () => {
     try {

@@ -124,7 +124,7 @@ describe('DingTalk call budget', () => {
       await redis.connect();
       await redis.ping();
     } catch (error) {
-      throw new Error(`Redis is needed at ${REDIS_URL} (db ${REDIS_DB}): ${(error as Error).message}`);
+      throw new Error(`Redis is needed at ${REDIS_URL} (db ${REDIS_DB}): ${(error as Error).message}`, { cause: error });
     }
   });
   beforeEach(async () => {

@@ -22,7 +22,7 @@ async function rejection(promise: Promise<unknown>): Promise<Error> {
     await promise;
   } catch (error) {
     if (error instanceof Error) return error;
-    throw new Error(`rejected with a non-Error: ${String(error)}`);
+    throw new Error(`rejected with a non-Error: ${String(error)}`, { cause: error });
   }
   throw new Error('expected a rejection');
 }
@@ -167,7 +167,7 @@ describe('dingtalk client against the emulator', () => {
     it('returns the user token with corpId for scope `openid corpid`', async () => {
       const token = await client.exchangeCode(await authCodeFor(client, PEOPLE.platform.unionid));
       expect(token).to.include({ expireIn: 7200, corpId: CORP_ID });
-      expect(token.accessToken).to.be.a('string').and.not.be.empty;
+      expect(token.accessToken).to.be.a('string').with.lengthOf.above(0);
       expect(token.refreshToken).to.be.a('string');
     });
 

@@ -19,7 +19,7 @@ class Peer {
 
   constructor(readonly ws: WebSocket) {
     ws.on('message', (data) => {
-      const frame = JSON.parse(String(data)) as Json;
+      const frame = JSON.parse(Buffer.isBuffer(data) ? data.toString('utf8') : expect.fail('a text frame arrives as one Buffer')) as Json;
       this.frames.push(frame);
       for (const waiter of [...this.#waiters]) {
         if (waiter.match(frame)) {

@@ -141,7 +141,7 @@ describe('dingtalk emulator conformance (dingtalk-api.md)', () => {
       const location = new URL(String(answer.headers.location));
       expect(location.origin + location.pathname).to.equal(REDIRECT_URI);
       const authCode = location.searchParams.get('authCode');
-      expect(authCode).to.be.a('string').and.not.be.empty;
+      expect(authCode).to.be.a('string').with.lengthOf.above(0);
       expect(location.searchParams.get('code')).to.equal(authCode);
       expect(location.searchParams.get('state')).to.equal('st/42');
     });

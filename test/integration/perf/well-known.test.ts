@@ -9,7 +9,9 @@ async function fromProvider(
   path: string,
   headers: Record<string, string> = {},
 ): Promise<{ status: number; body: string; type: string | null }> {
-  const bare = http.createServer(server.services.holder.current().callback());
+  const handle = server.services.holder.current().callback();
+  // Koa answers its own errors (ctx.onerror), so the request's promise never rejects.
+  const bare = http.createServer((req, res) => void handle(req, res));
   await new Promise<void>((resolve) => bare.listen(0, '127.0.0.1', () => resolve()));
   try {
     const port = (bare.address() as AddressInfo).port;

@@ -13,6 +13,7 @@ import { loadConfig } from '../../../src/config/load.js';
 import { copiesOf, dockerignore, envOf, imageCommand, readRepoFile, repoDockerfile, ROOT, type Stage } from './dockerfile.js';
 
 /** Parsed YAML: read by key, checked by the assertions. */
+// oxlint-disable-next-line typescript/no-explicit-any -- any parsed YAML shape
 type Json = Record<string, any>;
 
 const START = ['node', 'dist/src/cli/index.js', 'start'];
@@ -145,7 +146,7 @@ describe('container (Dockerfile, .dockerignore, docker-compose.yml, deploy/kuber
           .filter((copy) => copy.from === undefined)
           .flatMap((copy) => copy.sources),
       );
-      expect(sources).to.not.be.empty;
+      expect(sources).to.have.lengthOf.above(0);
       for (const source of sources) {
         expect(source, 'no wildcard copies').to.not.match(/[*?]/);
         expect(existsSync(path.join(ROOT, source)), `${source} exists in the repository`).to.equal(true);
@@ -246,7 +247,7 @@ describe('container (Dockerfile, .dockerignore, docker-compose.yml, deploy/kuber
     const configMaps = byKind('ConfigMap');
 
     it('are valid YAML documents with apiVersion, kind and a name: Deployment, Service, Secret, migration Job', function () {
-      expect(documents).to.not.be.empty;
+      expect(documents).to.have.lengthOf.above(0);
       for (const { file, doc } of documents) {
         expect(doc, file).to.include.keys('apiVersion', 'kind', 'metadata');
         expect(doc.metadata.name, file).to.be.a('string');

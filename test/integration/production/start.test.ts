@@ -129,7 +129,8 @@ describe('production start: the image commands from dist/ with NODE_ENV=producti
         execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'pipe' });
       } catch (error) {
         // tsc still writes dist/ on type errors (those are `npm run typecheck`'s to report).
-        if (!existsSync(entry)) throw new Error(`npm run build: ${String((error as { stdout?: Buffer }).stdout ?? error)}`);
+        if (!existsSync(entry))
+          throw new Error(`npm run build: ${String((error as { stdout?: Buffer }).stdout ?? error)}`, { cause: error });
       }
     }
     asUnprivileged = unprivileged(entry);

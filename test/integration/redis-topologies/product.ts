@@ -86,7 +86,7 @@ export async function expectDiscovery(world: LoginWorld): Promise<void> {
   expect(metadata.token_endpoint).to.equal(`${world.server.issuer}/token`);
   expect(metadata.introspection_endpoint).to.equal(`${world.server.issuer}/token/introspection`);
   const jwks = (await (await fetch(`${world.server.issuer}/jwks`)).json()) as { keys: unknown[] };
-  expect(jwks.keys).to.be.an('array').that.is.not.empty;
+  expect(jwks.keys).to.be.an('array').with.lengthOf.above(0);
   const ready = await fetch(`${world.server.issuer}/readyz`);
   const readiness = (await ready.json()) as { checks?: Record<string, string> };
   expect(ready.status, JSON.stringify(readiness)).to.equal(200);
@@ -130,7 +130,9 @@ export async function eventually<T>(check: () => Promise<T>, accept: (value: T) 
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  return expect.fail(`${what}: not within ${timeoutMs} ms; last: ${lastError ? String(lastError) : JSON.stringify(last)?.slice(0, 300)}`);
+  return expect.fail(
+    `${what}: not within ${timeoutMs} ms; last: ${lastError instanceof Error ? String(lastError) : JSON.stringify(lastError ?? last)?.slice(0, 300)}`,
+  );
 }
 
 /** No Redis error counted by the server (connection errors, rate limits counted in memory instead). */

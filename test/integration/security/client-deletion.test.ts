@@ -14,7 +14,7 @@ async function registerWiki(world: LoginWorld, name: string): Promise<RelyingPar
     new URL(world.server.issuer),
     CLIENT_ID,
     created.clientSecret,
-    oidc.ClientSecretBasic(created.clientSecret!),
+    oidc.ClientSecretBasic(created.clientSecret),
     {
       execute: [oidc.allowInsecureRequests],
     },

@@ -28,7 +28,7 @@ describe('security: PKCE required by default, and an upgrade signs nobody out (r
       await ClientRecord.create(app('old-public', { token_endpoint_auth_method: 'none' }));
       await ClientRecord.create(app('opted-in', { token_endpoint_auth_method: 'client_secret_basic', require_pkce: true }));
       await up({ context: { queryInterface: db.sequelize.getQueryInterface() } });
-      const pkce = async (id: string) => ((await ClientRecord.findByPk(id))!.metadata as Record<string, unknown>).require_pkce;
+      const pkce = async (id: string) => (await ClientRecord.findByPk(id))!.metadata.require_pkce;
       expect(await pkce('old-basic')).to.equal(false);
       expect(await pkce('old-default')).to.equal(false);
       expect(await pkce('old-public')).to.equal(undefined);

@@ -60,7 +60,7 @@ describe('security: an https issuer reached without TLS (real PostgreSQL and Red
   });
 
   it('logs the first such request once, with the fix', function () {
-    const warnings = lines.filter((line) => typeof line.msg === 'string' && (line.msg as string).includes('without TLS'));
+    const warnings = lines.filter((line) => typeof line.msg === 'string' && line.msg.includes('without TLS'));
     expect(warnings).to.have.length(1);
     expect(warnings[0]!.msg).to.contain('X-Forwarded-Proto: https').and.contain('TRUST_PROXY');
   });

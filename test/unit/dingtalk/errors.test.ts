@@ -120,7 +120,8 @@ describe('dingtalk/errors', () => {
     ];
     for (const [name, code, retryable] of cases) {
       const body = oapiErrors[name].body;
-      const label = body.sub_code === undefined ? `errcode ${body.errcode}` : `errcode ${body.errcode}/sub_code "${String(body.sub_code)}"`;
+      const label =
+        body.sub_code === undefined ? `errcode ${body.errcode}` : `errcode ${body.errcode}/sub_code ${JSON.stringify(body.sub_code)}`;
       it(`maps ${label} (${name}) to ${code}`, () => {
         const error = fromOapi(oapiErrors[name]);
         expect(error.code).to.equal(code);
