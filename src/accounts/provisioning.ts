@@ -1,4 +1,4 @@
-import type { Sequelize } from 'sequelize';
+import { type Sequelize, UniqueConstraintError } from 'sequelize';
 import type { UpstreamIdentity } from '../dingtalk/identity.js';
 import type { Account } from '../db/models/account.js';
 import type { Models } from '../db/models/index.js';
@@ -63,23 +63,34 @@ export function createProvisioning(sequelize: Sequelize, models: Models, options
     },
     /** Create or refresh the account of a DingTalk user who just signed in; throws if disabled. */
     async signIn(identity: UpstreamIdentity): Promise<Account> {
-      const { account, change, moved } = await sequelize.transaction(async (transaction) => {
-        const profile = { ...profileOf(identity), lastLoginAt: new Date() };
-        const existing = await Account.findOne({
-          where: { unionId: identity.unionId },
-          transaction,
-          lock: transaction.LOCK.UPDATE,
+      const upsert = () =>
+        sequelize.transaction(async (transaction) => {
+          const profile = { ...profileOf(identity), lastLoginAt: new Date() };
+          const existing = await Account.findOne({
+            where: { unionId: identity.unionId },
+            transaction,
+            lock: transaction.LOCK.UPDATE,
+          });
+          if (existing?.status === 'disabled') {
+            throw new AccountError('account.disabled', 'the account is disabled');
+          }
+          const departmentsBefore = existing ? JSON.stringify(existing.departments ?? []) : undefined;
+          const account = existing ? await existing.update(profile, { transaction }) : await Account.create(profile, { transaction });
+          const moved = departmentsBefore !== undefined && departmentsBefore !== JSON.stringify(account.departments ?? []);
+          // Same transaction: the roles a login's tokens carry always match the record just stored.
+          const change: RoleChange | undefined = await options.roles?.reevaluate(account, { transaction });
+          return { account, change, moved };
         });
-        if (existing?.status === 'disabled') {
-          throw new AccountError('account.disabled', 'the account is disabled');
-        }
-        const departmentsBefore = existing ? JSON.stringify(existing.departments ?? []) : undefined;
-        const account = existing ? await existing.update(profile, { transaction }) : await Account.create(profile, { transaction });
-        const moved = departmentsBefore !== undefined && departmentsBefore !== JSON.stringify(account.departments ?? []);
-        // Same transaction: the roles a login's tokens carry always match the record just stored.
-        const change: RoleChange | undefined = await options.roles?.reevaluate(account, { transaction });
-        return { account, change, moved };
-      });
+      let result: Awaited<ReturnType<typeof upsert>>;
+      try {
+        result = await upsert();
+      } catch (error) {
+        // The same person's first sign-in in two tabs at once: the other one created the row first
+        // (the row lock cannot cover a row that does not exist yet). Once more, now as an update.
+        if (!(error instanceof UniqueConstraintError)) throw error;
+        result = await upsert();
+      }
+      const { account, change, moved } = result;
       if (change && change.added.length + change.removed.length > 0) {
         await options.audit?.record({
           type: 'account.roles_changed',

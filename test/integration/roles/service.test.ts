@@ -91,6 +91,15 @@ describe('roles (service on Postgres)', function () {
     await db?.close();
   });
 
+  describe('provisioning', function () {
+    it('gives one account to the same person signing in for the first time in two tabs at once', async function () {
+      const { provisioning } = services();
+      const accounts = await Promise.all([provisioning.signIn(identity()), provisioning.signIn(identity())]);
+      expect(accounts[0].id).to.equal(accounts[1].id);
+      expect(await db.models.Account.count()).to.equal(1);
+    });
+  });
+
   describe('roles and manual assignments', function () {
     let roles: RoleService;
     beforeEach(function () {
