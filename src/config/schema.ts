@@ -111,6 +111,11 @@ export const configSchema = z.object({
         egressBurst: z.number().int().min(1).max(1000),
         /** How long a sign-in waits for DingTalk in the callback before the "please wait" page; ms. */
         signInCodeWaitMs: z.number().int().min(0).max(30_000),
+        /**
+         * How long the "please wait" page keeps retrying a sign-in before "DingTalk unavailable"; ms.
+         * Below DingTalk's login code lifetime (undocumented; 5 minutes for JSAPI codes, §1.2).
+         */
+        signInQueueMs: z.number().int().min(0).max(240_000),
       })
       .refine((budget) => budget.backgroundPerSecond <= budget.perApiPerSecond, {
         message: 'backgroundPerSecond must not exceed perApiPerSecond',
@@ -215,10 +220,15 @@ export const configSchema = z.object({
      * for `blockSeconds`. `invalid_grant` is never counted here (apps send stale tokens).
      */
     tokenFailuresPerClientIp: limit,
-    /** Browser routes per IP: /auth, /interaction/…, /session/end. */
+    /** Browser routes per browser (its `_dt_browser` cookie): /auth, /interaction/…, /session/end. */
     browser: limit,
-    /** GET /dingtalk/callback per IP. */
+    /** GET /dingtalk/callback per browser (the sign-in wait page retries it). */
     dingtalkCallback: limit,
+    /**
+     * All of those per address, whatever cookie they carry: high, because a whole office signs in
+     * from one NAT address; it stops floods from one address.
+     */
+    browserPerAddress: limit,
     /** POST /dingtalk/events per IP (DingTalk's servers). */
     dingtalkEvents: limit,
     /** The admin console's login per IP. */

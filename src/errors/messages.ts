@@ -37,6 +37,9 @@ const TEXT = {
     discovery: 'OpenID Connect 配置',
     homeDemo: '体验演示应用登录',
     issuerLabel: '颁发者（issuer）：',
+    waitTitle: '请稍候',
+    waitText: '现在登录的人很多，钉钉需要排队处理。您的登录会在 {seconds} 秒后自动继续，请不要关闭此页面。',
+    waitNow: '立即继续',
   },
   en: {
     productName: 'DingTalk Sign-In',
@@ -73,6 +76,10 @@ const TEXT = {
     discovery: 'OpenID Connect configuration',
     homeDemo: 'Try the demo application',
     issuerLabel: 'Issuer:',
+    waitTitle: 'Please wait',
+    waitText:
+      'Many people are signing in right now, and DingTalk takes them in turn. Your sign-in continues by itself in {seconds} seconds; please keep this page open.',
+    waitNow: 'Continue now',
   },
 } satisfies Record<Locale, Record<string, string>>;
 

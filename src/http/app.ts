@@ -26,6 +26,7 @@ import { createMetrics, type Metrics } from '../metrics.js';
 import type { ProviderHolder } from '../oidc/provider.js';
 import type { SharedLimiters } from '../store/rate-limiters.js';
 import { csrfTokens } from '../ui/csrf.js';
+import { browserKey } from '../interactions/browser.js';
 import { createPageRenderer, type PageRenderer, readAsset } from '../ui/pages.js';
 import { liveness, type ReadinessCheck, readiness } from './health.js';
 import { errorPage } from './middleware/error-page.js';
@@ -120,8 +121,9 @@ export function createApp(deps: AppDeps): Koa {
   app.use(noCache(['/interaction', '/dingtalk', '/demo', '/admin']));
   app.use(errorPage(pages, logger));
   app.use(limits.tokenEndpoints(TOKEN_ENDPOINTS));
-  app.use(limits.perIp('browser', ['/auth', '/interaction', '/session/end']));
-  app.use(limits.perIp('dingtalkCallback', ['/dingtalk/callback']));
+  // Per browser (a NAT'd office is many browsers), under one ceiling per address.
+  app.use(limits.perBrowser('browser', ['/auth', '/interaction', '/session/end'], browserKey));
+  app.use(limits.perBrowser('dingtalkCallback', ['/dingtalk/callback'], browserKey));
   app.use(limits.perIp('dingtalkEvents', ['/dingtalk/events']));
   app.use(limits.perIp('adminLogin', ['/admin/login']));
   app.use(providerFirst([...TOKEN_ENDPOINTS, '/me'], holder.middleware));

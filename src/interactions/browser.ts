@@ -18,6 +18,14 @@ export function browserBinding(ctx: Context, create: boolean): string | undefine
   return id ? createHash('sha256').update(id).digest('base64url') : undefined;
 }
 
+/**
+ * The browser's id as a rate-limit key (a hash of the signed cookie), without creating one; undefined
+ * when the request has no valid cookie.
+ */
+export function browserKey(ctx: Context): string | undefined {
+  return browserBinding(ctx, false);
+}
+
 export function randomToken(): string {
   return randomBytes(32).toString('base64url');
 }

@@ -1,14 +1,23 @@
 import type { Context } from 'koa';
+import { OPERATIONS } from '../dingtalk/client.js';
+import { isBudgetExhausted } from '../dingtalk/call-budget.js';
+import { isThrottled } from '../dingtalk/errors.js';
 import type { UpstreamIdentity } from '../dingtalk/identity.js';
+import { format, messages } from '../errors/messages.js';
 import { browserBinding, randomToken } from './browser.js';
 import { type Handover, HANDOVER_TTL_SECONDS, type InteractionDeps, type LoginState } from './deps.js';
-import { failureCode, oauthErrorFor, renderLoginError } from './render.js';
+import { failureCode, oauthErrorFor, renderLoginError, renderPage } from './render.js';
 
 /**
  * GET /dingtalk/callback — the one redirect URL registered at DingTalk. oidc-provider scopes its
  * interaction cookie to /interaction/:uid, so this route cannot finish the interaction itself: it
  * checks the state, signs the person in (DingTalk → account), and hands the result over to
  * /interaction/:uid/login through a single-use token bound to the same browser.
+ *
+ * When DingTalk is busy with a burst of sign-ins (our call budget has no slot for the code exchange
+ * within `signInCodeWaitMs`, or DingTalk itself answered "too fast"), the code has not been used: the
+ * state goes back, and a "please wait" page reloads this same URL a few seconds later, until
+ * `signInQueueMs` after the first attempt; then the usual "DingTalk unavailable" page.
  */
 export async function dingTalkCallback(deps: InteractionDeps, ctx: Context): Promise<void> {
   const query = ctx.query;
@@ -29,6 +38,7 @@ export async function dingTalkCallback(deps: InteractionDeps, ctx: Context): Pro
     return;
   }
   let identity: UpstreamIdentity | undefined;
+  const attempt = Date.now();
   try {
     identity = await deps.dingtalk.fetchIdentity(code);
     const account = await deps.provisioning.signIn(identity);
@@ -39,6 +49,10 @@ export async function dingTalkCallback(deps: InteractionDeps, ctx: Context): Pro
     ctx.status = 303;
     ctx.redirect(`/interaction/${uid}/login?handover=${handover}`);
   } catch (error) {
+    if (state && codeUnused(error) && attempt - (record.waitingSince ?? attempt) < deps.config.dingtalk.callBudget.signInQueueMs) {
+      await askToWait(deps, ctx, state, record, attempt, error);
+      return;
+    }
     const reason = failureCode(error);
     deps.logger.info({ err: error, reason }, 'dingtalk login failed');
     // Not awaited: when PostgreSQL is the problem, the page must not wait for the audit write too.
@@ -54,6 +68,46 @@ export async function dingTalkCallback(deps: InteractionDeps, ctx: Context): Pro
       oauthError: oauthErrorFor(error),
     });
   }
+}
+
+/** The code exchange was refused before DingTalk used the code: it can be sent again later. */
+function codeUnused(error: unknown): boolean {
+  if (!isBudgetExhausted(error) && !isThrottled(error)) return false;
+  return (error as { operation?: string }).operation === OPERATIONS.exchangeCode;
+}
+
+/** Longest pause the wait page asks for; the page says how long. */
+const MAX_WAIT_SECONDS = 10;
+
+/**
+ * Puts the state back (with when the wait began) and renders the wait page, which reloads this URL
+ * after about the time the budget expects a slot — spread a little, so a crowd does not return at once.
+ */
+async function askToWait(
+  deps: InteractionDeps,
+  ctx: Context,
+  state: string,
+  record: LoginState,
+  attempt: number,
+  error: unknown,
+): Promise<void> {
+  const waitingSince = record.waitingSince ?? attempt;
+  const queueMs = deps.config.dingtalk.callBudget.signInQueueMs;
+  const ttlSeconds = Math.ceil((waitingSince + queueMs - attempt) / 1000) + MAX_WAIT_SECONDS + 30;
+  await deps.ephemeral.put(`state:${state}`, { ...record, waitingSince } satisfies LoginState, ttlSeconds);
+  const expectedMs = isBudgetExhausted(error) ? error.retryAfterMs - deps.config.dingtalk.callBudget.signInCodeWaitMs : 1000;
+  const seconds = Math.min(MAX_WAIT_SECONDS, Math.max(1, Math.ceil(expectedMs / 1000) + Math.floor(Math.random() * 3)));
+  deps.logger.info({ waitedMs: attempt - waitingSince, retryInSeconds: seconds }, 'dingtalk callback: busy, asked to wait');
+  const t = messages(deps.pages.localeOf(ctx.get('accept-language')));
+  ctx.status = 503;
+  ctx.set('Retry-After', String(seconds));
+  renderPage(ctx, deps.pages, 'wait', {
+    title: t.waitTitle,
+    waitText: format(t.waitText, { seconds: String(seconds) }),
+    refreshSeconds: seconds,
+    retryUrl: ctx.originalUrl,
+    backUrl: `/interaction/${record.uid}/abort?error=temporarily_unavailable`,
+  });
 }
 
 /** 503 for what may work in a moment, 500 for a bug, 403 for a refusal. */

@@ -31,6 +31,8 @@ export const HANDOVER_TTL_SECONDS = 120;
 export interface LoginState {
   uid: string;
   browser: string;
+  /** When the callback first asked this sign-in to wait for DingTalk (ms since the epoch). */
+  waitingSince?: number;
 }
 
 export interface Handover extends LoginState {

@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
 import { format, messages } from '../errors/messages.js';
+import { browserBinding } from './browser.js';
 import type { InteractionDeps } from './deps.js';
 import { renderPage } from './render.js';
 
@@ -26,6 +27,9 @@ export async function showLogin(deps: InteractionDeps, ctx: Context, uid: string
     const csp = ctx.response.get('Content-Security-Policy');
     if (csp) ctx.set('Content-Security-Policy', csp.replace("script-src 'self'", `script-src 'self' ${config.login.jsapiUrl}`));
   }
+  // From here on this browser's sign-in requests are counted as its own, not its address's
+  // (http/middleware/rate-limit.ts), and the DingTalk state is bound to it.
+  browserBinding(ctx, true);
   renderPage(ctx, pages, 'login', {
     title: t.loginTitle,
     loginLead: format(t.loginLead, { app: clientName }),

@@ -40,7 +40,9 @@ export function createPageRenderer(): PageRenderer {
       // The response's CSP nonce (http/middleware/security-headers.ts), for `<script nonce>`.
       const cspNonce = currentRequest()?.cspNonce ?? '';
       const body = template(name)({ t, locale, cspNonce, ...data });
-      return template('layout')({ t, locale, cspNonce, body, title: data.title ?? t.productName });
+      // `refreshSeconds`: the page reloads itself (the sign-in wait page), without script.
+      const refresh = typeof data.refreshSeconds === 'number' ? { refreshSeconds: data.refreshSeconds } : {};
+      return template('layout')({ t, locale, cspNonce, body, title: data.title ?? t.productName, ...refresh });
     },
     localeOf: pickLocale,
   };

@@ -21,7 +21,12 @@
  *     public, so refusing on it would let anyone lock a client out).
  *   - Blocks are remembered in this process, so checking them costs no I/O; another replica learns
  *     of a block at the first failure it sees for that pair.
- * - Browser routes: one per-IP limit per group, in Redis.
+ * - Browser routes of a sign-in (/auth, /interaction/…, /session/end, /dingtalk/callback): counted per
+ *   **browser** (its signed `_dt_browser` cookie, set on the login page), so that a whole office
+ *   behind one NAT address is not one counter, plus one much higher ceiling per **address** over all
+ *   of them (`browserPerAddress`), which a flood from one address meets whatever cookies it sends or
+ *   drops. A request without the cookie (a person's first /auth and login page) meets the ceiling only.
+ * - Other browser routes (/dingtalk/events, /admin/login): one per-IP limit per group, in Redis.
  *
  * Redis down: every Redis limiter has an in-memory `insuranceLimiter` and `rejectIfRedisNotReady`
  * (store/rate-limiters.ts), so an outage neither fails requests nor makes them wait; it counts in
@@ -48,6 +53,8 @@ type LimitSettings = Settings['browser'];
 type FailureLimit = 'tokenFailuresPerIp' | 'tokenFailuresPerClient' | 'tokenFailuresPerClientIp';
 /** The per-IP limits of browser routes. */
 export type BrowserLimit = 'browser' | 'dingtalkCallback' | 'dingtalkEvents' | 'adminLogin';
+/** The per-browser limits of sign-in routes (under the `browserPerAddress` ceiling). */
+export type PerBrowserLimit = 'browser' | 'dingtalkCallback';
 
 export interface RateLimitDeps {
   settings: Settings;
@@ -63,6 +70,12 @@ export interface RateLimits {
   tokenEndpoints(paths: readonly string[]): Middleware;
   /** A per-IP limit on browser routes: each path and everything below it. */
   perIp(name: BrowserLimit, paths: readonly string[]): Middleware;
+  /**
+   * A per-browser limit on sign-in routes (each path and everything below it), keyed by what
+   * `browserOf` finds (a hash of the browser's cookie), and the per-address ceiling
+   * `browserPerAddress` shared by every `perBrowser` group.
+   */
+  perBrowser(name: PerBrowserLimit, paths: readonly string[], browserOf: (ctx: Context) => string | undefined): Middleware;
 }
 
 const TEXT: Record<Locale, string> = {
@@ -113,6 +126,23 @@ export function createRateLimits(deps: RateLimitDeps): RateLimits {
   const blockedIps = new LRUCache<string, number>({ ...REMEMBERED, ttl: 3_600_000 });
   /** Alarm keys already logged in their current window. */
   const alarmed = new LRUCache<string, true>({ ...REMEMBERED, ttl: 60_000 });
+  /** One ceiling per address over every per-browser group, made at first use. */
+  let ceiling: RateLimiterAbstract | undefined;
+
+  /** Counts one request against `limits` under `key`: true to go on, false when refused (answered). */
+  async function count(ctx: Context, name: string, limits: RateLimiterAbstract, key: string): Promise<boolean> {
+    try {
+      await limits.consume(key);
+    } catch (result) {
+      if (result instanceof RateLimiterRes) {
+        refuse(ctx, name, result.msBeforeNext, true);
+        return false;
+      }
+      // Redis failed and so did the insurance (cannot happen with RateLimiterMemory): let it through.
+      logger.warn({ err: result, limit: name }, 'rate limit could not be checked');
+    }
+    return true;
+  }
 
   function refuse(ctx: Context, limit: string, ms: number, page: boolean): void {
     metrics?.rateLimited.inc({ limit });
@@ -210,14 +240,21 @@ export function createRateLimits(deps: RateLimitDeps): RateLimits {
       if (!settings.enabled) return passThrough;
       const limits = limiter(name, settings[name], true);
       const guard = async (ctx: Context, next: Next): Promise<void> => {
-        try {
-          await limits.consume(ipKey(ctx.ip));
-        } catch (result) {
-          if (result instanceof RateLimiterRes) return refuse(ctx, name, result.msBeforeNext, true);
-          // Redis failed and so did the insurance (cannot happen with RateLimiterMemory): let it through.
-          logger.warn({ err: result, limit: name }, 'rate limit could not be checked');
-        }
-        await next();
+        if (await count(ctx, name, limits, ipKey(ctx.ip))) await next();
+      };
+      const matches = under(paths);
+      return (ctx, next) => (matches(ctx.path) ? guard(ctx, next) : next());
+    },
+
+    perBrowser(name, paths, browserOf) {
+      if (!settings.enabled) return passThrough;
+      const limits = limiter(name, settings[name], true);
+      ceiling ??= limiter('browserPerAddress', settings.browserPerAddress, true);
+      const perAddress = ceiling;
+      const guard = async (ctx: Context, next: Next): Promise<void> => {
+        if (!(await count(ctx, 'browserPerAddress', perAddress, ipKey(ctx.ip)))) return;
+        const browser = browserOf(ctx);
+        if (browser === undefined || (await count(ctx, name, limits, browser))) await next();
       };
       const matches = under(paths);
       return (ctx, next) => (matches(ctx.path) ? guard(ctx, next) : next());

@@ -36,6 +36,7 @@ describe('rate limits (real Postgres and Redis)', function () {
         tokenFailuresPerIp: { points: 6, durationSeconds: 60, blockSeconds: 30 },
         tokenFailuresPerClient: { points: 8, durationSeconds: 60, blockSeconds: 30 },
         browser: { points: 5, durationSeconds: 60 },
+        browserPerAddress: { points: 12, durationSeconds: 60 },
       },
     });
   });
@@ -187,10 +188,47 @@ describe('rate limits (real Postgres and Redis)', function () {
     }
   });
 
+  /** A browser behind `ip` that opens the login page of a fresh sign-in (which gives it its cookie). */
+  async function openLoginPage(ip: string): Promise<{ browser: Browser; loginPage: string }> {
+    const app = await newClient(`rp ${ip} ${Math.random()}`, ['authorization_code']);
+    const browser = new Browser({ 'x-forwarded-for': ip });
+    const auth = new URL(`${server.issuer}/auth`);
+    auth.search = new URLSearchParams({
+      client_id: app.clientId,
+      response_type: 'code',
+      scope: 'openid',
+      redirect_uri: 'https://rp.example.test/callback',
+      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
+    }).toString();
+    const login = await browser.follow(auth.toString(), [server.issuer]);
+    expect(login.status, login.text.slice(0, 200)).to.equal(200);
+    expect(browser.cookies(new URL(server.issuer).origin).has('_dt_browser')).to.equal(true);
+    return { browser, loginPage: login.url };
+  }
+
+  it('counts sign-in pages per browser, so the rest of an office behind the same address is still served', async function () {
+    const first = await openLoginPage('10.0.8.1'); // 2 requests: /auth, the login page
+    const statuses = [];
+    for (let i = 0; i < 6; i += 1) statuses.push((await first.browser.request(first.loginPage)).status);
+    expect(statuses).to.deep.equal([200, 200, 200, 200, 200, 429]); // the browser's own 5
+    const colleague = await openLoginPage('10.0.8.1');
+    expect((await colleague.browser.request(colleague.loginPage)).status).to.equal(200);
+  });
+
+  it('refuses a flood from one address past its ceiling, with or without cookies', async function () {
+    const { browser, loginPage } = await openLoginPage('10.0.8.2'); // 2 of the address's 12
+    for (let i = 0; i < 4; i += 1) expect((await browser.request(loginPage)).status).to.equal(200);
+    const cookieless = () => fetch(`${server.issuer}/interaction/not-a-real-one`, { headers: { 'x-forwarded-for': '10.0.8.2' } });
+    for (let i = 0; i < 6; i += 1) expect((await cookieless()).status).to.not.equal(429);
+    expect((await cookieless()).status).to.equal(429);
+    expect((await openLoginPage('10.0.8.3')).browser).to.be.instanceOf(Browser); // another address
+  });
+
   it('answers browsers with a readable page and Retry-After', async function () {
     const get = () =>
       fetch(`${server.issuer}/interaction/not-a-real-one`, { headers: { 'x-forwarded-for': '10.0.7.1', 'accept-language': 'en' } });
-    for (let i = 0; i < 5; i += 1) expect((await get()).status).to.not.equal(429);
+    for (let i = 0; i < 12; i += 1) expect((await get()).status).to.not.equal(429);
     const refused = await get();
     expect(refused.status).to.equal(429);
     expect(refused.headers.get('retry-after')).to.match(/^\d+$/);
