@@ -24,7 +24,7 @@ import { createConsentStore } from './accounts/consents.js';
 import { createProvisioning } from './accounts/provisioning.js';
 import { createRoleService, type RoleService } from './accounts/roles.js';
 import { usesEmulator } from './config/load.js';
-import { createDingTalkClient, createMemoryDepartmentCache, type DingTalkClient } from './dingtalk/index.js';
+import { createDingTalk, createMemoryDepartmentCache, type DingTalk } from './dingtalk/index.js';
 import { createStreamClient, type StreamClient, type StreamStatus } from './dingtalk/index.js';
 import type { Emulator } from './emulator/index.js';
 import { startStatusPublisher, type StatusBoard } from './store/status-board.js';
@@ -75,7 +75,8 @@ export interface Services {
   keyStore: KeyStore;
   clientStore: ClientStore;
   holder: ProviderHolder;
-  dingtalk: DingTalkClient;
+  /** DingTalk: sign-in and the directory (dingtalk/index.ts). */
+  dingtalk: DingTalk;
   roles: RoleService;
   /** Revokes grants that role and access-policy changes take away (accounts/access-changes.ts). */
   access: AccessChanges;
@@ -162,14 +163,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
     const consents = createConsentStore(db.models);
     const audit = observeLogins(createAuditLog(db.models, logger), metrics);
     const roles = createRoleService(db.sequelize, db.models, { adminDingtalkUserids: config.adminDingtalkUserids });
-    const {
-      dingtalk,
-      directory,
-      emulator,
-      dingtalkClientId,
-      app: dingtalkApp,
-      corpId,
-    } = await createDingTalk(config, stores, logger, metrics);
+    const { dingtalk, emulator, dingtalkClientId, app: dingtalkApp, corpId } = await setUpDingTalk(config, stores, logger, metrics);
     // Accounts for userinfo, refresh, introspection and access checks, from a per-process copy that
     // every write drops everywhere.
     const accountCache = createAccountCache(db.models, { ttlMs: config.oidc.accountCacheMs });
@@ -189,12 +183,13 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       provider: () => holderRef!.current(),
       accountIndex: adapter.accountIndex,
       // Sweeps, events and refresh checks: the call budget's background share.
-      dingtalk: directory,
+      directory: dingtalk.directory,
       audit,
       logger,
       ...(corpId === undefined ? {} : { corpId }),
       markers: stores.markers,
       afterSync: createAfterDirectorySync({ roles, audit, access }),
+      profile: { emailFallbackDomain: config.login.emailFallbackDomain },
     });
     const inbox = createEventInbox({
       sequelize: db.sequelize,
@@ -303,7 +298,7 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       config,
       holder,
       pages,
-      dingtalk,
+      dingtalk: dingtalk.signIn,
       provisioning: createProvisioning(db.sequelize, db.models, {
         emailFallbackDomain: config.login.emailFallbackDomain,
         roles,
@@ -337,7 +332,8 @@ export async function createServices(config: Config, logger: Logger): Promise<Se
       logger,
       validateClient: (metadata) => holder.validateClient(metadata),
       keysChanged: () => notifier.publish('keys'),
-      dingtalk,
+      // A person waits on the console's DingTalk check: the sign-in priority.
+      dingtalk: dingtalk.interactive,
       dingtalkEvents: {
         token: Boolean(config.dingtalk.eventToken),
         aesKey: Boolean(config.dingtalk.eventAesKey),
@@ -449,16 +445,14 @@ export const EMULATOR_PATH = '/dingtalk-emulator';
  * the built-in emulator served by this same server under EMULATOR_PATH, so that only the
  * DINGTALK_* settings tell the two apart.
  */
-async function createDingTalk(
+async function setUpDingTalk(
   config: Config,
   stores: Stores,
   logger: Logger,
   metrics: Metrics,
 ): Promise<{
-  /** For people waiting on a page (sign-in, the console): the call budget's sign-in priority. */
-  dingtalk: DingTalkClient;
-  /** For work nobody waits on (sweeps, events): the same app, the budget's background share. */
-  directory: DingTalkClient;
+  /** Sign-in and the directory, each at its priority in the call budget (dingtalk/contract.ts). */
+  dingtalk: DingTalk;
   emulator?: Emulator;
   dingtalkClientId: string;
   /** The app's credentials and api base URL (the emulator's in development), for the Stream connection. */
@@ -510,11 +504,9 @@ async function createDingTalk(
     budget,
     onCall: observeDingTalkCall(metrics, logger),
   };
-  const dingtalk = createDingTalkClient({ ...shared, priority: 'sign-in', codeWaitMs: config.dingtalk.callBudget.signInCodeWaitMs });
-  const directory = createDingTalkClient({ ...shared, priority: 'background' });
+  const dingtalk = createDingTalk({ ...shared, codeWaitMs: config.dingtalk.callBudget.signInCodeWaitMs });
   return {
     dingtalk,
-    directory,
     emulator,
     dingtalkClientId: settings.clientId,
     app: { clientId: settings.clientId, clientSecret: settings.clientSecret, apiBaseUrl: settings.apiBaseUrl },

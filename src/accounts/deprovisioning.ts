@@ -3,15 +3,13 @@ import { Op } from 'sequelize';
 
 import type { Account } from '../db/models/account.js';
 import type { Models } from '../db/models/index.js';
-import type { DingTalkClient } from '../dingtalk/client.js';
-import { isDingTalkError } from '../dingtalk/errors.js';
-import type { UpstreamIdentity } from '../dingtalk/identity.js';
-import { isDepartmentRemoval } from '../dingtalk/event-types.js';
+import { isDepartmentRemoval, type DingTalkDirectory } from '../dingtalk/index.js';
 import { AppError } from '../errors/app-error.js';
 import type { Logger } from '../log.js';
 import type { AccountIndex } from '../store/account-index.js';
 import type { MarkerStore } from '../store/markers.js';
 import type { AuditLog } from './audit.js';
+import { accountProfile, type ProfileOptions } from './profile.js';
 import { type BackchannelDelivery, type LogoutTarget, revokeAccount, type RevocationResult, sendLogouts } from './revocation.js';
 
 /** `statusReason` of an account disabled because its person left the organisation in DingTalk. */
@@ -38,7 +36,8 @@ export interface DeprovisioningDeps {
   provider: () => Provider;
   /** The adapter's `accountIndex` (store/account-index.ts). */
   accountIndex: AccountIndex;
-  dingtalk: DingTalkClient;
+  /** The DingTalk directory (dingtalk/index.ts). */
+  directory: DingTalkDirectory;
   audit: AuditLog;
   logger: Logger;
   /**
@@ -54,6 +53,8 @@ export interface DeprovisioningDeps {
   concurrency?: number;
   /** Default {@link DEFAULT_MEMBERSHIP_CACHE_SECONDS}. */
   membershipCacheSeconds?: number;
+  /** As at sign-in (LOGIN_EMAIL_FALLBACK_DOMAIN): the identity → account mapping is the same. */
+  profile?: ProfileOptions;
 }
 
 /** Who did it, for the audit log: `dingtalk:event`, `dingtalk:sync`, `cli:<user>`, an admin's account id… */
@@ -87,13 +88,11 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * admins revoke, disable and enable accounts. Each change is audited.
  */
 export function createDeprovisioning(deps: DeprovisioningDeps) {
-  const { models, dingtalk, audit, logger, markers, corpId } = deps;
+  const { models, directory, audit, logger, markers, corpId } = deps;
   const { Account } = models;
   const concurrency = Math.max(1, deps.concurrency ?? 4);
   const membershipCacheSeconds = deps.membershipCacheSeconds ?? DEFAULT_MEMBERSHIP_CACHE_SECONDS;
   const memberKey = (accountId: string): string => `dingtalk:member:${accountId}`;
-  // A member's directory record, departments with ancestry included: the same as at login.
-  const fetchMemberIdentity = (userid: string) => dingtalk.fetchIdentityByUserid(userid);
 
   /** Finds an account by our id (`sub`), DingTalk unionId or DingTalk userid. */
   async function findAccount(ref: string): Promise<Account | null> {
@@ -236,11 +235,9 @@ export function createDeprovisioning(deps: DeprovisioningDeps) {
    */
   async function syncAccount(account: Account, options: ActorOptions & { source: string; reactivate?: boolean }): Promise<SyncOutcome> {
     if (!account.userId) return 'skipped';
-    let identity: UpstreamIdentity;
-    try {
-      identity = await fetchMemberIdentity(account.userId);
-    } catch (error) {
-      if (!isNotMember(error)) throw error;
+    // A member's directory record, departments with ancestry included: the same as at login.
+    const identity = await directory.member(account.userId);
+    if (identity === null) {
       if (account.status !== 'active') return 'unchanged';
       await disable(account, { actor: options.actor, reason: LEFT_ORG_REASON, source: options.source });
       return 'disabled';
@@ -251,20 +248,9 @@ export function createDeprovisioning(deps: DeprovisioningDeps) {
       return 'skipped';
     }
 
-    account.set({
-      name: identity.name,
-      title: identity.title ?? null,
-      jobNumber: identity.jobNumber ?? null,
-      departments: identity.departments,
-      isAdmin: identity.isAdmin,
-      isBoss: identity.isBoss,
-      dingtalkRoles: identity.roleNames,
-      // Only what the directory vouches for replaces what the login stored (users/me avatar,
-      // fallback email): an absent field here is "not shared with this app", not "removed".
-      ...(identity.avatarUrl ? { avatarUrl: identity.avatarUrl } : {}),
-      ...(identity.email ? { email: identity.email, emailVerified: identity.emailVerified } : {}),
-      ...(identity.mobile ? { mobile: identity.mobile } : {}),
-    });
+    // The one identity → account mapping (profile.ts), as at sign-in: what the directory record does
+    // not carry (users/me nickname and avatar, a personal email) stays as the login stored it.
+    account.set(accountProfile(identity, account, deps.profile));
     // Sequelize compares with deep equality, so an unchanged department list is not "changed".
     const changed = account.changed() || [];
     if (changed.length > 0) {
@@ -349,13 +335,7 @@ export function createDeprovisioning(deps: DeprovisioningDeps) {
   async function resyncDepartments(departmentIds: readonly number[], options: { source: string }): Promise<void> {
     if (corpId === undefined) return;
     for (const deptId of departmentIds) {
-      if (!isDepartmentRemoval(options.source)) {
-        try {
-          await dingtalk.getDepartment(deptId);
-        } catch (error) {
-          if (!isDingTalkError(error, 'dingtalk.department_not_found')) throw error;
-        }
-      }
+      if (!isDepartmentRemoval(options.source)) await directory.refreshDepartment(deptId);
       // Its members, and the members of departments below it (their `path` names it).
       const members = await Account.findAll({
         where: {
@@ -388,15 +368,10 @@ export function createDeprovisioning(deps: DeprovisioningDeps) {
     if (!account || account.status !== 'active') return false;
     let member: boolean;
     try {
-      const link = await dingtalk.getUseridByUnionid(account.unionId);
-      // contact_type 1 = an external contact of the organisation, not an employee (as at login).
-      member = link.contact_type !== 1;
+      member = await directory.isMember(account.unionId);
     } catch (error) {
-      if (!isDingTalkError(error, 'dingtalk.user_not_found')) {
-        logger.warn({ err: error, accountId }, 'membership re-check on refresh failed; allowing the refresh');
-        return true;
-      }
-      member = false;
+      logger.warn({ err: error, accountId }, 'membership re-check on refresh failed; allowing the refresh');
+      return true;
     }
     if (!member) {
       await disable(account, { actor: 'dingtalk:refresh', reason: LEFT_ORG_REASON, source: 'refresh_token' });
@@ -424,11 +399,6 @@ export function createDeprovisioning(deps: DeprovisioningDeps) {
 }
 
 export type Deprovisioning = ReturnType<typeof createDeprovisioning>;
-
-/** DingTalk no longer lists the person: user/get's 60121, or the client's membership error wrapping it. */
-function isNotMember(error: unknown): boolean {
-  return isDingTalkError(error, 'dingtalk.user_not_found') || (error instanceof AppError && error.code === 'dingtalk.not_in_corp');
-}
 
 /** Runs `run` over `items`, at most `limit` at a time; every item is tried, then the first failure is thrown. */
 async function forEachLimited<T>(items: readonly T[], limit: number, run: (item: T) => Promise<void>): Promise<void> {

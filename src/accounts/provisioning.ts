@@ -1,10 +1,11 @@
 import { type Sequelize, UniqueConstraintError } from 'sequelize';
-import type { UpstreamIdentity } from '../dingtalk/identity.js';
+import type { UpstreamIdentity } from '../dingtalk/index.js';
 import type { Account } from '../db/models/account.js';
 import type { Models } from '../db/models/index.js';
 import { AccountError } from '../errors/app-error.js';
 import type { AccessChanges } from './access-changes.js';
 import type { AuditLog } from './audit.js';
+import { accountProfile, newAccount } from './profile.js';
 import type { RoleChange, RoleService } from './roles.js';
 
 export interface ProvisioningOptions {
@@ -23,39 +24,12 @@ export interface ProvisioningOptions {
 
 /**
  * DingTalk identity → local account. The account is found by unionId (stable across the
- * developer's apps, §6.2 gotcha 3) and refreshed from DingTalk at every login; its id (`sub`)
- * never changes. A disabled account is refused. With a role service, the account's role rules are
+ * developer's apps, §6.2 gotcha 3) and refreshed from DingTalk at every login through the one
+ * mapping of profile.ts (a field the login did not read is kept); its id (`sub`) never changes. A disabled account is refused. With a role service, the account's role rules are
  * re-evaluated in the same transaction.
  */
 export function createProvisioning(sequelize: Sequelize, models: Models, options: ProvisioningOptions = {}) {
   const { Account } = models;
-
-  function profileOf(identity: UpstreamIdentity) {
-    let email = identity.email ?? null;
-    let emailVerified = identity.email ? identity.emailVerified : false;
-    const login = identity.userId ?? identity.jobNumber;
-    if (!email && options.emailFallbackDomain && login && /^[\w.+-]+$/.test(login)) {
-      email = `${login}@${options.emailFallbackDomain}`.toLowerCase();
-      emailVerified = false;
-    }
-    return {
-      unionId: identity.unionId,
-      userId: identity.userId ?? null,
-      corpId: identity.corpId ?? null,
-      name: identity.name,
-      nickname: identity.nickname,
-      avatarUrl: identity.avatarUrl ?? null,
-      email,
-      emailVerified,
-      mobile: identity.mobile ?? null,
-      title: identity.title ?? null,
-      jobNumber: identity.jobNumber ?? null,
-      departments: identity.departments,
-      isAdmin: identity.isAdmin,
-      isBoss: identity.isBoss,
-      dingtalkRoles: identity.roleNames,
-    };
-  }
 
   return {
     async find(accountId: string): Promise<Account | null> {
@@ -65,7 +39,6 @@ export function createProvisioning(sequelize: Sequelize, models: Models, options
     async signIn(identity: UpstreamIdentity): Promise<Account> {
       const upsert = () =>
         sequelize.transaction(async (transaction) => {
-          const profile = { ...profileOf(identity), lastLoginAt: new Date() };
           const existing = await Account.findOne({
             where: { unionId: identity.unionId },
             transaction,
@@ -74,8 +47,12 @@ export function createProvisioning(sequelize: Sequelize, models: Models, options
           if (existing?.status === 'disabled') {
             throw new AccountError('account.disabled', 'the account is disabled');
           }
+          // The one identity → account mapping (profile.ts): a field the sign-in did not read stays.
+          const profile = { ...accountProfile(identity, existing, options), lastLoginAt: new Date() };
           const departmentsBefore = existing ? JSON.stringify(existing.departments ?? []) : undefined;
-          const account = existing ? await existing.update(profile, { transaction }) : await Account.create(profile, { transaction });
+          const account = existing
+            ? await existing.update(profile, { transaction })
+            : await Account.create(newAccount(profile, identity), { transaction });
           const moved = departmentsBefore !== undefined && departmentsBefore !== JSON.stringify(account.departments ?? []);
           // Same transaction: the roles a login's tokens carry always match the record just stored.
           const change: RoleChange | undefined = await options.roles?.reevaluate(account, { transaction });

@@ -12,7 +12,7 @@ import type { AccessChanges } from '../accounts/access-changes.js';
 import type Koa from 'koa';
 import type { ClientMetadata } from 'oidc-provider';
 import type Provider from 'oidc-provider';
-import type { DingTalkClient } from '../dingtalk/client.js';
+import type { DingTalkDirectory } from '../dingtalk/index.js';
 import type { DingTalkEventSettings } from './ops/dingtalk-health.js';
 import type { Sequelize } from 'sequelize';
 import type { AuditLog } from '../accounts/audit.js';
@@ -59,7 +59,7 @@ export interface AdminDeps {
   /** Tells every replica the signing keys changed (`notifier.publish('keys')` → `holder.reloadKeys()`). */
   keysChanged?: () => Promise<void>;
   /** For the DingTalk health page. */
-  dingtalk?: DingTalkClient;
+  dingtalk?: DingTalkDirectory;
   dingtalkEvents?: DingTalkEventSettings;
   /** Revokes grants that role and access-policy changes take away. */
   access?: AccessChanges;

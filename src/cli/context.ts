@@ -119,7 +119,7 @@ export function cliUser(): string {
 /**
  * The admin operations (src/admin/ops/) on the services of one CLI run: the same operations,
  * audit entries, queries and DingTalk check as the console and the admin API. `overrides` swaps a
- * part (the DingTalk client of `dingtalk check`).
+ * part (the DingTalk directory of `dingtalk check`).
  */
 export function adminServiceOf(services: Services, overrides: Partial<AdminOpsDeps> = {}): AdminOps {
   const { config, db, holder, logger } = services;
@@ -136,7 +136,7 @@ export function adminServiceOf(services: Services, overrides: Partial<AdminOpsDe
     issuer: config.issuer,
     keyStore: services.keyStore,
     validateClient: (metadata) => holder.validateClient(metadata),
-    dingtalk: services.dingtalk,
+    dingtalk: services.dingtalk.interactive,
     dingtalkEvents: {
       token: Boolean(config.dingtalk.eventToken),
       aesKey: Boolean(config.dingtalk.eventAesKey),

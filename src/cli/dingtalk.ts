@@ -3,14 +3,7 @@ import type { HealthCheck } from '../admin/ops/dingtalk-health.js';
 import { usesEmulator } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { Account } from '../db/models/account.js';
-import {
-  type CorpTokenCache,
-  createDingTalkClient,
-  createMemoryCorpTokenCache,
-  type DingTalkClient,
-  type DingTalkErrorDetail,
-  OPERATIONS,
-} from '../dingtalk/index.js';
+import { type CorpTokenCache, createDingTalk, createMemoryCorpTokenCache, upstreamFailureText } from '../dingtalk/index.js';
 import { createLogger } from '../log.js';
 import { createServices, EMULATOR_PATH } from '../main.js';
 import { adminServiceOf, cliUser } from './context.js';
@@ -86,29 +79,25 @@ export async function runDingTalk(config: Config, args: string[]): Promise<numbe
   const services = await createServices(config, logger);
   try {
     const account: Account | undefined = values.as === undefined ? undefined : await services.roles.findAccount(values.as);
-    const errors = new Map<HealthCheck['name'], unknown>();
-    const dingtalk = observed(
-      createDingTalkClient({
-        clientId: target.clientId,
-        clientSecret: dt.clientSecret ?? '',
-        ...(dt.corpId === undefined ? {} : { corpId: dt.corpId }),
-        loginBaseUrl: dt.loginBaseUrl,
-        apiBaseUrl: dt.apiBaseUrl,
-        oapiBaseUrl: dt.oapiBaseUrl,
-        // Every call keeps the client's deadline; the check waits at most that long per attempt.
-        timeoutMs: dt.timeoutMs,
-        tokenCache: singleAttemptTokenCache(),
-      }),
-      errors,
-    );
-    const health = await adminServiceOf(services, { dingtalk }).dingtalkHealth(account?.id ?? cliUser());
-    const checks = health.checks.map((check) => explain(check, account, errors.get(check.name)));
+    const { directory } = createDingTalk({
+      clientId: target.clientId,
+      clientSecret: dt.clientSecret ?? '',
+      ...(dt.corpId === undefined ? {} : { corpId: dt.corpId }),
+      loginBaseUrl: dt.loginBaseUrl,
+      apiBaseUrl: dt.apiBaseUrl,
+      oapiBaseUrl: dt.oapiBaseUrl,
+      // Every call keeps the client's deadline; the check waits at most that long per attempt.
+      timeoutMs: dt.timeoutMs,
+      tokenCache: singleAttemptTokenCache(),
+    });
+    const health = await adminServiceOf(services, { dingtalk: directory }).dingtalkHealth(account?.id ?? cliUser());
+    const checks = health.checks.map((check) => explain(check, account));
     const failed = checks.filter((check) => check.ok === false).length;
     const unreachable = checks.map((check) => check.unreachable).find(Boolean);
 
     if (values.json) {
       const as = account ? { id: account.id, name: account.name, userId: account.userId, unionId: account.unionId } : null;
-      const report = { target, as, ...health, checks: checks.map(({ unreachable: _, ...check }) => check), failed };
+      const report = { target, as, ...health, checks: checks.map(({ unreachable: _, upstream: __, ...check }) => check), failed };
       console.log(JSON.stringify(report, null, 2));
       return failed > 0 ? CHECK_FAILED : 0;
     }
@@ -169,7 +158,7 @@ interface ExplainedCheck extends HealthCheck {
  * failure carries what DingTalk itself answered (its code, HTTP status and request id) or, when it
  * was not reached, the connection error.
  */
-function explain(check: HealthCheck, account: Account | undefined, error: unknown): ExplainedCheck {
+function explain(check: HealthCheck, account: Account | undefined): ExplainedCheck {
   if (check.name === 'users_me') {
     // users/me needs a person's own DingTalk token, from a sign-in: the sign-in is the proof.
     if (!account) return { ...check, subject: 'a sign-in', error: 'needs --as <account>' };
@@ -182,81 +171,10 @@ function explain(check: HealthCheck, account: Account | undefined, error: unknow
     if (check.name === 'department_get') return { ...check, error: 'the account has no department' };
     return check;
   }
-  if (check.ok || error === undefined) return check;
-  const cause = (error as { cause?: unknown }).cause;
-  if (isErrorDetail(cause)) {
-    const upstream = upstreamCode(cause);
-    const parts = [upstream && `DingTalk ${upstream}`, `HTTP ${cause.httpStatus}`, cause.requestId && `request id ${cause.requestId}`];
-    const scopes = requiredScopes(cause.body);
-    if (scopes) parts.push(`needs ${scopes}`);
-    return { ...check, error: `${check.error} (${parts.filter(Boolean).join(', ')})` };
-  }
-  const code = (error as { code?: unknown }).code;
-  if ((code === 'dingtalk.unavailable' || code === 'dingtalk.timeout') && cause instanceof Error) {
-    const transport = transportText(cause);
-    const host = (error as { operation?: unknown }).operation === OPERATIONS.appToken ? 'api' : 'oapi';
-    return { ...check, error: `${check.error} (${transport})`, unreachable: { host, transport } };
-  }
-  return check;
-}
-
-function isErrorDetail(value: unknown): value is DingTalkErrorDetail {
-  return typeof value === 'object' && value !== null && 'host' in value && 'httpStatus' in value;
-}
-
-/**
- * DingTalk's own code from an error body, for the operator to look up: `code` of the new API,
- * `errcode` (with `sub_code` for the wrapped 88) of the old one. Codes only, never DingTalk's text.
- */
-function upstreamCode(detail: DingTalkErrorDetail): string | undefined {
-  const body = detail.body as Record<string, unknown> | null;
-  if (typeof body !== 'object' || body === null) return undefined;
-  const clean = (value: unknown): string | undefined =>
-    (typeof value === 'string' || typeof value === 'number') && /^[\w.-]{1,100}$/.test(String(value)) ? String(value) : undefined;
-  if (detail.host === 'api') return clean(body.code);
-  const errcode = clean(body.errcode);
-  const sub = clean(body.sub_code);
-  return errcode === undefined ? undefined : `errcode ${errcode}${sub ? `/${sub}` : ''}`;
-}
-
-/** The permissions a 403 says are missing (`accessdenieddetail.requiredScopes`), when it says so. */
-function requiredScopes(body: unknown): string | undefined {
-  const scopes = (body as { accessdenieddetail?: { requiredScopes?: unknown } } | null)?.accessdenieddetail?.requiredScopes;
-  if (!Array.isArray(scopes)) return undefined;
-  const names = scopes.filter((scope): scope is string => typeof scope === 'string' && /^[\w.-]{1,100}$/.test(scope));
-  return names.length > 0 ? names.join(', ') : undefined;
-}
-
-/** A connection error in one line: `ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:9`, a timeout… */
-function transportText(error: Error): string {
-  const inner = error instanceof AggregateError && error.errors[0] instanceof Error ? error.errors[0] : error;
-  const code = (inner as { code?: unknown }).code ?? (error as { code?: unknown }).code;
-  const message = (inner.message || error.message || error.name).replace(/\s+/g, ' ').slice(0, 200);
-  return typeof code === 'string' && !message.includes(code) ? `${code}: ${message}` : message;
-}
-
-/**
- * The client with the last error of each checked call kept, so the report can show what DingTalk
- * answered (the admin service keeps only our code and message).
- */
-function observed(client: DingTalkClient, errors: Map<HealthCheck['name'], unknown>): DingTalkClient {
-  const watch =
-    <A extends unknown[], R>(name: HealthCheck['name'], call: (...args: A) => Promise<R>) =>
-    async (...args: A): Promise<R> => {
-      try {
-        return await call(...args);
-      } catch (error) {
-        errors.set(name, error);
-        throw error;
-      }
-    };
-  return {
-    ...client,
-    getAppAccessToken: watch('app_token', client.getAppAccessToken.bind(client)),
-    getUseridByUnionid: watch('getbyunionid', client.getUseridByUnionid.bind(client)),
-    getUser: watch('user_get', client.getUser.bind(client)),
-    getDepartment: watch('department_get', client.getDepartment.bind(client)),
-  };
+  if (check.ok || check.upstream === undefined) return check;
+  const explained: ExplainedCheck = { ...check, error: `${check.error} (${upstreamFailureText(check.upstream)})` };
+  if (check.upstream.unreachable) explained.unreachable = check.upstream.unreachable;
+  return explained;
 }
 
 /**

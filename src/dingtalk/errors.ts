@@ -235,3 +235,84 @@ export function isTimeoutError(error: unknown): boolean {
 export function mapTransportError(error: unknown, context: ErrorContext): UpstreamError {
   return dingTalkError(isTimeoutError(error) ? 'dingtalk.timeout' : 'dingtalk.unavailable', context.operation, error);
 }
+
+/**
+ * What DingTalk answered to a failed call, for an operator's diagnostic (`dingtalk check`, the
+ * console's DingTalk page): its own code (`code` of the new API, `errcode[/sub_code]` of the old
+ * one), the HTTP status, the request id and the permissions a 403 names; or, when DingTalk was not
+ * reached, which host and what connection error. Codes only, never DingTalk's text.
+ */
+export interface UpstreamFailure {
+  /** e.g. `Forbidden.AccessDenied.AccessTokenPermissionDenied`, `errcode 88/40014`. */
+  code?: string;
+  httpStatus?: number;
+  requestId?: string;
+  /** The permissions DingTalk says are missing (`accessdenieddetail.requiredScopes`). */
+  needs?: string;
+  /** Set when DingTalk was not reached: the host asked and the connection error in one line. */
+  unreachable?: { host: 'api' | 'oapi'; transport: string };
+}
+
+/** Operations on api.dingtalk.com; every other one is an oapi call. */
+const API_OPERATIONS = new Set(['dingtalk.exchange_code', 'dingtalk.users_me', 'dingtalk.app_token']);
+
+/** {@link UpstreamFailure} of an error thrown by the client; undefined for anything else. */
+export function describeUpstreamFailure(error: unknown): UpstreamFailure | undefined {
+  if (!isDingTalkError(error)) return undefined;
+  const cause = error.cause;
+  if (isErrorDetail(cause)) {
+    const failure: UpstreamFailure = { httpStatus: cause.httpStatus };
+    const code = upstreamCode(cause);
+    if (code !== undefined) failure.code = code;
+    if (cause.requestId !== undefined) failure.requestId = cause.requestId;
+    const needs = requiredScopes(cause.body);
+    if (needs !== undefined) failure.needs = needs;
+    return failure;
+  }
+  if ((error.code === 'dingtalk.unavailable' || error.code === 'dingtalk.timeout') && cause instanceof Error) {
+    return { unreachable: { host: API_OPERATIONS.has(error.operation) ? 'api' : 'oapi', transport: transportText(cause) } };
+  }
+  return undefined;
+}
+
+/** The failure in one parenthesised line: `DingTalk errcode 60011, HTTP 200, request id …`. */
+export function upstreamFailureText(failure: UpstreamFailure): string {
+  if (failure.unreachable) return failure.unreachable.transport;
+  const parts = [
+    failure.code && `DingTalk ${failure.code}`,
+    failure.httpStatus !== undefined && `HTTP ${failure.httpStatus}`,
+    failure.requestId && `request id ${failure.requestId}`,
+    failure.needs && `needs ${failure.needs}`,
+  ];
+  return parts.filter(Boolean).join(', ');
+}
+
+function isErrorDetail(value: unknown): value is DingTalkErrorDetail {
+  return typeof value === 'object' && value !== null && 'host' in value && 'httpStatus' in value;
+}
+
+function upstreamCode(detail: DingTalkErrorDetail): string | undefined {
+  const body = detail.body as Record<string, unknown> | null;
+  if (typeof body !== 'object' || body === null) return undefined;
+  const clean = (value: unknown): string | undefined =>
+    (typeof value === 'string' || typeof value === 'number') && /^[\w.-]{1,100}$/.test(String(value)) ? String(value) : undefined;
+  if (detail.host === 'api') return clean(body.code);
+  const errcode = clean(body.errcode);
+  const sub = clean(body.sub_code);
+  return errcode === undefined ? undefined : `errcode ${errcode}${sub ? `/${sub}` : ''}`;
+}
+
+function requiredScopes(body: unknown): string | undefined {
+  const scopes = (body as { accessdenieddetail?: { requiredScopes?: unknown } } | null)?.accessdenieddetail?.requiredScopes;
+  if (!Array.isArray(scopes)) return undefined;
+  const names = scopes.filter((scope): scope is string => typeof scope === 'string' && /^[\w.-]{1,100}$/.test(scope));
+  return names.length > 0 ? names.join(', ') : undefined;
+}
+
+/** A connection error in one line: `ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:9`, a timeout… */
+function transportText(error: Error): string {
+  const inner = error instanceof AggregateError && error.errors[0] instanceof Error ? error.errors[0] : error;
+  const code = (inner as { code?: unknown }).code ?? (error as { code?: unknown }).code;
+  const message = (inner.message || error.message || error.name).replace(/\s+/g, ' ').slice(0, 200);
+  return typeof code === 'string' && !message.includes(code) ? `${code}: ${message}` : message;
+}

@@ -1,15 +1,21 @@
 /**
- * The DingTalk boundary's public contract. Outside `src/dingtalk/`, use these: the client and its
- * `fetchIdentity*` (which return our `UpstreamIdentity`), the token and department caches, the event
- * crypto and the error helpers. DingTalk's own field names stay behind this line.
+ * The DingTalk boundary's public contract: the only module outside `src/dingtalk/` imports. Two
+ * small interfaces (contract.ts): sign-in (`DingTalkSignIn`) and the directory (`DingTalkDirectory`),
+ * both speaking `UpstreamIdentity`; plus the token cache they share, the event transports (which hand
+ * over `DirectoryEvent`s) and the error helpers. DingTalk's own field names, API paths and raw event
+ * names stay behind this line.
  */
 export {
-  createDingTalkClient,
-  OPERATIONS,
-  type AuthorizationUrlParams,
-  type DingTalkClient,
-  type DingTalkClientOptions,
-} from './client.js';
+  createDingTalk,
+  type CheckSubject,
+  type DingTalk,
+  type DingTalkDirectory,
+  type DingTalkSignIn,
+  type DingTalkOptions,
+  type DirectoryCheck,
+  unusedSignInCode,
+} from './contract.js';
+export type { AuthorizationUrlParams } from './client.js';
 export {
   BudgetExhaustedError,
   createCallBudget,
@@ -32,10 +38,17 @@ export {
   type RedisCorpTokenCacheOptions,
 } from './corp-token-cache.js';
 export { createMemoryDepartmentCache, type DepartmentCache, type MemoryDepartmentCacheOptions } from './department-cache.js';
-export { isDingTalkError, isThrottled, type DingTalkErrorCode, type DingTalkErrorDetail } from './errors.js';
+export {
+  isDingTalkError,
+  isThrottled,
+  upstreamFailureText,
+  type DingTalkErrorCode,
+  type DingTalkErrorDetail,
+  type UpstreamFailure,
+} from './errors.js';
 export { createEventCrypto, type EncryptedReply, type EventCrypto, type EventCryptoOptions, type SignedEvent } from './event-crypto.js';
 export { toUpstreamIdentity, type UpstreamDepartment, type UpstreamIdentity } from './identity.js';
-export { contactEventSchema, eventRequestBodySchema, type ContactEvent } from './schemas.js';
+export { eventRequestBodySchema } from './schemas.js';
 export {
   isUnreadable,
   type DirectoryEvent,

@@ -170,16 +170,3 @@ export const eventReplySchema = z.object({
   nonce: z.string(),
   encrypt: z.string(),
 });
-
-/**
- * A decrypted contact event: `{"EventType":"user_leave_org","UserId":[…],"CorpId":"…","TimeStamp":"…"}`.
- * `UserId` carries userids, not unionIds. `check_url` has only `EventType`.
- */
-export const contactEventSchema = z.object({
-  EventType: z.string(),
-  UserId: z.array(z.string()).optional(),
-  DeptId: z.array(z.number()).optional(),
-  CorpId: z.string().optional(),
-  TimeStamp: stringish.optional(),
-});
-export type ContactEvent = z.infer<typeof contactEventSchema>;

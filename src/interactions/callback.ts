@@ -1,8 +1,5 @@
 import type { Context } from 'koa';
-import { OPERATIONS } from '../dingtalk/client.js';
-import { isBudgetExhausted } from '../dingtalk/call-budget.js';
-import { isThrottled } from '../dingtalk/errors.js';
-import type { UpstreamIdentity } from '../dingtalk/identity.js';
+import { unusedSignInCode, type UpstreamIdentity } from '../dingtalk/index.js';
 import { format, messages } from '../errors/messages.js';
 import { browserBinding, randomToken } from './browser.js';
 import { type Handover, HANDOVER_TTL_SECONDS, type InteractionDeps, type LoginState } from './deps.js';
@@ -40,7 +37,7 @@ export async function dingTalkCallback(deps: InteractionDeps, ctx: Context): Pro
   let identity: UpstreamIdentity | undefined;
   const attempt = Date.now();
   try {
-    identity = await deps.dingtalk.fetchIdentity(code);
+    identity = await deps.dingtalk.identityFromCode(code);
     const account = await deps.provisioning.signIn(identity);
     const handover = randomToken();
     const next: Handover = { uid, browser, accountId: account.id };
@@ -49,8 +46,9 @@ export async function dingTalkCallback(deps: InteractionDeps, ctx: Context): Pro
     ctx.status = 303;
     ctx.redirect(`/interaction/${uid}/login?handover=${handover}`);
   } catch (error) {
-    if (state && codeUnused(error) && attempt - (record.waitingSince ?? attempt) < deps.config.dingtalk.callBudget.signInQueueMs) {
-      await askToWait(deps, ctx, state, record, attempt, error);
+    const unused = unusedSignInCode(error);
+    if (state && unused && attempt - (record.waitingSince ?? attempt) < deps.config.dingtalk.callBudget.signInQueueMs) {
+      await askToWait(deps, ctx, state, record, attempt, unused.retryAfterMs);
       return;
     }
     const reason = failureCode(error);
@@ -70,12 +68,6 @@ export async function dingTalkCallback(deps: InteractionDeps, ctx: Context): Pro
   }
 }
 
-/** The code exchange was refused before DingTalk used the code: it can be sent again later. */
-function codeUnused(error: unknown): boolean {
-  if (!isBudgetExhausted(error) && !isThrottled(error)) return false;
-  return (error as { operation?: string }).operation === OPERATIONS.exchangeCode;
-}
-
 /** Longest pause the wait page asks for; the page says how long. */
 const MAX_WAIT_SECONDS = 10;
 
@@ -89,13 +81,13 @@ async function askToWait(
   state: string,
   record: LoginState,
   attempt: number,
-  error: unknown,
+  retryAfterMs: number | undefined,
 ): Promise<void> {
   const waitingSince = record.waitingSince ?? attempt;
   const queueMs = deps.config.dingtalk.callBudget.signInQueueMs;
   const ttlSeconds = Math.ceil((waitingSince + queueMs - attempt) / 1000) + MAX_WAIT_SECONDS + 30;
   await deps.ephemeral.put(`state:${state}`, { ...record, waitingSince } satisfies LoginState, ttlSeconds);
-  const expectedMs = isBudgetExhausted(error) ? error.retryAfterMs - deps.config.dingtalk.callBudget.signInCodeWaitMs : 1000;
+  const expectedMs = retryAfterMs === undefined ? 1000 : retryAfterMs - deps.config.dingtalk.callBudget.signInCodeWaitMs;
   const seconds = Math.min(MAX_WAIT_SECONDS, Math.max(1, Math.ceil(expectedMs / 1000) + Math.floor(Math.random() * 3)));
   deps.logger.info({ waitedMs: attempt - waitingSince, retryInSeconds: seconds }, 'dingtalk callback: busy, asked to wait');
   const t = messages(deps.pages.localeOf(ctx.get('accept-language')));

@@ -3,7 +3,7 @@ import type { AuditLog } from '../accounts/audit.js';
 import type { ConsentStore } from '../accounts/consents.js';
 import type { Provisioning } from '../accounts/provisioning.js';
 import type { Config } from '../config/schema.js';
-import type { DingTalkClient } from '../dingtalk/client.js';
+import type { DingTalkSignIn } from '../dingtalk/index.js';
 import type { PageRenderer } from '../ui/pages.js';
 import type { Logger } from '../log.js';
 import type { ProviderHolder } from '../oidc/provider.js';
@@ -13,7 +13,7 @@ export interface InteractionDeps {
   config: Config;
   holder: ProviderHolder;
   pages: PageRenderer;
-  dingtalk: DingTalkClient;
+  dingtalk: DingTalkSignIn;
   provisioning: Provisioning;
   consents: ConsentStore;
   ephemeral: EphemeralStore;

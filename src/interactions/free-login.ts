@@ -21,7 +21,7 @@ export async function freeLogin(deps: InteractionDeps, ctx: Context): Promise<vo
     return;
   }
   try {
-    const identity = await deps.dingtalk.fetchIdentityByFreeLoginCode(code);
+    const identity = await deps.dingtalk.identityFromFreeLoginCode(code);
     const account = await deps.provisioning.signIn(identity);
     await finishLogin(deps, ctx, account.id, String(interaction.params.client_id), 'dingtalk_free_login', interaction.uid);
   } catch (error) {

@@ -5,8 +5,7 @@
 import { Op, type WhereOptions } from 'sequelize';
 import type { EventInbox } from '../../accounts/event-inbox.js';
 import type { Models } from '../../db/models/index.js';
-import type { DingTalkClient } from '../../dingtalk/client.js';
-import type { StreamStatus } from '../../dingtalk/stream-client.js';
+import type { DingTalkDirectory, StreamStatus, UpstreamFailure } from '../../dingtalk/index.js';
 import type { StatusEntry } from '../../store/status-board.js';
 import { UUID } from './filters.js';
 
@@ -15,8 +14,10 @@ export interface HealthCheck {
   ok: boolean | null;
   /** What was asked (`unionId …`, `userid …`, `dept 42`). */
   subject: string;
-  /** DingTalk's error code and message, or why the check did not run. */
+  /** Our error code and message, or why the check did not run. */
   error?: string;
+  /** What DingTalk itself answered (its code, HTTP status, request id), or why it was not reached. */
+  upstream?: UpstreamFailure;
 }
 
 /** How DingTalk's org events reach this deployment, for the DingTalk page. */
@@ -33,7 +34,8 @@ export interface DingTalkEventSettings {
 export interface DingTalkHealthDeps {
   issuer: string;
   models: Pick<Models, 'Account' | 'AuditEvent'>;
-  dingtalk?: DingTalkClient;
+  /** The directory at sign-in priority (a person is waiting on the page). */
+  dingtalk?: DingTalkDirectory;
   dingtalkEvents?: DingTalkEventSettings;
   /** The event inbox: when the last DingTalk event arrived, whatever it was. */
   inbox?: Pick<EventInbox, 'list'>;
@@ -52,53 +54,26 @@ export function createDingTalkHealthOps(deps: DingTalkHealthDeps) {
       // A service account (`client:<id>`) has no DingTalk identity: only the app-wide checks run.
       const account = UUID.test(adminAccountId) ? await Account.findByPk(adminAccountId) : null;
       const checks: HealthCheck[] = [];
-      const dingtalk = deps.dingtalk;
-      const describe = (error: unknown): string => {
-        const e = error as { upstreamCode?: unknown; code?: unknown; errcode?: unknown; message?: unknown; status?: unknown };
-        const code = e.upstreamCode ?? e.errcode ?? e.code;
-        return [
-          typeof code === 'string' || typeof code === 'number' ? String(code) : undefined,
-          typeof e.message === 'string' ? e.message : undefined,
-        ]
-          .filter(Boolean)
-          .join(': ')
-          .slice(0, 300);
-      };
-      const attempt = async (name: HealthCheck['name'], subject: string, work: () => Promise<unknown>): Promise<unknown> => {
-        if (!dingtalk) {
-          checks.push({ name, ok: null, subject, error: 'DingTalk client not available' });
-          return undefined;
-        }
-        try {
-          const result = await work();
-          checks.push({ name, ok: true, subject });
-          return result;
-        } catch (error) {
-          checks.push({ name, ok: false, subject, error: describe(error) });
-          return undefined;
-        }
-      };
       checks.push({
         name: 'users_me',
         ok: account?.lastLoginAt ? true : null,
         subject: 'your last sign-in',
         ...(account?.lastLoginAt ? {} : { error: 'not signed in through DingTalk yet' }),
       });
-      await attempt('app_token', 'app', () => dingtalk!.getAppAccessToken());
-      let byUnion: { userid?: string } | undefined;
-      if (account) {
-        byUnion = (await attempt('getbyunionid', `unionId ${account.unionId}`, () =>
-          dingtalk!.getUseridByUnionid(account.unionId),
-        )) as typeof byUnion;
+      const departmentId = (account?.departments ?? [])[0]?.id;
+      if (deps.dingtalk) {
+        checks.push(
+          ...(await deps.dingtalk.check({
+            ...(account ? { unionId: account.unionId } : {}),
+            ...(account?.userId ? { userId: account.userId } : {}),
+            ...(departmentId ? { departmentId } : {}),
+          })),
+        );
       } else {
-        checks.push({ name: 'getbyunionid', ok: null, subject: 'unionId ?', error: 'no DingTalk identity: run this as a person' });
+        for (const name of ['app_token', 'getbyunionid', 'user_get', 'department_get'] as const) {
+          checks.push({ name, ok: null, subject: name === 'app_token' ? 'app' : '?', error: 'DingTalk client not available' });
+        }
       }
-      const userid = byUnion?.userid ?? account?.userId ?? undefined;
-      if (userid) await attempt('user_get', `userid ${userid}`, () => dingtalk!.getUser(userid));
-      else checks.push({ name: 'user_get', ok: null, subject: 'userid ?', error: 'no userid to ask for' });
-      const dept = (account?.departments ?? [])[0]?.id;
-      if (dept) await attempt('department_get', `dept ${dept}`, () => dingtalk!.getDepartment(dept));
-      else checks.push({ name: 'department_get', ok: null, subject: 'dept ?', error: 'your account has no department' });
       // Every event is recorded in the inbox (an ignored or unreadable one too); the audit log only
       // has the ones that changed an account.
       const lastEventAt = deps.inbox

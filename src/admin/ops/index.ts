@@ -13,7 +13,7 @@ import type { Deprovisioning } from '../../accounts/deprovisioning.js';
 import type { EventInbox } from '../../accounts/event-inbox.js';
 import type { RoleService } from '../../accounts/roles.js';
 import type { Models } from '../../db/models/index.js';
-import type { DingTalkClient } from '../../dingtalk/client.js';
+import type { DingTalkDirectory } from '../../dingtalk/index.js';
 import type { ClientStore } from '../../oidc/clients.js';
 import type { KeyStore } from '../../oidc/keys.js';
 import type { AccountIndex } from '../../store/account-index.js';
@@ -45,7 +45,7 @@ export interface AdminOpsDeps {
   validateClient: (metadata: ClientMetadata) => Promise<void>;
   /** Tells every replica that the signing keys changed (notifier `keys` → holder.reloadKeys). */
   keysChanged?: () => Promise<void>;
-  dingtalk?: DingTalkClient;
+  dingtalk?: DingTalkDirectory;
   /** Whether DINGTALK_EVENT_TOKEN and DINGTALK_EVENT_AES_KEY are set. */
   dingtalkEvents?: DingTalkEventSettings;
   /** Revokes grants that role and access-policy changes take away (accounts/access-changes.ts). */

@@ -27,6 +27,10 @@ export class Account extends Model<InferAttributes<Account>, InferCreationAttrib
   declare mobile: string | null;
   declare title: string | null;
   declare jobNumber: string | null;
+  /** The direct manager's DingTalk userid (user/get `manager_userid`). */
+  declare managerUserId: CreationOptional<string | null>;
+  /** When the person joined the organisation (user/get `hired_date`). */
+  declare hiredAt: CreationOptional<Date | null>;
   declare departments: CreationOptional<AccountDepartment[]>;
   declare isAdmin: CreationOptional<boolean>;
   declare isBoss: CreationOptional<boolean>;
@@ -55,6 +59,8 @@ export function initAccount(sequelize: Sequelize): typeof Account {
       mobile: { type: DataTypes.STRING(32), allowNull: true },
       title: { type: DataTypes.STRING(256), allowNull: true },
       jobNumber: { type: DataTypes.STRING(64), allowNull: true },
+      managerUserId: { type: DataTypes.STRING(128), allowNull: true },
+      hiredAt: { type: DataTypes.DATE, allowNull: true },
       departments: { type: DataTypes.JSONB, allowNull: false, defaultValue: [] },
       isAdmin: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: false },
       isBoss: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: false },

@@ -365,7 +365,7 @@ describe('deprovisioning from DingTalk (emulator, real Postgres and Redis)', fun
         models: services.db.models,
         provider: () => services.holder.current(),
         accountIndex: createRedisAccountIndex(services.redis!),
-        dingtalk: services.dingtalk,
+        directory: services.dingtalk.directory,
         audit: createAuditLog(services.db.models, services.logger),
         logger: services.logger,
         corpId: CORP_ID,

@@ -271,7 +271,7 @@ describe('the durable event inbox (HTTP pushes, real Postgres and Redis)', funct
           models: services.db.models,
           provider: () => services.holder.current(),
           accountIndex: createRedisAccountIndex(deadRedis),
-          dingtalk: services.dingtalk,
+          directory: services.dingtalk.directory,
           audit: createAuditLog(services.db.models, silent),
           logger: silent,
           corpId: CORP_ID,

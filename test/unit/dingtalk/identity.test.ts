@@ -26,6 +26,8 @@ describe('dingtalk/identity', () => {
       mobile: '+8613800000003',
       title: '高级后端工程师',
       jobNumber: 'A0103',
+      managerUserId: 'manager7421',
+      hiredAt: new Date('2019-07-01T00:00:00.000Z'),
       departments: [{ id: 101, name: '平台组', ancestors: [1, 100], path: '研发中心/平台组' }],
       isAdmin: false,
       isBoss: false,
@@ -54,10 +56,41 @@ describe('dingtalk/identity', () => {
     expect(toUpstreamIdentity({ me, member: noOrgMail })).to.include({ email: 'typed-by-admin@example.com', emailVerified: false });
   });
 
-  it('leaves email out when DingTalk has none (empty strings included)', () => {
+  it('says "none" (null) for an email only when every source read sent it empty', () => {
     const identity = toUpstreamIdentity({ me: { ...me, email: '' }, member: { ...member, email: '', org_email: '' } });
-    expect(identity).not.to.have.property('email');
+    expect(identity.email).to.equal(null);
     expect(identity.emailVerified).to.equal(false);
+    // users/me not read (free login, directory reads): its personal email is unknown, not empty.
+    expect(toUpstreamIdentity({ member: { ...member, email: '', org_email: '' } })).not.to.have.property('email');
+    // One source left out (no email permission): unknown.
+    const { email: _e, ...noEmailField } = member;
+    expect(toUpstreamIdentity({ me: { ...me, email: '' }, member: { ...noEmailField, org_email: '' } })).not.to.have.property('email');
+  });
+
+  it('leaves out what it did not read: free login has no users/me, so no nickname, personal email or users/me avatar', () => {
+    const { avatar: _a, ...noCustomAvatar } = member;
+    const { email: _e, org_email: _o, ...noEmails } = noCustomAvatar;
+    const identity = toUpstreamIdentity({ member: noEmails });
+    expect(identity).not.to.have.property('nickname');
+    expect(identity).not.to.have.property('email');
+    // A read directory record without `avatar` says "no custom avatar", which alone is not "none".
+    expect(identity).not.to.have.property('avatarUrl');
+    expect(identity.name).to.equal('李娜');
+  });
+
+  it('clears (null) a single-source directory field DingTalk sent empty, and leaves out an absent one', () => {
+    const { title: _t, ...noTitle } = member;
+    const identity = toUpstreamIdentity({ member: { ...noTitle, job_number: '', manager_userid: ' ' } });
+    expect(identity).not.to.have.property('title');
+    expect(identity).to.include({ jobNumber: null, managerUserId: null });
+  });
+
+  it('clears the avatar when users/me sends an empty one and the directory has no custom one', () => {
+    const { avatar: _a, ...noCustomAvatar } = member;
+    expect(toUpstreamIdentity({ me: { ...me, avatarUrl: '' }, member: noCustomAvatar }).avatarUrl).to.equal(null);
+    expect(toUpstreamIdentity({ me: { ...me, avatarUrl: 'https://a.example/me.png' }, member: noCustomAvatar }).avatarUrl).to.equal(
+      'https://a.example/me.png',
+    );
   });
 
   it('uses the directory name as name and the DingTalk nick as nickname', () => {
@@ -78,7 +111,6 @@ describe('dingtalk/identity', () => {
       departments: [],
       isAdmin: false,
       isBoss: false,
-      roleNames: [],
     });
   });
 

@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import {
   appAccessTokenSchema,
-  contactEventSchema,
   contactUserSchema,
   departmentSchema,
   freeLoginUserInfoSchema,
@@ -11,7 +10,7 @@ import {
   userByUnionIdSchema,
   userDetailSchema,
 } from '../../../src/dingtalk/schemas.js';
-import { eventFixtures, successBodies } from '../../fixtures/dingtalk/payloads.js';
+import { successBodies } from '../../fixtures/dingtalk/payloads.js';
 
 describe('dingtalk/schemas', () => {
   it('parses the token responses with camelCase expireIn', () => {
@@ -43,9 +42,5 @@ describe('dingtalk/schemas', () => {
 
   it('rejects an oapi envelope without errcode', () => {
     expect(oapiEnvelopeSchema.safeParse({ result: {} }).success).to.equal(false);
-  });
-
-  it('parses a contact event', () => {
-    expect(contactEventSchema.parse(eventFixtures.userLeaveOrg.body)).to.deep.equal(eventFixtures.userLeaveOrg.body);
   });
 });
