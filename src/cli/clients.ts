@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { ClientMetadata } from 'oidc-provider';
 import { type Actor, auditRecorder } from '../admin/ops/actor.js';
+import { clientFormSchema } from '../admin/ops/client-schema.js';
 import { type ClientForm, type ClientView, createClientOps, PRESET_NAMES, PRESETS, type PresetName } from '../admin/ops/clients.js';
 import type { Config } from '../config/schema.js';
 import { AppError } from '../errors/app-error.js';
@@ -351,7 +352,7 @@ function formOf(values: Values, current?: ClientView): ClientForm {
         rest[key] = value;
         continue;
       }
-      if (!field.is(value)) throw usage(`--metadata ${key} must be ${field.shape}`);
+      if (!fits(field, value)) throw usage(`--metadata ${key} must be ${field.shape}`);
       if (form[field.name] !== undefined) throw usage(`--metadata ${key} and ${field.option} set the same thing: give one`);
       (form as Record<string, unknown>)[field.name] = value;
     }
@@ -360,58 +361,34 @@ function formOf(values: Values, current?: ClientView): ClientForm {
   return form;
 }
 
-const isString = (v: unknown): v is string => typeof v === 'string';
-const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString);
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 /**
  * `--metadata` keys the form owns: they become form fields, so the operations check them exactly
- * as the console's (README's `--metadata '{"access_policy": …}'` keeps working).
+ * as the console's (README's `--metadata '{"access_policy": …}'` keeps working). Each value is
+ * checked against that field of the client schema (admin/ops/client-schema.ts); `null` only
+ * where it removes the setting.
  */
-const METADATA_FIELDS: Record<string, { name: keyof ClientForm; option: string; shape: string; is: (v: unknown) => boolean }> = {
-  client_name: { name: 'name', option: '--name', shape: 'a string', is: isString },
-  redirect_uris: { name: 'redirectUris', option: '--redirect-uri', shape: 'an array of URIs', is: isStrings },
-  post_logout_redirect_uris: { name: 'postLogoutRedirectUris', option: '--post-logout-uri', shape: 'an array of URIs', is: isStrings },
-  grant_types: {
-    name: 'grantTypes',
-    option: '--grant',
-    shape: `an array of ${GRANT_TYPES.join(', ')}`,
-    is: (v) => isStrings(v) && v.every((g) => (GRANT_TYPES as readonly string[]).includes(g)),
-  },
-  backchannel_logout_uri: { name: 'backchannelLogoutUri', option: '--backchannel-logout-uri', shape: 'a URI', is: isString },
-  jwks_uri: { name: 'jwksUri', option: '--jwks-uri', shape: 'a URI or null', is: (v) => v === null || isString(v) },
-  scope: { name: 'scope', option: '--scope', shape: 'a string of space-separated scopes or null', is: (v) => v === null || isString(v) },
-  first_party: { name: 'firstParty', option: '--first-party', shape: 'true or false', is: (v) => typeof v === 'boolean' },
-  access_policy: {
-    name: 'accessPolicy',
-    option: '--access-role/--access-department',
-    shape: '{ "roles": [names], "departments": [ids] }',
-    is: (v) =>
-      isObject(v) &&
-      (v.roles === undefined || isStrings(v.roles)) &&
-      (v.departments === undefined || (Array.isArray(v.departments) && v.departments.every(Number.isInteger))),
-  },
-  id_token_claims: {
-    name: 'idTokenClaims',
-    option: '--id-token-claims',
-    shape: 'true or an array of claim names',
-    is: (v) => v === true || v === null || isStrings(v),
-  },
-  groups_include_departments: {
-    name: 'groupsIncludeDepartments',
-    option: '--groups-include-departments',
-    shape: 'true or false',
-    is: (v) => typeof v === 'boolean',
-  },
-  require_pkce: { name: 'pkceRequired', option: '--no-pkce', shape: 'true or false', is: (v) => typeof v === 'boolean' },
-  allowed_resources: {
-    name: 'allowedResources',
-    option: '--resource',
-    shape: 'an object of resource URI → array of scopes',
-    is: (v) => isObject(v) && Object.values(v).every(isStrings),
-  },
-  service_roles: { name: 'serviceRoles', option: '--service-role', shape: 'an array of role names', is: isStrings },
+const METADATA_FIELDS: Record<string, { name: keyof ClientForm; option: string; shape: string; nullable?: true }> = {
+  client_name: { name: 'name', option: '--name', shape: 'a string' },
+  redirect_uris: { name: 'redirectUris', option: '--redirect-uri', shape: 'an array of URIs' },
+  post_logout_redirect_uris: { name: 'postLogoutRedirectUris', option: '--post-logout-uri', shape: 'an array of URIs' },
+  grant_types: { name: 'grantTypes', option: '--grant', shape: `an array of ${GRANT_TYPES.join(', ')}` },
+  backchannel_logout_uri: { name: 'backchannelLogoutUri', option: '--backchannel-logout-uri', shape: 'a URI' },
+  jwks_uri: { name: 'jwksUri', option: '--jwks-uri', shape: 'a URI or null', nullable: true },
+  scope: { name: 'scope', option: '--scope', shape: 'a string of space-separated scopes or null', nullable: true },
+  first_party: { name: 'firstParty', option: '--first-party', shape: 'true or false' },
+  access_policy: { name: 'accessPolicy', option: '--access-role/--access-department', shape: '{ "roles": [names], "departments": [ids] }' },
+  id_token_claims: { name: 'idTokenClaims', option: '--id-token-claims', shape: 'true or an array of claim names', nullable: true },
+  groups_include_departments: { name: 'groupsIncludeDepartments', option: '--groups-include-departments', shape: 'true or false' },
+  require_pkce: { name: 'pkceRequired', option: '--no-pkce', shape: 'true or false' },
+  allowed_resources: { name: 'allowedResources', option: '--resource', shape: 'an object of resource URI → array of scopes' },
+  service_roles: { name: 'serviceRoles', option: '--service-role', shape: 'an array of role names' },
 };
+
+/** Whether `value` is a valid `--metadata` value of a form field. */
+function fits(field: (typeof METADATA_FIELDS)[string], value: unknown): boolean {
+  if (value === null) return field.nullable === true;
+  return value !== undefined && clientFormSchema.shape[field.name].safeParse(value).success;
+}
 
 /** `--metadata` keys derived from other settings or set by an option only, and what to do instead. */
 const METADATA_OPTIONS: Record<string, string> = {

@@ -86,7 +86,8 @@ export function registerClientPages({ router, ops, render, signedIn, form, write
 }
 
 /**
- * The client form's fields (textareas: one URI per line). The grant types follow the service-account
+ * The client form's fields (textareas: one URI per line) in the shape of the client schema
+ * (ops/client-schema.ts), which the operations check. The grant types follow the service-account
  * box: on creation, a client without redirect URIs is a service only; on edit, only
  * client_credentials is added or taken away (`current`), the rest stays as it is.
  */

@@ -12,10 +12,12 @@ import { AppError } from '../../errors/app-error.js';
 import type { ClientInput, ClientStore, ClientSummary, GrantType, ResourceServer } from '../../oidc/clients.js';
 import type { Actor, AuditRecorder } from './actor.js';
 import { ADMIN_CLIENT_ID, adminResource } from './admin-client.js';
-import { type AuthMethod, PRESETS, type PresetName } from './client-presets.js';
+import { PRESETS } from './client-presets.js';
+import { type ClientForm, parseClientForm } from './client-schema.js';
 import { type Paged, paginate } from './paging.js';
 
 export { type AuthMethod, PRESET_NAMES, PRESETS, type Preset, type PresetName } from './client-presets.js';
+export type { ClientForm } from './client-schema.js';
 
 /** What the console and the API show of a client (never its secret). */
 export interface ClientView {
@@ -49,39 +51,6 @@ export interface ClientView {
   serviceRoles: string[];
   /** PKCE is required at its authorization requests (always for a public client; `require_pkce: false` opts out). */
   pkceRequired: boolean;
-}
-
-/** The editable settings; on update, absent fields keep their value and null removes one. */
-export interface ClientForm {
-  name?: string;
-  clientId?: string;
-  preset?: PresetName;
-  /** The application's base URL (`https://grafana.example.com`), for a preset. */
-  baseUrl?: string;
-  redirectUris?: string[];
-  postLogoutRedirectUris?: string[];
-  backchannelLogoutUri?: string | null;
-  firstParty?: boolean;
-  public?: boolean;
-  grantTypes?: GrantType[];
-  /** `private_key_jwt` (no secret) needs `jwksUri`; a client cannot switch between a secret and none. */
-  tokenEndpointAuthMethod?: Exclude<AuthMethod, 'none'>;
-  /** Where a private_key_jwt client publishes its public keys. */
-  jwksUri?: string | null;
-  /** The OpenID scopes the client may ask for, space-separated; null or blank: any. */
-  scope?: string | null;
-  accessPolicy?: { roles?: string[]; departments?: number[] };
-  idTokenClaims?: true | string[] | null;
-  groupsIncludeDepartments?: boolean;
-  allowedResources?: Record<string, string[]>;
-  serviceRoles?: string[];
-  /** false: this confidential client may leave out PKCE (software that cannot send it); default true. */
-  pkceRequired?: boolean;
-  /**
-   * Further oidc-provider client metadata (the CLI's `--metadata`), laid over what the client has;
-   * a null value removes that key. Keys a field above sets are refused: use the field.
-   */
-  extraMetadata?: Record<string, unknown>;
 }
 
 export interface ClientOpsDeps {
@@ -321,7 +290,8 @@ export function createClientOps(deps: ClientOpsDeps) {
     },
 
     /** The secret is in the answer, once (undefined for public and private_key_jwt clients). */
-    async createClient(form: ClientForm, actor: Actor): Promise<{ client: ClientView; clientSecret?: string }> {
+    async createClient(settings: ClientForm, actor: Actor): Promise<{ client: ClientView; clientSecret?: string }> {
+      const form = parseClientForm(settings, 'clients.invalid_metadata');
       const filled = applyPreset(form);
       const clientId = filled.clientId?.trim();
       if (clientId !== undefined && clientId !== '' && !/^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/.test(clientId)) {
@@ -339,7 +309,8 @@ export function createClientOps(deps: ClientOpsDeps) {
       return { client, ...(clientSecret ? { clientSecret } : {}) };
     },
 
-    async updateClient(clientId: string, form: ClientForm, actor: Actor): Promise<ClientView> {
+    async updateClient(clientId: string, settings: ClientForm, actor: Actor): Promise<ClientView> {
+      const form = parseClientForm(settings, 'clients.invalid_metadata');
       const current = await find(clientId);
       editable(current);
       const before = toClientView(current);
