@@ -12,7 +12,8 @@ import { readFileSync } from 'node:fs';
 import { LRUCache } from 'lru-cache';
 import type { Adapter, AdapterPayload, ClientMetadata } from 'oidc-provider';
 import type { Models } from '../db/models/index.js';
-import { Op } from 'sequelize';
+import { Op, UniqueConstraintError } from 'sequelize';
+import { AppError } from '../errors/app-error.js';
 import type { SecretBox } from './secret-box.js';
 
 export type GrantType = 'authorization_code' | 'refresh_token' | 'client_credentials';
@@ -118,6 +119,9 @@ export function createClientStore(
         metadata,
         secretEncrypted: clientSecret ? box.seal(clientSecret, clientId) : null,
         firstParty: input.firstParty ?? false,
+      }).catch((error: unknown) => {
+        if (error instanceof UniqueConstraintError) throw clientExists(clientId, error);
+        throw error;
       });
       await onChange(clientId);
       return { clientId, clientSecret };
@@ -183,10 +187,12 @@ export function createClientStore(
       const metadata = buildMetadata(input, clientId);
       const needsSecret = metadata.token_endpoint_auth_method !== 'none' && metadata.token_endpoint_auth_method !== 'private_key_jwt';
       if (needsSecret !== Boolean(row.secretEncrypted)) {
-        throw new Error(
+        throw new AppError(
+          'clients.invalid_metadata',
           needsSecret
             ? `client ${clientId} has no secret: it cannot switch to ${String(metadata.token_endpoint_auth_method)}`
             : `client ${clientId} authenticates with a secret: it cannot switch to ${String(metadata.token_endpoint_auth_method)}`,
+          { status: 400 },
         );
       }
       await validate?.({
@@ -251,7 +257,7 @@ export function createClientStore(
           postLogoutRedirectUris: [`${issuer}/demo`],
           firstParty: true,
         }).catch((error: unknown) => {
-          if ((error as Error).name !== 'SequelizeUniqueConstraintError') throw error;
+          if (!(error instanceof AppError && error.code === 'clients.exists')) throw error;
         });
         row = await ClientRecord.findByPk(clientId);
       }
@@ -261,7 +267,9 @@ export function createClientStore(
     async addResourceServer(input: ResourceServerInput): Promise<ResourceServer> {
       const url = URL.canParse(input.identifier) ? new URL(input.identifier) : undefined;
       if (!url || url.hash) {
-        throw new Error('resource server identifier must be an absolute URI without a fragment (RFC 8707)');
+        throw new AppError('clients.invalid_metadata', 'resource server identifier must be an absolute URI without a fragment (RFC 8707)', {
+          status: 400,
+        });
       }
       const row = await ResourceServerRecord.create({
         identifier: input.identifier,
@@ -270,6 +278,11 @@ export function createClientStore(
         tokenFormat: input.tokenFormat ?? 'jwt',
         accessTokenTtl: input.accessTokenTtl ?? null,
         signingAlg: input.signingAlg ?? null,
+      }).catch((error: unknown) => {
+        if (error instanceof UniqueConstraintError) {
+          throw new AppError('resource_servers.exists', `${input.identifier} exists already`, { status: 409, cause: error });
+        }
+        throw error;
       });
       await onChange(input.identifier);
       return toResourceServer(row);
@@ -419,6 +432,10 @@ function toResourceServer(row: {
     accessTokenTtl: row.accessTokenTtl,
     signingAlg: row.signingAlg,
   };
+}
+
+function clientExists(clientId: string, cause: unknown): AppError {
+  return new AppError('clients.exists', 'a client with this id exists already', { status: 409, cause });
 }
 
 function newSecret(): string {

@@ -7,8 +7,9 @@
  */
 import type Koa from 'koa';
 import mount from 'koa-mount';
-import Provider, { type ClientMetadata, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { type ClientMetadata, errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../config/schema.js';
+import { AppError } from '../errors/app-error.js';
 import type { Logger } from '../log.js';
 import { rememberClientInstances } from './client-instances.js';
 import { buildConfiguration, type ProviderDeps } from './configuration.js';
@@ -102,7 +103,7 @@ export async function createProviderHolder(
     checkKeysIfDue,
     reloadKeys,
     async validateClient(metadata) {
-      await provider.Client.validate(metadata);
+      await validateWith(provider, metadata);
     },
   };
 }
@@ -157,8 +158,22 @@ export async function createClientValidator(config: Config, keyStore: KeyStore):
     }),
   );
   return async (metadata) => {
-    await provider.Client.validate(metadata);
+    await validateWith(provider, metadata);
   };
+}
+
+/**
+ * oidc-provider's own check of client metadata. Its refusal (InvalidClientMetadata,
+ * InvalidRedirectUri…) becomes a 400 `clients.invalid_metadata` carrying its description, which
+ * names the offending field and is safe to show.
+ */
+async function validateWith(provider: Provider, metadata: ClientMetadata): Promise<void> {
+  try {
+    await provider.Client.validate(metadata);
+  } catch (error) {
+    if (!(error instanceof errors.OIDCProviderError)) throw error;
+    throw new AppError('clients.invalid_metadata', error.error_description ?? error.message, { status: 400, cause: error });
+  }
 }
 
 /**

@@ -1,9 +1,10 @@
 /**
  * Clients and resource servers for the console and the API: list, create (optionally from a preset
  * for Grafana, GitLab, Jenkins or Argo CD), edit, delete, rotate the secret (returned once, never
- * stored in the clear or audited), and resource servers. Metadata is checked by oidc-provider's
- * own validation (`validateClient`) before anything is saved; its complaint comes back as a 400
- * `clients.invalid_metadata` with oidc-provider's description.
+ * stored in the clear or audited), and resource servers. A form is checked against the client
+ * schema (client-schema.ts), then the metadata by oidc-provider's own validation (`validateClient`)
+ * before anything is saved; the store and the validator refuse with typed errors (a 400
+ * `clients.invalid_metadata` with oidc-provider's description, a 409 `clients.exists`).
  */
 import type { AccessChanges } from '../../accounts/access-changes.js';
 import type { ClientMetadata } from 'oidc-provider';
@@ -240,24 +241,6 @@ function inputOf(form: ClientForm, current?: ClientSummary): Omit<ClientInput, '
   };
 }
 
-/** oidc-provider's InvalidClientMetadata and the store's own refusals as a readable 400. */
-async function checked<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if (error instanceof AppError) throw error;
-    const e = error as { name?: string; error_description?: string; message?: string };
-    if (e.name === 'SequelizeUniqueConstraintError')
-      throw new AppError('clients.exists', 'a client with this id exists already', { status: 409 });
-    if (e.name === 'InvalidClientMetadata' || e.name === 'InvalidRedirectUri' || typeof e.error_description === 'string') {
-      throw invalid(e.error_description ?? e.message ?? 'invalid client metadata');
-    }
-    if (e.name === 'Error' && typeof e.message === 'string' && /cannot switch to|identifier must be/.test(e.message))
-      throw invalid(e.message);
-    throw error;
-  }
-}
-
 export function createClientOps(deps: ClientOpsDeps) {
   const { clientStore: store, record } = deps;
   const protectedResource = adminResource(deps.issuer);
@@ -298,8 +281,8 @@ export function createClientOps(deps: ClientOpsDeps) {
         throw invalid('client_id: letters, digits, . _ : - (at most 100)');
       }
       const input = inputOf(filled);
-      const { clientId: id, clientSecret } = await checked(() =>
-        store.add({ ...input, ...(clientId ? { clientId } : {}) }, (metadata) => deps.validateClient(metadata)),
+      const { clientId: id, clientSecret } = await store.add({ ...input, ...(clientId ? { clientId } : {}) }, (metadata) =>
+        deps.validateClient(metadata),
       );
       const client = toClientView(await find(id));
       await record(actor, {
@@ -315,7 +298,7 @@ export function createClientOps(deps: ClientOpsDeps) {
       editable(current);
       const before = toClientView(current);
       const input = inputOf(form, current);
-      const updated = await checked(() => store.update(clientId, input, (metadata) => deps.validateClient(metadata)));
+      const updated = await store.update(clientId, input, (metadata) => deps.validateClient(metadata));
       if (!updated) throw notFound(clientId);
       const after = toClientView(updated);
       const changed = (Object.keys(after) as (keyof ClientView)[]).filter(
@@ -369,7 +352,7 @@ export function createClientOps(deps: ClientOpsDeps) {
       ) {
         throw invalid('accessTokenTtl is a number of seconds between 60 and 86400');
       }
-      const server = await checked(() => store.addResourceServer(input));
+      const server = await store.addResourceServer(input);
       await record(actor, {
         type: 'resource_server.created',
         details: { resource: server.identifier, scopes: server.scopes, tokenFormat: server.tokenFormat },
