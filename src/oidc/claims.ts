@@ -10,7 +10,16 @@ export const SCOPE_CLAIMS = {
   email: ['email', 'email_verified'],
   phone: ['phone_number', 'phone_number_verified'],
   roles: ['roles', 'groups'],
-  dingtalk: ['dingtalk_union_id', 'dingtalk_user_id', 'dingtalk_corp_id', 'departments', 'title'],
+  dingtalk: [
+    'dingtalk_union_id',
+    'dingtalk_user_id',
+    'dingtalk_corp_id',
+    'departments',
+    'title',
+    'dingtalk_job_number',
+    'dingtalk_manager_user_id',
+    'dingtalk_hired_date',
+  ],
 } as const;
 
 /** What a client may set about the claims it receives (client metadata). */
@@ -44,7 +53,17 @@ export function accountClaims(account: Account, roles: string[], options: ClaimO
     dingtalk_corp_id: account.corpId ?? undefined,
     departments: departments.map((d) => d.name),
     title: account.title ?? undefined,
+    // Employee fields of the directory record (issue #13 item 6): 工号, the direct manager's userid,
+    // the hire date as a calendar date in China time (DingTalk gives the day's midnight in ms).
+    dingtalk_job_number: account.jobNumber ?? undefined,
+    dingtalk_manager_user_id: account.managerUserId ?? undefined,
+    dingtalk_hired_date: account.hiredAt ? chinaDate(account.hiredAt) : undefined,
   };
+}
+
+/** `YYYY-MM-DD` of an instant in China Standard Time (UTC+8, no daylight saving). */
+function chinaDate(at: Date): string {
+  return new Date(at.getTime() + 8 * 3600_000).toISOString().slice(0, 10);
 }
 
 /** Claims every ID token has anyway; `sub` is the only account claim among them. */

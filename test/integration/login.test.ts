@@ -69,6 +69,11 @@ describe('login with DingTalk (emulator, real Postgres and Redis)', function () 
       });
       expect(info.roles).to.deep.equal([]);
       expect(info.departments).to.be.an('array').with.lengthOf.above(0);
+      // Employee fields (issue #13 item 6), from the emulator's directory record of this person.
+      const record = world.emulator.state.findMember('manager7421')!;
+      expect(info.dingtalk_job_number).to.equal(record.job_number);
+      expect(info.dingtalk_manager_user_id).to.equal(record.manager_userid);
+      expect(info.dingtalk_hired_date).to.equal(new Date(record.hired_date! + 8 * 3600_000).toISOString().slice(0, 10));
     });
 
     it('refreshes the tokens', async function () {
