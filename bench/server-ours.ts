@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { loadConfig } from '../src/config/load.js';
 import { createLogger } from '../src/log.js';
-import { startServer } from '../src/main.js';
+import { startServer } from '../src/app/server.js';
 import { failStart, freePort, onStop, readChildSettings, RESOURCE_SCOPE, RESOURCES, RP_REDIRECT_URI, send } from './protocol.js';
 
 async function main(): Promise<void> {

@@ -5,7 +5,7 @@
  * provider accepted, DingTalk operation names and our own error codes.
  *
  * The helpers at the end connect the parts that know nothing of metrics (the DingTalk client, the
- * audit log, Sequelize, ioredis) from the composition root (main.ts).
+ * audit log, Sequelize, ioredis) from the composition root (app/compose.ts).
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import {

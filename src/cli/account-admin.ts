@@ -2,9 +2,7 @@ import { parseArgs } from 'node:util';
 
 import type { RevocationResult } from '../accounts/revocation.js';
 import type { Config } from '../config/schema.js';
-import { cliUser } from './context.js';
-import { createLogger } from '../log.js';
-import { createServices } from '../main.js';
+import { cliUser, openServices } from './context.js';
 
 /** The `accounts` actions this file runs; `accounts show` lives in accounts.ts. */
 export const ACCOUNT_ADMIN_ACTIONS: ReadonlySet<string> = new Set(['revoke', 'disable', 'enable', 'sync']);
@@ -51,8 +49,7 @@ export async function runAccountAdmin(config: Config, args: string[]): Promise<n
     return 1;
   }
 
-  const logger = createLogger({ logLevel: config.logLevel === 'silent' ? 'silent' : 'warn' });
-  const services = await createServices(config, logger);
+  const services = await openServices(config);
   try {
     const { deprovisioning } = services;
     const actor = cliUser();

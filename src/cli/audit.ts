@@ -2,9 +2,7 @@ import { parseArgs } from 'node:util';
 import { type AuditItem, MAX_CSV_ROWS } from '../admin/ops/audit.js';
 import { auditFilterOf, UUID } from '../admin/ops/filters.js';
 import type { Config } from '../config/schema.js';
-import { createLogger } from '../log.js';
-import { createServices } from '../main.js';
-import { adminServiceOf, printTable } from './context.js';
+import { adminServiceOf, printTable, openServices } from './context.js';
 
 const MAX_LIMIT = 1000;
 
@@ -59,8 +57,7 @@ export async function runAudit(config: Config, args: string[]): Promise<number> 
   }
   const limit = values.limit === undefined ? 50 : Number(values.limit);
 
-  const logger = createLogger({ logLevel: config.logLevel === 'silent' ? 'silent' : 'warn' });
-  const services = await createServices(config, logger);
+  const services = await openServices(config);
   try {
     // The account may be named as the CLI names it everywhere; the API takes only the id. An id
     // is used as given, so the events of a deleted account can still be found.

@@ -7,9 +7,7 @@ import type { Config } from '../config/schema.js';
 import { AppError } from '../errors/app-error.js';
 import { GRANT_TYPES, type GrantType } from '../oidc/clients.js';
 import { createClientValidator } from '../oidc/provider.js';
-import { createLogger } from '../log.js';
-import { createServices } from '../main.js';
-import { adminServiceOf, cliUser, openCli, printTable } from './context.js';
+import { adminServiceOf, cliUser, openCli, printTable, openServices } from './context.js';
 
 const HELP = `Usage:
   dingtalk-oidc clients add --name NAME [options]
@@ -199,7 +197,7 @@ export async function runClients(config: Config, args: string[]): Promise<number
       case 'remove': {
         // The admin service's delete: the client, then its consents, grants and session entries
         // (Redis), as the console and the API do it.
-        const services = await createServices(config, createLogger({ logLevel: 'warn' }));
+        const services = await openServices(config);
         try {
           const result = await adminServiceOf(services).deleteClient(clientId!, actor);
           console.log(

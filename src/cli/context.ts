@@ -1,20 +1,14 @@
 import { userInfo } from 'node:os';
-import { type AuditLog, createAuditLog } from '../accounts/audit.js';
-import type { Config } from '../config/schema.js';
+import type { AuditLog } from '../accounts/audit.js';
+import type { AccessChanges } from '../accounts/access-changes.js';
 import { createConsentStore } from '../accounts/consents.js';
 import { type AdminOps, type AdminOpsDeps, createAdminOps } from '../admin/ops/index.js';
-import { openDatabase, type Services } from '../main.js';
-import { clientsFileOptions, createClientStore, readClientsFile, type ClientStore } from '../oidc/clients.js';
-import { createKeyStore, type KeyStore } from '../oidc/keys.js';
-import { createSecretBox } from '../oidc/secret-box.js';
+import { composeCore, composeServices, dingtalkEventSettings, type Services } from '../app/compose.js';
+import type { Config } from '../config/schema.js';
 import { createLogger } from '../log.js';
-import { pendingMigrations } from '../db/migrator.js';
+import type { ClientStore } from '../oidc/clients.js';
+import type { KeyStore } from '../oidc/keys.js';
 import type { ChangeNotifier } from '../store/notifications.js';
-import { createStores, type Stores } from '../store/index.js';
-import { type AccessChanges, createAccessChanges } from '../accounts/access-changes.js';
-import { createAccountCache } from '../oidc/account-cache.js';
-import type { Models } from '../db/models/index.js';
-import type { Logger } from '../log.js';
 
 export interface CliContext {
   keyStore: KeyStore;
@@ -23,66 +17,42 @@ export interface CliContext {
   audit: AuditLog;
   /** Tell running servers about a change (Redis pub/sub); a no-op without REDIS_URL. */
   notify: ChangeNotifier['publish'];
-  /** Revokes the grants an access change takes away, in the servers' Redis; absent without REDIS_URL. */
+  /**
+   * Revokes the grants an access change takes away, in the servers' Redis (the same adapter, no
+   * provider needed; accounts read afresh); absent without REDIS_URL, where the servers' grants
+   * live in their own memory, out of reach (their use-time check still applies).
+   */
   access?: AccessChanges;
   close(): Promise<void>;
 }
 
-/** Open what a management command needs: the database (migrated), keys, clients and the audit log. */
-export async function openCli(config: Config): Promise<CliContext> {
-  const logger = createLogger({ logLevel: 'warn' });
-  const { db, embedded } = await openDatabase(config, logger);
-  // Running servers drop cached clients and reload keys when told; otherwise their cache times apply.
-  const stores = await createStores(config, { logger, command: true });
-  const notify: ChangeNotifier['publish'] = (topic, id) => stores.notifier.publish(topic, id);
-  const close = async (): Promise<void> => {
-    await db.close();
-    await stores.close();
-    await embedded?.stop();
+/**
+ * What the key, client and role commands need, from the composition root: the database (checked,
+ * never migrated), keys, clients, roles and the audit log. Account changes made here reach the
+ * running servers' caches at once (change notifications).
+ */
+export async function openCli(config: Config): Promise<CliContext & Pick<Services, 'db' | 'roles'>> {
+  const core = await composeCore(config, createLogger({ logLevel: 'warn' }), { command: true });
+  return {
+    db: core.db,
+    keyStore: core.keyStore,
+    clientStore: core.clientStore,
+    roles: core.roles,
+    audit: core.audit,
+    notify: (topic, id) => core.stores.notifier.publish(topic, id),
+    ...(core.stores.shared ? { access: core.access } : {}),
+    close: () => core.close(),
   };
-  const pending = await pendingMigrations(db.sequelize);
-  if (pending.length > 0) {
-    await close();
-    throw new Error(`the database needs migrating (${pending.length} pending): run \`dingtalk-oidc migrate\` first`);
-  }
-  const keyStore = createKeyStore(db.sequelize, db.models, createSecretBox(config.secrets.keyEncryption, 'signing-keys'), {
-    activationDelayMs: config.oidc.keyActivationDelayMs,
-  });
-  // A fresh installation set up from the command line before its first start needs keys too.
-  await keyStore.ensure();
-  const clientStore = createClientStore(
-    db.models,
-    createSecretBox(config.secrets.keyEncryption, 'client-secrets'),
-    config.clientsFile ? readClientsFile(config.clientsFile, clientsFileOptions(config)) : [],
-    (id) => notify('clients', id),
-  );
-  const audit = createAuditLog(db.models, logger);
-  const access = cliAccessChanges(db.models, stores, clientStore, audit, logger);
-  return { keyStore, clientStore, audit, notify, ...(access ? { access } : {}), close };
 }
 
 /**
- * Grant revocation for access changes made from the command line: straight in the servers' Redis
- * (the same adapter, no provider needed), with accounts read afresh. Without REDIS_URL the servers'
- * grants live in their own memory, out of reach; their use-time check still applies.
+ * Everything the admin operations need (DingTalk, deprovisioning, the inbox, the provider), from
+ * the composition root, without any server part. The logger says warnings only (none with
+ * LOG_LEVEL=silent).
  */
-export function cliAccessChanges(
-  models: Models,
-  stores: Stores,
-  clientStore: Pick<ClientStore, 'metadataOf'>,
-  audit: AuditLog,
-  logger: Logger,
-): AccessChanges | undefined {
-  if (!stores.shared) return undefined;
-  const accounts = createAccountCache(models, { ttlMs: 0 });
-  return createAccessChanges({
-    models,
-    adapter: stores.adapter,
-    lookup: (accountId) => accounts.get(accountId),
-    clientMetadata: (clientId) => clientStore.metadataOf(clientId),
-    audit,
-    logger,
-  });
+export function openServices(config: Config): Promise<Services> {
+  const logger = createLogger({ logLevel: config.logLevel === 'silent' ? 'silent' : 'warn' });
+  return composeServices(config, logger, { command: true });
 }
 
 /** What a table cell can show; an object would print as [object Object]. */
@@ -122,7 +92,7 @@ export function cliUser(): string {
  * part (the DingTalk directory of `dingtalk check`).
  */
 export function adminServiceOf(services: Services, overrides: Partial<AdminOpsDeps> = {}): AdminOps {
-  const { config, db, holder, logger } = services;
+  const { config, db, holder } = services;
   return createAdminOps({
     sequelize: db.sequelize,
     models: db.models,
@@ -132,17 +102,12 @@ export function adminServiceOf(services: Services, overrides: Partial<AdminOpsDe
     clientStore: services.clientStore,
     accountIndex: services.accountIndex,
     provider: () => holder.current(),
-    audit: createAuditLog(db.models, logger),
+    audit: services.audit,
     issuer: config.issuer,
     keyStore: services.keyStore,
     validateClient: (metadata) => holder.validateClient(metadata),
     dingtalk: services.dingtalk.interactive,
-    dingtalkEvents: {
-      token: Boolean(config.dingtalk.eventToken),
-      aesKey: Boolean(config.dingtalk.eventAesKey),
-      mode: config.dingtalk.eventMode,
-      streamConnections: () => services.streamBoard.list(),
-    },
+    dingtalkEvents: dingtalkEventSettings(config, services.streamBoard),
     access: services.access,
     inbox: services.inbox,
     ...overrides,

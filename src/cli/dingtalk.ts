@@ -4,9 +4,8 @@ import { usesEmulator } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { Account } from '../db/models/account.js';
 import { type CorpTokenCache, createDingTalk, createMemoryCorpTokenCache, upstreamFailureText } from '../dingtalk/index.js';
-import { createLogger } from '../log.js';
-import { createServices, EMULATOR_PATH } from '../main.js';
-import { adminServiceOf, cliUser } from './context.js';
+import { EMULATOR_PATH } from '../app/dingtalk.js';
+import { adminServiceOf, cliUser, openServices } from './context.js';
 import { runEvents } from './events.js';
 
 /** Exit code when at least one check failed (1 is bad usage, 2 an invalid configuration). */
@@ -75,8 +74,7 @@ export async function runDingTalk(config: Config, args: string[]): Promise<numbe
     oapiBaseUrl: dt.oapiBaseUrl,
   };
 
-  const logger = createLogger({ logLevel: config.logLevel === 'silent' ? 'silent' : 'warn' });
-  const services = await createServices(config, logger);
+  const services = await openServices(config);
   try {
     const account: Account | undefined = values.as === undefined ? undefined : await services.roles.findAccount(values.as);
     const { directory } = createDingTalk({

@@ -2,9 +2,7 @@ import { parseArgs } from 'node:util';
 import type { Actor } from '../admin/ops/actor.js';
 import { inboxStatusOf } from '../admin/ops/filters.js';
 import type { Config } from '../config/schema.js';
-import { createLogger } from '../log.js';
-import { createServices } from '../main.js';
-import { adminServiceOf, cliUser, printTable } from './context.js';
+import { adminServiceOf, cliUser, printTable, openServices } from './context.js';
 
 const HELP = `Usage:
   dingtalk-oidc dingtalk events list [--status pending|done|failed|ignored] [--page N] [--json]
@@ -42,7 +40,7 @@ export async function runEvents(config: Config, args: string[]): Promise<number>
   }
   const status = inboxStatusOf(values.status);
   const page = Math.max(1, Number(values.page ?? 1) || 1);
-  const services = await createServices(config, createLogger({ logLevel: 'warn' }));
+  const services = await openServices(config);
   try {
     const ops = adminServiceOf(services);
     if (action === 'list') {

@@ -1,7 +1,7 @@
 import type { Config } from '../config/schema.js';
 import { migrate } from '../db/migrator.js';
 import { createLogger } from '../log.js';
-import { openDatabase } from '../main.js';
+import { openDatabase } from '../db/open.js';
 
 /** `migrate`: apply pending migrations; running it again applies nothing. */
 export async function runMigrate(config: Config): Promise<number> {

@@ -1,18 +1,11 @@
 import { parseArgs } from 'node:util';
-import { createAuditLog, type AuditLog } from '../accounts/audit.js';
+import type { AuditLog } from '../accounts/audit.js';
 import { describeRule, RULE_KINDS } from '../accounts/role-rules.js';
-import { createRoleService, type RoleChange, type RoleService } from '../accounts/roles.js';
+import type { RoleChange, RoleService } from '../accounts/roles.js';
 import type { Config } from '../config/schema.js';
-import { watchAccountChanges } from '../oidc/account-cache.js';
-import { createStores } from '../store/index.js';
-import { pendingMigrations } from '../db/migrator.js';
 import type { Database } from '../db/sequelize.js';
-import { createLogger } from '../log.js';
-import { openDatabase } from '../main.js';
-import { cliAccessChanges, printTable } from './context.js';
+import { openCli, printTable } from './context.js';
 import type { AccessChanges } from '../accounts/access-changes.js';
-import { clientsFileOptions, createClientStore, readClientsFile } from '../oidc/clients.js';
-import { createSecretBox } from '../oidc/secret-box.js';
 
 const HELP = `Usage:
   dingtalk-oidc roles list [--json]
@@ -50,42 +43,11 @@ export interface RoleCli {
   close(): Promise<void>;
 }
 
-/** The database (migrated), the role service on it and the audit log, for a management command. */
-export async function openRoleCli(config: Config): Promise<RoleCli> {
-  const logger = createLogger({ logLevel: 'warn' });
-  const { db, embedded } = await openDatabase(config, logger);
-  const close = async (): Promise<void> => {
-    await db.close();
-    await embedded?.stop();
-  };
-  const pending = await pendingMigrations(db.sequelize);
-  if (pending.length > 0) {
-    await close();
-    throw new Error(`the database needs migrating (${pending.length} pending): run \`dingtalk-oidc migrate\` first`);
-  }
-  // Role changes made here reach running servers' account caches at once (change notifications).
-  const stores = await createStores(config, { logger, command: true });
-  const published: Promise<void>[] = [];
-  watchAccountChanges(db.models, (change) => published.push(stores.notifier.publish('accounts', change)));
-  const audit = createAuditLog(db.models, logger);
-  const clientStore = createClientStore(
-    db.models,
-    createSecretBox(config.secrets.keyEncryption, 'client-secrets'),
-    config.clientsFile ? readClientsFile(config.clientsFile, clientsFileOptions(config)) : [],
-  );
-  const access = cliAccessChanges(db.models, stores, clientStore, audit, logger);
-  return {
-    db,
-    roles: createRoleService(db.sequelize, db.models, { adminDingtalkUserids: config.adminDingtalkUserids }),
-    audit,
-    ...(access ? { access } : {}),
-    close: async () => {
-      await Promise.all(published);
-      await stores.close();
-      await close();
-    },
-  };
-}
+/**
+ * The database (checked), the role service on it and the audit log, for a management command.
+ * Role changes made here reach running servers' account caches at once (change notifications).
+ */
+export const openRoleCli: (config: Config) => Promise<RoleCli> = openCli;
 
 export async function runRoles(config: Config, args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({

@@ -1,10 +1,8 @@
 import { parseArgs } from 'node:util';
 import type { Actor } from '../admin/ops/actor.js';
 import type { Config } from '../config/schema.js';
-import { createLogger } from '../log.js';
-import { createServices } from '../main.js';
 import type { BackchannelDelivery } from '../accounts/revocation.js';
-import { adminServiceOf, printTable, cliUser } from './context.js';
+import { adminServiceOf, printTable, cliUser, openServices } from './context.js';
 
 const HELP = `Usage:
   dingtalk-oidc sessions list [--account A] [--client C] [--page N] [--json]
@@ -39,8 +37,7 @@ export async function runSessions(config: Config, args: string[], kind: 'session
     return values.help ? 0 : 1;
   }
   const page = Math.max(1, Number(values.page ?? 1) || 1);
-  const logger = createLogger({ logLevel: 'warn' });
-  const services = await createServices(config, logger);
+  const services = await openServices(config);
   try {
     const actor: Actor = { accountId: cliUser(), via: 'cli' };
     // The console's session and consent operations, audited the same way.

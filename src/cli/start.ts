@@ -2,7 +2,7 @@ import cluster from 'node:cluster';
 import { usesEmulator } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { createLogger } from '../log.js';
-import { startServer } from '../main.js';
+import { startServer } from '../app/server.js';
 import { startupDone } from './startup-heap.js';
 import { runWorkers } from './workers.js';
 

@@ -96,7 +96,7 @@ export function createApp(deps: AppDeps): Koa {
   });
   router.get('/healthz', liveness);
   router.get('/readyz', readiness(deps.checks ?? {}, logger, { cacheMs: config.readinessCacheMs }));
-  // With METRICS_PORT, /metrics lives on its own listener only (metrics-server.ts, main.ts).
+  // With METRICS_PORT, /metrics lives on its own listener only (http/metrics-server.ts, app/server.ts).
   if (config.metrics.enabled && config.metrics.port === undefined) router.get('/metrics', metricsEndpoint(metrics, config.metrics.token));
 
   // An https issuer reached without TLS (a proxy not sending X-Forwarded-Proto): redirect or refuse.

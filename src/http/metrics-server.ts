@@ -2,7 +2,9 @@
  * `/metrics` on its own listener (METRICS_PORT): Prometheus scrapes the pods there, and the public
  * load balancer, which forwards only PORT, never reaches it. Nothing else is served there.
  */
+import http from 'node:http';
 import Koa from 'koa';
+import type { Config } from '../config/schema.js';
 import type { Metrics } from '../metrics.js';
 import { metricsEndpoint } from './middleware/metrics.js';
 
@@ -20,4 +22,25 @@ export function createMetricsApp(metrics: Metrics, token: string | undefined): K
     ctx.body = { error: 'not_found' };
   });
   return app;
+}
+
+/** `/metrics` on its own port (METRICS_PORT), off the public listener; undefined without one. */
+export async function listenForMetrics(config: Config, metrics: Metrics): Promise<http.Server | undefined> {
+  if (!config.metrics.enabled || config.metrics.port === undefined) return undefined;
+  const handle = createMetricsApp(metrics, config.metrics.token).callback();
+  const server = http.createServer((req, res) => void handle(req, res)); // never rejects, as in app/server.ts
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        new Error(
+          error.code === 'EADDRINUSE'
+            ? `port ${config.metrics.port} is already in use (METRICS_PORT)`
+            : `cannot listen on METRICS_PORT: ${error.message}`,
+          { cause: error },
+        ),
+      ),
+    );
+    server.listen(config.metrics.port, config.host, () => resolve());
+  });
+  return server;
 }

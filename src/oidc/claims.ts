@@ -86,11 +86,28 @@ export function idTokenClaimNames(client: unknown, requested: Record<string, unk
  * must also still be admitted by that app's `access_policy` (`mayUse`, from the account cache):
  * otherwise there is no account, and oidc-provider answers `invalid_grant` / `invalid_token`.
  */
-export function createFindAccount(accounts: AccountCache, options: { mayUse?: AccessCheck } = {}): FindAccount {
+export function createFindAccount(
+  accounts: AccountCache,
+  options: {
+    mayUse?: AccessCheck;
+    /**
+     * A refresh (a refresh token at the token endpoint) is also a membership re-check: someone who
+     * left cannot refresh (accounts/deprovisioning.ts `checkMembershipOnRefresh`, cached a few minutes).
+     */
+    isMemberOnRefresh?: (accountId: string) => Promise<boolean>;
+  } = {},
+): FindAccount {
   return async (ctx, sub, token): Promise<OidcAccount | undefined> => {
     const snapshot = await accounts.get(sub);
     if (!snapshot || snapshot.account.status !== 'active') return undefined;
     if (token && options.mayUse && ctx?.oidc?.client && !(await options.mayUse(sub, ctx.oidc.client))) return undefined;
+    if (
+      options.isMemberOnRefresh &&
+      token?.kind === 'RefreshToken' &&
+      ctx?.oidc?.route === 'token' &&
+      !(await options.isMemberOnRefresh(sub))
+    )
+      return undefined;
     const { account, roles } = snapshot;
     const client = ctx?.oidc?.client as { groups_include_departments?: unknown } | undefined;
     const claims = accountClaims(account, roles, { departmentGroups: client?.groups_include_departments === true });

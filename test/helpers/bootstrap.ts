@@ -11,7 +11,7 @@ import type { Config } from '../../src/config/schema.js';
 import { migrate } from '../../src/db/migrator.js';
 import { createDatabase } from '../../src/db/sequelize.js';
 import { createLogger, type LoggerOptions } from '../../src/log.js';
-import { type RunningServer, startServer } from '../../src/main.js';
+import { type RunningServer, startServer } from '../../src/app/server.js';
 
 export const TEST_DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/dingtalk_oidc_test';
 const REDIS_BASE = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';

@@ -419,7 +419,7 @@ describe('deprovisioning from DingTalk (emulator, real Postgres and Redis)', fun
       const person = newMember(world);
       const { tokens, account } = await signIn(person);
       world.emulator.state.markLeft(person.userid!);
-      // main.ts calls the check from findAccount when a refresh token is used.
+      // findAccount (oidc/claims.ts) calls the check when a refresh token is used.
       await expectRefreshRefused(tokens.refresh_token!);
       expect(await accountStatus(account.id)).to.deep.equal({ status: 'disabled', statusReason: LEFT_ORG_REASON });
       expect(await introspect(tokens.access_token)).to.deep.equal({ active: false });

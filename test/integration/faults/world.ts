@@ -11,7 +11,7 @@ import { migrate } from '../../../src/db/migrator.js';
 import { createDatabase } from '../../../src/db/sequelize.js';
 import { createEmulator } from '../../../src/emulator/index.js';
 import { createLogger } from '../../../src/log.js';
-import { startServer } from '../../../src/main.js';
+import { startServer } from '../../../src/app/server.js';
 import { freePort } from '../../helpers/bootstrap.js';
 import { CORP_ID, type LoginWorld } from '../../helpers/login-flow.js';
 import { type PrivatePostgres, type PrivateRedis, startPrivatePostgres, startPrivateRedis } from '../../helpers/services.js';

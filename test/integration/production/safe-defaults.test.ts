@@ -1,7 +1,7 @@
 /**
  * Production's safe defaults (issue #11): no start without DINGTALK_CORP_ID when DingTalk
  * credentials are set, and no hand-chosen CLIENTS_FILE secret shorter than 32 characters.
- * The real command line and the real createServices, on the test PostgreSQL and Redis.
+ * The real command line and the real composition root (composeServer), on the test PostgreSQL and Redis.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,7 +10,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { loadConfig } from '../../../src/config/load.js';
 import { createLogger } from '../../../src/log.js';
-import { createServices } from '../../../src/main.js';
+import { composeServer } from '../../../src/app/compose.js';
 import { prepareServices, resetState, TEST_DATABASE_URL, TEST_REDIS_URL } from '../../helpers/bootstrap.js';
 import { cli } from '../../helpers/cli.js';
 
@@ -69,7 +69,7 @@ describe('production safe defaults', function () {
     const config = loadConfig({ env: { ...PRODUCTION, CLIENTS_FILE: clientsFile(secret) } });
     let failure: Error | undefined;
     try {
-      const services = await createServices(config, createLogger(config));
+      const services = await composeServer(config, createLogger(config));
       await services.close();
     } catch (error) {
       failure = error as Error;
@@ -80,7 +80,7 @@ describe('production safe defaults', function () {
 
   it('accepts a CLIENTS_FILE client_secret of 32 characters or more', async function () {
     const config = loadConfig({ env: { ...PRODUCTION, CLIENTS_FILE: clientsFile(randomBytes(16).toString('hex')) } });
-    const services = await createServices(config, createLogger(config));
+    const services = await composeServer(config, createLogger(config));
     await services.close();
   });
 
@@ -88,7 +88,7 @@ describe('production safe defaults', function () {
     const config = loadConfig({
       env: { NODE_ENV: 'test', DATABASE_URL: TEST_DATABASE_URL, REDIS_URL: TEST_REDIS_URL, CLIENTS_FILE: clientsFile('dev') },
     });
-    const services = await createServices(config, createLogger({ ...config, logLevel: 'silent' }));
+    const services = await composeServer(config, createLogger({ ...config, logLevel: 'silent' }));
     await services.close();
   });
 });

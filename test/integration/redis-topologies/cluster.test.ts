@@ -266,7 +266,7 @@ describe('Redis Cluster (3 private masters, REDIS_URL=redis-cluster://)', functi
         expect((failure as Error).message).to.match(/^CLUSTERDOWN/);
       });
 
-      // Needs src/main.ts to use checkRedisReady for its `redis` readiness check (see the report).
+      // Needs src/app/compose.ts to use checkRedisReady for its `redis` readiness check (see the report).
       it('reports not ready (PONG from a node is not a serving Cluster)', async function () {
         const ready = await fetch(`${world.server.issuer}/readyz`, { signal: AbortSignal.timeout(10_000) });
         expect(ready.status, await ready.text()).to.equal(503);
