@@ -1,6 +1,9 @@
 /** Admin API: accounts (search, detail, disable, enable, revoke, sync). */
+import { z } from 'zod';
 import { pageOf } from '../ops/paging.js';
-import { actorOf, type ApiRoutes, bodyOf, str } from './context.js';
+import { actorOf, type ApiRoutes, bodyOf, optionalText, parse } from './context.js';
+
+const disableBody = z.object({ reason: optionalText('reason') });
 
 export function registerAccountRoutes({ router, ops }: ApiRoutes): void {
   router.get('/accounts', async (ctx) => {
@@ -12,7 +15,9 @@ export function registerAccountRoutes({ router, ops }: ApiRoutes): void {
     ctx.body = await ops.accountDetail(ctx.params.id!);
   });
   router.post('/accounts/:id/disable', async (ctx) => {
-    ctx.body = await ops.disableAccount(ctx.params.id!, actorOf(ctx), str(bodyOf(ctx).reason, 'reason', false));
+    const actor = actorOf(ctx);
+    const { reason } = parse(disableBody, bodyOf(ctx));
+    ctx.body = await ops.disableAccount(ctx.params.id!, actor, reason);
   });
   router.post('/accounts/:id/enable', async (ctx) => {
     ctx.body = await ops.enableAccount(ctx.params.id!, actorOf(ctx));

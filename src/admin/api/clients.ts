@@ -1,7 +1,19 @@
 /** Admin API: clients (presets, create, update, delete, rotate the secret) and resource servers. */
 import { apiClientFormSchema, type ClientForm, parseClientForm } from '../ops/client-schema.js';
 import { pageOf } from '../ops/paging.js';
-import { actorOf, type ApiRoutes, bad, bodyOf, str, stringList } from './context.js';
+import { z } from 'zod';
+import { actorOf, type ApiRoutes, bodyOf, parse, requiredText, stringList } from './context.js';
+
+/** A new resource server; the operations check the identifier, the scopes' characters and the TTL's range. */
+const resourceServerBody = z.object({
+  scopes: stringList('scopes').optional(),
+  tokenFormat: z.enum(['jwt', 'opaque'], { error: 'tokenFormat is jwt or opaque' }).optional(),
+  accessTokenTtl: z.number({ error: 'accessTokenTtl is a number of seconds' }).optional(),
+  identifier: requiredText('identifier'),
+  // Anything but a non-empty string is no name (the identifier is shown instead).
+  name: z.unknown().optional(),
+});
+const identifierQuery = z.object({ identifier: requiredText('identifier') });
 
 export function registerClientRoutes({ router, ops }: ApiRoutes): void {
   router.get('/clients', async (ctx) => {
@@ -38,21 +50,16 @@ export function registerClientRoutes({ router, ops }: ApiRoutes): void {
     ctx.body = await ops.listResourceServers(page, pageSize);
   });
   router.post('/resource-servers', async (ctx) => {
-    const input = bodyOf(ctx);
     const actor = actorOf(ctx);
-    const scopes = input.scopes === undefined ? undefined : stringList(input.scopes, 'scopes');
-    const tokenFormat = input.tokenFormat;
-    if (tokenFormat !== undefined && tokenFormat !== 'jwt' && tokenFormat !== 'opaque') throw bad('tokenFormat is jwt or opaque');
-    const ttl = input.accessTokenTtl;
-    if (ttl !== undefined && typeof ttl !== 'number') throw bad('accessTokenTtl is a number of seconds');
+    const { identifier, name, scopes, tokenFormat, accessTokenTtl } = parse(resourceServerBody, bodyOf(ctx));
     ctx.status = 201;
     ctx.body = await ops.createResourceServer(
       {
-        identifier: str(input.identifier, 'identifier')!,
-        ...(typeof input.name === 'string' && input.name ? { name: input.name.slice(0, 100) } : {}),
+        identifier,
+        ...(typeof name === 'string' && name ? { name: name.slice(0, 100) } : {}),
         ...(scopes ? { scopes } : {}),
         ...(tokenFormat ? { tokenFormat } : {}),
-        ...(ttl === undefined ? {} : { accessTokenTtl: ttl }),
+        ...(accessTokenTtl === undefined ? {} : { accessTokenTtl }),
       },
       actor,
     );
@@ -60,7 +67,7 @@ export function registerClientRoutes({ router, ops }: ApiRoutes): void {
   // The identifier is a URI: given as a query parameter, not a path segment.
   router.delete('/resource-servers', async (ctx) => {
     const actor = actorOf(ctx);
-    ctx.body = await ops.deleteResourceServer(str(ctx.query.identifier, 'identifier')!, actor);
+    ctx.body = await ops.deleteResourceServer(parse(identifierQuery, ctx.query).identifier, actor);
   });
 }
 

@@ -1,8 +1,19 @@
 /** Admin API: roles, manual assignments and role rules (with a preview that changes nothing). */
+import { z } from 'zod';
 import { AppError } from '../../errors/app-error.js';
 import { pageOf, paginate } from '../ops/paging.js';
 import type { RuleFields } from '../ops/roles.js';
-import { actorOf, type ApiRoutes, bodyOf, str } from './context.js';
+import { actorOf, type ApiRoutes, bodyOf, optionalText, parse, requiredText } from './context.js';
+
+/** Rule fields as the role service takes them; `value` may be one value or a list (the role service checks it per kind). */
+const ruleBody = z.object({
+  kind: z.string({ error: 'kind is required' }),
+  value: z.unknown().optional(),
+  includeSubDepartments: z.boolean({ error: 'includeSubDepartments is true or false' }).optional(),
+});
+const roleOfRuleBody = z.object({ role: requiredText('role'), description: optionalText('description') });
+const roleBody = z.object({ name: requiredText('name'), description: optionalText('description') });
+const accountBody = z.object({ account: requiredText('account') });
 
 export function registerRoleRoutes({ router, ops }: ApiRoutes): void {
   // Role rules first: /roles/:name would otherwise take "rules" as a role name.
@@ -19,12 +30,11 @@ export function registerRoleRoutes({ router, ops }: ApiRoutes): void {
   router.post('/roles/rules', async (ctx) => {
     const input = bodyOf(ctx);
     const actor = actorOf(ctx);
-    const { rule, changes } = await ops.addRule(
-      { ...ruleInput(input), role: str(input.role, 'role')!, description: str(input.description, 'description', false) ?? null },
-      actor,
-    );
+    const rule = ruleInput(input);
+    const { role, description } = parse(roleOfRuleBody, input);
+    const { rule: added, changes } = await ops.addRule({ ...rule, role, description: description ?? null }, actor);
     ctx.status = 201;
-    ctx.body = { rule, changes };
+    ctx.body = { rule: added, changes };
   });
   router.delete('/roles/rules/:id', async (ctx) => {
     const id = ctx.params.id ?? '';
@@ -37,34 +47,31 @@ export function registerRoleRoutes({ router, ops }: ApiRoutes): void {
     ctx.body = paginate(await ops.listRoles(), page, pageSize);
   });
   router.post('/roles', async (ctx) => {
-    const input = bodyOf(ctx);
     const actor = actorOf(ctx);
+    const { name, description } = parse(roleBody, bodyOf(ctx));
     ctx.status = 201;
-    ctx.body = await ops.createRole(str(input.name, 'name')!, str(input.description, 'description', false) ?? null, actor);
+    ctx.body = await ops.createRole(name, description ?? null, actor);
   });
   router.delete('/roles/:name', async (ctx) => {
     ctx.body = await ops.deleteRole(ctx.params.name!, actorOf(ctx));
   });
   router.post('/roles/:name/assign', async (ctx) => {
     const actor = actorOf(ctx);
-    ctx.body = await ops.assignRole(ctx.params.name!, str(bodyOf(ctx).account, 'account')!, actor);
+    ctx.body = await ops.assignRole(ctx.params.name!, parse(accountBody, bodyOf(ctx)).account, actor);
   });
   router.post('/roles/:name/unassign', async (ctx) => {
     const actor = actorOf(ctx);
-    const change = await ops.unassignRole(ctx.params.name!, str(bodyOf(ctx).account, 'account')!, actor);
+    const change = await ops.unassignRole(ctx.params.name!, parse(accountBody, bodyOf(ctx)).account, actor);
     ctx.body = change ?? { unassigned: false };
   });
 }
 
-/** Rule fields as the role service takes them; `value` may be one value or a list. */
-export function ruleInput(input: Record<string, unknown>): RuleFields {
-  if (typeof input.kind !== 'string') throw new AppError('roles.invalid_rule', 'kind is required', { status: 400 });
-  if (input.includeSubDepartments !== undefined && typeof input.includeSubDepartments !== 'boolean') {
-    throw new AppError('roles.invalid_rule', 'includeSubDepartments is true or false', { status: 400 });
-  }
+/** The rule fields of a body; a 400 `roles.invalid_rule` when they do not fit. */
+function ruleInput(input: Record<string, unknown>): RuleFields {
+  const { kind, value, includeSubDepartments } = parse(ruleBody, input, 'roles.invalid_rule');
   return {
-    kind: input.kind,
-    ...(input.value === undefined ? {} : { value: input.value }),
-    ...(input.includeSubDepartments === undefined ? {} : { includeSubDepartments: input.includeSubDepartments }),
+    kind,
+    ...(value === undefined ? {} : { value }),
+    ...(includeSubDepartments === undefined ? {} : { includeSubDepartments }),
   };
 }

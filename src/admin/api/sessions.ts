@@ -1,7 +1,10 @@
 /** Admin API: sessions across accounts, ending one, and ending what an account has at one app. */
 import { accountClientFilterOf } from '../ops/filters.js';
 import { pageOf } from '../ops/paging.js';
-import { actorOf, type ApiRoutes, bad, bodyOf } from './context.js';
+import { z } from 'zod';
+import { actorOf, type ApiRoutes, bodyOf, optionalFlag, parse } from './context.js';
+
+const appRevokeBody = z.object({ consent: optionalFlag('consent') });
 
 export function registerSessionRoutes({ router, ops }: ApiRoutes): void {
   router.get('/sessions', async (ctx) => {
@@ -12,8 +15,7 @@ export function registerSessionRoutes({ router, ops }: ApiRoutes): void {
   });
   router.post('/accounts/:id/apps/:client/revoke', async (ctx) => {
     const actor = actorOf(ctx);
-    const consent = bodyOf(ctx).consent;
-    if (consent !== undefined && typeof consent !== 'boolean') throw bad('consent is true or false');
+    const { consent } = parse(appRevokeBody, bodyOf(ctx));
     ctx.body = await ops.revokeAccountApp(ctx.params.id!, ctx.params.client!, actor, { consent: consent === true });
   });
 }
