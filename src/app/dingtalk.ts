@@ -62,6 +62,10 @@ export async function setUpDingTalk(
       corpId,
       publicBaseUrl: base,
       redirectUris: [`${config.issuer}/dingtalk/callback`],
+      ...(config.dingtalk.emulator.orgSize > 0
+        ? { generatedOrg: { size: config.dingtalk.emulator.orgSize, seed: config.dingtalk.emulator.orgSeed } }
+        : {}),
+      ...(config.dingtalk.emulator.limits ? {} : { qpsLimit: false, addressLimit: false }),
     });
   }
   const tokenCache = stores.corpTokenCache(settings.clientId);

@@ -21,8 +21,10 @@ const NUMERIC_PATHS = new Set([
   'dingtalk.timeoutMs',
   'webConcurrency',
   'dingtalk.syncIntervalMinutes',
+  'dingtalk.emulator.orgSize',
+  'dingtalk.emulator.orgSeed',
 ]);
-const BOOLEAN_PATHS = new Set(['login.autoRedirect', 'trustProxy', 'oidc.logoutRevokesOfflineGrants']);
+const BOOLEAN_PATHS = new Set(['login.autoRedirect', 'trustProxy', 'oidc.logoutRevokesOfflineGrants', 'dingtalk.emulator.limits']);
 const ENVS = ['development', 'test', 'production'] as const;
 
 type Json = Record<string, unknown>;

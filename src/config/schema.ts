@@ -120,6 +120,17 @@ export const configSchema = z.object({
       .refine((budget) => budget.backgroundPerSecond <= budget.perApiPerSecond, {
         message: 'backgroundPerSecond must not exceed perApiPerSecond',
       }),
+    /** The built-in emulator (development without DingTalk credentials only). */
+    emulator: z.object({
+      /**
+       * People generated beside the bundled organisation, in departments several levels deep, the
+       * same for the same seed (DINGTALK_EMULATOR_ORG_SIZE, DINGTALK_EMULATOR_ORG_SEED); 0: none.
+       */
+      orgSize: z.number().int().min(0).max(200_000),
+      orgSeed: z.number().int().min(0),
+      /** DingTalk's call limits: 20 calls/s per API, 10 000 requests per 20 s per address (DINGTALK_EMULATOR_LIMITS). */
+      limits: z.boolean(),
+    }),
   }),
 
   login: z.object({
@@ -298,6 +309,9 @@ export const ENV_VARS = {
   DINGTALK_EVENT_MODE: 'dingtalk.eventMode',
   DINGTALK_TIMEOUT_MS: 'dingtalk.timeoutMs',
   DINGTALK_SYNC_INTERVAL_MINUTES: 'dingtalk.syncIntervalMinutes',
+  DINGTALK_EMULATOR_ORG_SIZE: 'dingtalk.emulator.orgSize',
+  DINGTALK_EMULATOR_ORG_SEED: 'dingtalk.emulator.orgSeed',
+  DINGTALK_EMULATOR_LIMITS: 'dingtalk.emulator.limits',
   CLIENTS_FILE: 'clientsFile',
   ADMIN_DINGTALK_USERIDS: 'adminDingtalkUserids',
   KEY_ENCRYPTION_SECRET: 'secrets.keyEncryption',

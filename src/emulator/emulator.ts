@@ -3,10 +3,13 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import Koa from 'koa';
 import { createApiRouter } from './api-routes.js';
-import { faultInjection, qpsLimit } from './faults.js';
+import { addressLimit, faultInjection, qpsLimit } from './faults.js';
+import type { AddressLimit, QpsWindow } from './limits.js';
 import { hostOf, sendApiError, sendOapiError } from './http.js';
-import { createLoginRouter } from './login-routes.js';
+import { createLoginRouter, type CallbackCodeParam } from './login-routes.js';
+import { createDirectoryRouter } from './directory-routes.js';
 import { createOapiRouter } from './oapi-routes.js';
+import type { GeneratedOrgOptions } from './org-generator.js';
 import { defaultSeed, type EmulatorSeed } from './seed.js';
 import { EmulatorState } from './state.js';
 import { StreamGateway } from './stream/gateway.js';
@@ -17,6 +20,11 @@ import type { StreamGatewayOptions } from './stream/types.js';
 export interface EmulatorOptions {
   /** The organisation; default: the bundled `seed.json`. */
   seed?: EmulatorSeed;
+  /**
+   * An organisation generated beside the seed's, deterministically from `seed`: `{ size: 10_000 }`
+   * gives 10 000 people in about 500 departments several levels deep (org-generator.ts).
+   */
+  generatedOrg?: GeneratedOrgOptions;
   /** The one app it knows (AppKey / Client ID) and its secret. */
   clientId: string;
   clientSecret: string;
@@ -24,12 +32,29 @@ export interface EmulatorOptions {
   corpId: string;
   /** Base URL browsers reach it at (the login form posts there); default: a relative form action. */
   publicBaseUrl?: string;
+  /**
+   * The query parameters that carry the code on the login callback: default both `authCode` (the
+   * documented name) and `code` (observed, §1.2); `['code']` or `['authCode']` alone for a stricter test.
+   */
+  callbackCodeParams?: readonly CallbackCodeParam[];
   /** Registered redirect URIs (exact match); default: any http(s) URI is accepted. */
   redirectUris?: readonly string[];
-  /** Delegated permissions of the app; default `Contact.User.Read`, `Contact.User.mobile`. */
+  /** The app's permissions (`PERMISSION`); default: all of them. */
   permissions?: readonly string[];
-  /** Calls per second per API before 90018 / `QpsLimitForAppkeyAndApi`; default 20, `false` = off. */
+  /** Calls per second per API before 90018 / `QpsLimitForAppkeyAndApi` (§6.1); default 20, `false` = off. */
   qpsLimit?: number | false;
+  /**
+   * How that second is counted: `aligned` (default, calendar seconds) or `sliding` (any second: the
+   * stricter reading, which §6.1 tells clients to assume; not the default because the emulator shares
+   * its process with the server in tests, and a busy event loop bunches arrivals that left paced).
+   */
+  qpsWindow?: QpsWindow;
+  /** oapi's answer over that limit: `90018` (default) or `88`, the "momentary ban" of §2.5. */
+  throttleErrcode?: 90018 | 88;
+  /** The per-address block (§6.1); default 10 000 requests in 20 s block for 5 minutes; `false` = off. */
+  addressLimit?: AddressLimit | false;
+  /** The clock under `state.advanceTime`; default `Date.now` (tests of limits pass one that stands still). */
+  clock?: () => number;
   /** Lifetime of login codes; default 5 minutes (undocumented for login codes; JSAPI codes: 5 min). */
   authCodeTtlMs?: number;
   /** Lifetime of access tokens; default 7200 s. */
@@ -73,17 +98,26 @@ export function createEmulator(options: EmulatorOptions): Emulator {
     clientId: options.clientId,
     clientSecret: options.clientSecret,
     corpId: options.corpId,
+    ...(options.generatedOrg === undefined ? {} : { generatedOrg: options.generatedOrg }),
     ...(options.redirectUris === undefined ? {} : { redirectUris: options.redirectUris }),
     ...(options.permissions === undefined ? {} : { permissions: options.permissions }),
     ...(options.qpsLimit === undefined ? {} : { qpsLimit: options.qpsLimit }),
+    ...(options.qpsWindow === undefined ? {} : { qpsWindow: options.qpsWindow }),
+    ...(options.throttleErrcode === undefined ? {} : { throttleErrcode: options.throttleErrcode }),
+    ...(options.addressLimit === undefined ? {} : { addressLimit: options.addressLimit }),
     ...(options.authCodeTtlMs === undefined ? {} : { authCodeTtlMs: options.authCodeTtlMs }),
     ...(options.tokenTtlSeconds === undefined ? {} : { tokenTtlSeconds: options.tokenTtlSeconds }),
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
   });
 
   const app = new Koa();
-  const login = createLoginRouter(state, options.publicBaseUrl === undefined ? {} : { publicBaseUrl: options.publicBaseUrl });
+  const login = createLoginRouter(state, {
+    ...(options.publicBaseUrl === undefined ? {} : { publicBaseUrl: options.publicBaseUrl }),
+    ...(options.callbackCodeParams === undefined ? {} : { callbackCodeParams: options.callbackCodeParams }),
+  });
   const api = createApiRouter(state);
   const oapi = createOapiRouter(state);
+  const directory = createDirectoryRouter(state);
   const stream = new StreamGateway(state, options.stream);
   state.onDirectoryChange((change) => stream.publishChange(change));
   const streamRoutes = createStreamRouter(state, stream, options.publicBaseUrl);
@@ -93,12 +127,14 @@ export function createEmulator(options: EmulatorOptions): Emulator {
     ctx.set('Server', 'DingTalk/1.0.0');
     await next();
   });
+  app.use(addressLimit(state));
   app.use(faultInjection(state));
   app.use(qpsLimit(state));
   app.use(login.routes());
   app.use(api.routes());
   app.use(streamRoutes.routes());
   app.use(oapi.routes());
+  app.use(directory.routes());
   app.use(async (ctx) => {
     if (ctx.body !== undefined && ctx.body !== null) return;
     const host = hostOf(ctx.path);

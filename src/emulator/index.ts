@@ -4,6 +4,7 @@ export { contactEvent, pushEvent, type PushEventOptions, type PushEventResult } 
 export { defaultSeed, parseSeed, type EmulatorSeed, type SeedUser, type SeedUserInput } from './seed.js';
 export {
   DEFAULT_PERMISSIONS,
+  PERMISSION,
   EmulatorState,
   type DirectoryChange,
   type EmulatorCall,
@@ -21,3 +22,6 @@ export {
   type StreamSubscription,
 } from './stream/types.js';
 export { INVALID_AUTH_CODE } from './api-routes.js';
+export { generateOrg, GENERATED_DEPT_BASE, type GeneratedOrg, type GeneratedOrgOptions } from './org-generator.js';
+export { DINGTALK_ADDRESS_LIMIT, type AddressLimit, type QpsWindow } from './limits.js';
+export type { CallbackCodeParam } from './login-routes.js';

@@ -30,12 +30,14 @@ const TEXT = {
     deny: '拒绝',
     left: '已离职',
     outsider: '非本组织成员',
+    external: '外部联系人',
     inactive: '未激活',
     admin: '管理员',
     boss: '老板',
     errorTitle: '钉钉登录请求有误',
     errorLead: '无法继续登录：',
     consentNote: '授权后，该应用将获得您的钉钉个人信息（昵称、头像等）。',
+    more: '另有 {n} 人未列出。',
   },
   en: {
     title: 'DingTalk login (emulator)',
@@ -50,12 +52,14 @@ const TEXT = {
     deny: 'Deny',
     left: 'left the organisation',
     outsider: 'not a member',
+    external: 'external contact',
     inactive: 'not activated',
     admin: 'admin',
     boss: 'boss',
     errorTitle: 'Invalid DingTalk login request',
     errorLead: 'The login cannot continue:',
     consentNote: 'If you agree, the application receives your DingTalk profile (nickname, avatar, …).',
+    more: '{n} more people are not listed.',
   },
 } as const;
 
@@ -100,6 +104,8 @@ export function renderPicker(params: {
   action: string;
   hidden: Record<string, string>;
   users: readonly EmulatorUser[];
+  /** People of the organisation left off the page (a generated organisation of thousands). */
+  notListed?: number;
   appName: string;
   corpName: string;
   departmentName: (deptId: number) => string | undefined;
@@ -113,6 +119,7 @@ export function renderPicker(params: {
       const tags: string[] = [];
       if (user.status === 'left') tags.push(t.left);
       if (user.status === 'outsider') tags.push(t.outsider);
+      if (user.status === 'external') tags.push(t.external);
       if (user.status === 'member' && !user.active) tags.push(t.inactive);
       if (user.admin) tags.push(t.admin);
       if (user.boss) tags.push(t.boss);
@@ -132,7 +139,7 @@ export function renderPicker(params: {
 <form method="post" action="${escapeHtml(params.action)}">
 ${hidden}
 ${buttons}
-<p class="meta">${t.consentNote}</p>
+${params.notListed ? `<p class="meta">${t.more.replace('{n}', String(params.notListed))}</p>\n` : ''}<p class="meta">${t.consentNote}</p>
 <button type="submit" name="decision" value="deny" class="deny">${t.deny}</button>
 </form>`,
   );

@@ -4,6 +4,9 @@ import { readRawBody } from './http.js';
 import { pickLanguage, renderLoginError, renderPicker, type LoginProblem } from './login-page.js';
 import type { EmulatorState } from './state.js';
 
+/** A query parameter that carries the login code on the callback (§1.2). */
+export type CallbackCodeParam = 'authCode' | 'code';
+
 interface AuthorizeRequest {
   redirectUri: URL;
   scope: string;
@@ -11,16 +14,24 @@ interface AuthorizeRequest {
   hidden: Record<string, string>;
 }
 
+/** People listed on the picker at most. */
+const PICKER_LIMIT = 60;
+
 const PASSED_THROUGH = ['client_id', 'redirect_uri', 'response_type', 'scope', 'state', 'prompt', 'corpId', 'org_type'];
 
 /**
  * Routes of the emulated login.dingtalk.com `/oauth2/auth` (§1.1, §1.2). GET validates the request and
  * shows a user picker; the picker POSTs back here. Choosing a person redirects to
- * `redirect_uri?authCode=…&code=…&state=…` (both names, as DingTalk is observed to send); Deny
+ * `redirect_uri?authCode=…&code=…&state=…` (both names, as DingTalk is observed to send; or only one,
+ * `callbackCodeParams`); Deny
  * redirects with `error=access_denied`. A malformed request gets a readable 400 page, never a
  * redirect (the redirect URI is not trustworthy until validated).
  */
-export function createLoginRouter(state: EmulatorState, options: { publicBaseUrl?: string }): Router {
+export function createLoginRouter(
+  state: EmulatorState,
+  options: { publicBaseUrl?: string; callbackCodeParams?: readonly CallbackCodeParam[] },
+): Router {
+  const codeParams = options.callbackCodeParams ?? ['authCode', 'code'];
   const router = new Router();
 
   function validate(params: URLSearchParams): { ok: true; request: AuthorizeRequest } | { ok: false; problems: LoginProblem[] } {
@@ -86,7 +97,9 @@ export function createLoginRouter(state: EmulatorState, options: { publicBaseUrl
       lang: pickLanguage(ctx.get('accept-language')),
       action: `${base.replace(/\/+$/, '')}/oauth2/auth`,
       hidden: checked.request.hidden,
-      users: state.users(),
+      // A generated organisation has thousands: the page lists the first ones (the bundled seed's).
+      users: state.users().slice(0, PICKER_LIMIT),
+      notListed: Math.max(0, state.users().length - PICKER_LIMIT),
       appName: state.clientId,
       corpName: state.corpName,
       departmentName: (id) => state.department(id)?.name,
@@ -108,9 +121,9 @@ export function createLoginRouter(state: EmulatorState, options: { publicBaseUrl
         return showError(ctx, [{ 'zh-CN': '请选择一个帐号', en: 'Choose an account' }]);
       }
       const code = state.issueAuthCode({ unionid, scope, clientId: state.clientId });
-      // `authCode` is the documented name; `code` carries the same value (§1.2, observed).
-      target.searchParams.set('authCode', code);
-      target.searchParams.set('code', code);
+      // `authCode` is the documented name; `code` carries the same value (§1.2, observed). Which of
+      // the two arrive is an option, so a test can check that a client reads either.
+      for (const name of codeParams) target.searchParams.set(name, code);
     }
     if (echoed !== undefined) target.searchParams.set('state', echoed);
     ctx.redirect(target.toString());

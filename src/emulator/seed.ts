@@ -9,9 +9,11 @@ export const seedUserSchema = z
     /**
      * `member` (default): in the directory. `left`: removed from the organisation — can still log in
      * to DingTalk, but getbyunionid / user/get answer 60121. `outsider`: never a member; has a
-     * unionId only.
+     * unionId only. `external`: an external contact (外部联系人) of the organisation: getbyunionid
+     * answers `contact_type` 1 with their userid (§2.2); the employee reads do not list them and
+     * user/get answers 60121 (the emulator's choice: the reads for external contacts are other APIs).
      */
-    status: z.enum(['member', 'left', 'outsider']).default('member'),
+    status: z.enum(['member', 'left', 'outsider', 'external']).default('member'),
     userid: z.string().min(1).optional(),
     unionid: z.string().min(1),
     /** Per-app id; derived from the client id and unionId when absent. */
@@ -38,11 +40,17 @@ export const seedUserSchema = z
     manager_userid: z.string().optional(),
     work_place: z.string().optional(),
     role_list: z.array(roleSchema).default([]),
+    /** Per department: is the person its head (user/get `leader_in_dept`)? Absent: boss and admin head theirs. */
+    leader_in_dept: z.array(z.object({ dept_id: z.number(), leader: z.boolean() })).optional(),
+    /** The organisation's extra attributes, a JSON **string** as DingTalk sends it (§11.5). */
+    extension: z.string().optional(),
+    /** Executive (高管) flag, only in user/get. */
+    senior: z.boolean().default(false),
     /** The organisation a non-member picks on the login page (token `corpId`); none when absent. */
     other_corp_id: z.string().optional(),
   })
   .refine((user) => user.status === 'outsider' || user.userid !== undefined, {
-    message: 'members and people who left need a userid',
+    message: 'members, external contacts and people who left need a userid',
   });
 
 export const seedDepartmentSchema = z.object({

@@ -1,6 +1,8 @@
 import { Credentials, type AuthCodeRecord, type CodeOutcome, type FreeLoginCodeRecord, type TokenRecord } from './credentials.js';
 import { Directory, type DirectoryChange, type EmulatorUser } from './directory.js';
-import { RateLimits } from './limits.js';
+import { DINGTALK_ADDRESS_LIMIT, RateLimits, type AddressLimit, type QpsWindow } from './limits.js';
+import { generateOrg, type GeneratedOrgOptions } from './org-generator.js';
+import { DEFAULT_PERMISSIONS } from './permissions.js';
 import { parseSeed, type EmulatorSeed, type SeedDepartment, type SeedUser, type SeedUserInput } from './seed.js';
 import { Traffic, type EmulatorCall, type EmulatorFault } from './traffic.js';
 
@@ -11,19 +13,25 @@ export type { EmulatorCall, EmulatorFault } from './traffic.js';
 /** Settings of {@link EmulatorState}; see `EmulatorOptions`. */
 export interface EmulatorStateOptions {
   seed: EmulatorSeed;
+  /** People and departments generated beside the seed's (e.g. 10 000 people). */
+  generatedOrg?: GeneratedOrgOptions;
   clientId: string;
   clientSecret: string;
   corpId: string;
   redirectUris?: readonly string[];
   permissions?: readonly string[];
   qpsLimit?: number | false;
+  qpsWindow?: QpsWindow;
+  addressLimit?: AddressLimit | false;
+  throttleErrcode?: 90018 | 88;
   authCodeTtlMs?: number;
   freeLoginCodeTtlMs?: number;
   tokenTtlSeconds?: number;
+  /** The clock under `advanceTime`; default `Date.now` (a test may pass a clock that stands still). */
+  clock?: () => number;
 }
 
-/** Delegated permissions granted by default: enough for users/me with mobile. */
-export const DEFAULT_PERMISSIONS: readonly string[] = ['Contact.User.Read', 'Contact.User.mobile'];
+export { DEFAULT_PERMISSIONS, PERMISSION } from './permissions.js';
 
 /**
  * The emulator's mutable world, one facade over its parts: the organisation (directory.ts), issued
@@ -41,9 +49,12 @@ export class EmulatorState {
   readonly authCodeTtlMs: number;
   readonly freeLoginCodeTtlMs: number;
   readonly tokenTtlSeconds: number;
+  /** How oapi answers a call over the per-API limit: `90018`, or `88` (the "momentary ban", §2.5). */
+  throttleErrcode: 90018 | 88;
 
   #permissions: Set<string>;
   #clockOffsetMs = 0;
+  readonly #clock: () => number;
   readonly #directory: Directory;
   readonly #credentials: Credentials;
   readonly #limits: RateLimits;
@@ -51,6 +62,7 @@ export class EmulatorState {
 
   constructor(options: EmulatorStateOptions) {
     const seed = parseSeed(options.seed);
+    this.#clock = options.clock ?? Date.now;
     this.clientId = options.clientId;
     this.clientSecret = options.clientSecret;
     this.corpId = options.corpId;
@@ -60,21 +72,23 @@ export class EmulatorState {
     this.freeLoginCodeTtlMs = options.freeLoginCodeTtlMs ?? 5 * 60 * 1000;
     this.tokenTtlSeconds = options.tokenTtlSeconds ?? 7200;
     this.#permissions = new Set(options.permissions ?? DEFAULT_PERMISSIONS);
-    this.#directory = new Directory(options.clientId, seed.departments, seed.users);
+    const generated = options.generatedOrg === undefined ? { departments: [], users: [] } : generateOrg(options.generatedOrg);
+    this.#directory = new Directory(options.clientId, [...seed.departments, ...generated.departments], [...seed.users, ...generated.users]);
     this.#credentials = new Credentials({
       now: () => this.now(),
       authCodeTtlMs: this.authCodeTtlMs,
       freeLoginCodeTtlMs: this.freeLoginCodeTtlMs,
       tokenTtlSeconds: this.tokenTtlSeconds,
     });
-    this.#limits = new RateLimits(options.qpsLimit ?? 20);
+    this.#limits = new RateLimits(options.qpsLimit ?? 20, options.addressLimit ?? DINGTALK_ADDRESS_LIMIT, options.qpsWindow ?? 'aligned');
+    this.throttleErrcode = options.throttleErrcode ?? 90018;
   }
 
   // --- clock --------------------------------------------------------------------------------
 
-  /** The emulator's clock: real time plus whatever {@link advanceTime} added. */
+  /** The emulator's clock: real time (or the `clock` option) plus whatever {@link advanceTime} added. */
   now(): number {
-    return Date.now() + this.#clockOffsetMs;
+    return this.#clock() + this.#clockOffsetMs;
   }
 
   /** Moves the emulator's clock forward (codes and tokens expire; QPS windows roll). */
@@ -162,7 +176,7 @@ export class EmulatorState {
 
   // --- permissions and limits -----------------------------------------------------------------
 
-  /** Replaces the app's delegated permissions (e.g. `[]` to make users/me answer 403). */
+  /** Replaces the app's permissions (`PERMISSION`; e.g. `[]` to make users/me answer 403 and the directory reads 60011). */
   setPermissions(permissions: readonly string[]): void {
     this.#permissions = new Set(permissions);
   }
@@ -171,14 +185,24 @@ export class EmulatorState {
     return this.#permissions.has(permission);
   }
 
-  /** Per-app per-API calls per second; `false` turns throttling off. */
-  setQpsLimit(limit: number | false): void {
-    this.#limits.setQpsLimit(limit);
+  /** Per-app per-API calls per second (and how the second is counted); `false` turns throttling off. */
+  setQpsLimit(limit: number | false, window?: QpsWindow): void {
+    this.#limits.setQpsLimit(limit, window);
   }
 
-  /** Counts a call against `api`'s 1-second window; false when it is over the limit. */
+  /** Counts a call against `api`'s second; false when it is over the limit. */
   admitCall(api: string): boolean {
     return this.#limits.admitCall(api, this.now());
+  }
+
+  /** The per-address block (§6.1); `false` turns it off. */
+  setAddressLimit(limit: AddressLimit | false): void {
+    this.#limits.setAddressLimit(limit);
+  }
+
+  /** Counts a request from `address`; the end of its block when it is blocked, else `undefined`. */
+  admitAddress(address: string): number | undefined {
+    return this.#limits.admitAddress(address, this.now());
   }
 
   // --- faults and the call log (traffic.ts) ---------------------------------------------------
