@@ -80,6 +80,7 @@ export async function setUpDingTalk(
     timeoutMs: config.dingtalk.timeoutMs,
     tokenCache,
     departmentCache: createMemoryDepartmentCache(),
+    useridCache: stores.useridCache(settings.clientId),
     budget,
     onCall: observeDingTalkCall(metrics, logger),
   };

@@ -39,6 +39,7 @@ import {
   type ErrorContext,
 } from './errors.js';
 import { toUpstreamIdentity, type UpstreamDepartment, type UpstreamIdentity } from './identity.js';
+import type { UseridCache } from './userid-cache.js';
 import {
   apiErrorSchema,
   appAccessTokenSchema,
@@ -103,6 +104,11 @@ export interface DingTalkClientOptions {
   tokenCache: CorpTokenCache;
   /** Department names; default: in memory, 10 minutes. */
   departmentCache?: DepartmentCache;
+  /**
+   * unionId → userid of members, so that a returning person's sign-in skips `getbyunionid`
+   * (userid-cache.ts). Absent: every sign-in asks.
+   */
+  useridCache?: UseridCache;
   /** `language` sent to oapi calls that take one. Default `zh_CN`. */
   language?: 'zh_CN' | 'en_US';
   /** undici dispatcher (proxy, connection pool); default: undici's global one. */
@@ -550,10 +556,25 @@ export function createDingTalkClient(options: DingTalkClientOptions): DingTalkCl
     const me = await getCurrentUser(token.accessToken);
     if (options.corpId === undefined) return toUpstreamIdentity({ me, corpId: token.corpId });
     // Anyone with a DingTalk account can complete the OAuth dance (§6.2 gotcha 4); membership is
-    // decided by getbyunionid, not by the corpId the user picked on the login page.
+    // decided by the organisation's directory, not by the corpId the user picked on the login page.
+    const { useridCache } = options;
+    const known = await useridCache?.get(me.unionId);
+    if (known !== undefined) {
+      // A returning member: user/get with the userid getbyunionid gave last time (a unionId's userid
+      // does not change) is the membership check. Left, or the userid now someone else's: ask again.
+      const member = await memberDetail(known).catch((error: unknown) => {
+        if (error instanceof AccountError && error.code === 'dingtalk.not_in_corp') return undefined;
+        throw error;
+      });
+      if (member !== undefined && (member.user.unionid === undefined || member.user.unionid === me.unionId)) {
+        return toUpstreamIdentity({ me, member: member.user, departments: member.departments, corpId: options.corpId });
+      }
+      await useridCache?.forget(me.unionId);
+    }
     const link = await asMember(() => getUseridByUnionid(me.unionId));
     if (link.contact_type === 1) throw notInCorp(); // an external contact, not an employee
     const { user, departments } = await memberDetail(link.userid);
+    await useridCache?.set(me.unionId, link.userid);
     return toUpstreamIdentity({ me, member: user, departments, corpId: options.corpId });
   }
 
@@ -567,6 +588,8 @@ export function createDingTalkClient(options: DingTalkClientOptions): DingTalkCl
     const info = await getUserInfoByFreeLoginCode(code);
     const { user, departments } = await memberDetail(info.userid);
     if (user.unionid === undefined && info.unionid !== undefined) user.unionid = info.unionid;
+    // The same person's web sign-in can then skip getbyunionid.
+    if (user.unionid !== undefined) await options.useridCache?.set(user.unionid, info.userid);
     const identity = { member: user, departments };
     return toUpstreamIdentity(options.corpId === undefined ? identity : { ...identity, corpId: options.corpId });
   }

@@ -37,6 +37,7 @@ export {
   type MemoryCorpTokenCacheOptions,
   type RedisCorpTokenCacheOptions,
 } from './corp-token-cache.js';
+export { createMemoryUseridCache, createRedisUseridCache, USERID_TTL_SECONDS, useridKey, type UseridCache } from './userid-cache.js';
 export { createMemoryDepartmentCache, type DepartmentCache, type MemoryDepartmentCacheOptions } from './department-cache.js';
 export {
   isDingTalkError,

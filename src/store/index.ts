@@ -11,7 +11,10 @@ import {
   type CorpTokenCache,
   createCallBudget,
   createMemoryCorpTokenCache,
+  createMemoryUseridCache,
   createRedisCorpTokenCache,
+  createRedisUseridCache,
+  type UseridCache,
   type StreamStatus,
 } from '../dingtalk/index.js';
 import type { Logger } from '../log.js';
@@ -45,6 +48,8 @@ export interface Stores {
   adminSessions: ConsoleSessionStore;
   /** The DingTalk app token of the app `clientId`, fetched once and shared. */
   corpTokenCache(clientId: string): CorpTokenCache;
+  /** unionId → userid of the app's members, so a returning person's sign-in skips a DingTalk call. */
+  useridCache(clientId: string): UseridCache;
   /** The DingTalk call budget of one app: shared by every replica and caller. */
   callBudget(options: Omit<CallBudgetOptions, 'redis'>): CallBudget;
   /** The counters of the rate limits that replicas share. */
@@ -115,6 +120,12 @@ async function createRedisStores(url: string, { logger, metrics, command = false
         clientId,
         onError: (error) => logger.warn({ err: error }, 'DingTalk token cache: Redis failed, fetching directly'),
       }),
+    useridCache: (clientId) =>
+      createRedisUseridCache({
+        redis,
+        clientId,
+        onError: (error) => logger.warn({ err: error }, 'DingTalk userid cache: Redis failed, asking DingTalk'),
+      }),
     callBudget: (budget) => createCallBudget({ ...budget, redis }),
     rateLimiters: createRedisLimiters(redis),
     streamBoard: createRedisStatusBoard(redis, STREAM_BOARD_KEY, STREAM_BOARD_TTL_MS),
@@ -140,6 +151,7 @@ function createMemoryStores(): Stores {
     notifier,
     adminSessions: createMemoryConsoleSessions(),
     corpTokenCache: () => createMemoryCorpTokenCache(),
+    useridCache: () => createMemoryUseridCache(),
     callBudget: (budget) => createCallBudget(budget),
     rateLimiters: createMemoryLimiters(),
     streamBoard: createMemoryStatusBoard(STREAM_BOARD_TTL_MS),

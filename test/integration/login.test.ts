@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import * as oidc from 'openid-client';
+import { useridKey } from '../../src/dingtalk/userid-cache.js';
 import { Browser, formOf } from '../helpers/browser.js';
 import { resetState } from '../helpers/bootstrap.js';
 import {
@@ -272,6 +273,8 @@ describe('login with DingTalk (emulator, real Postgres and Redis)', function () 
     ]) {
       it(`shows "try again" when DingTalk fails at ${path}`, async function () {
         world.emulator.state.expireAppTokens(); // so the cached app token is fetched again
+        // A returning person's sign-in skips getbyunionid (the userid is remembered): forget it.
+        await world.server.services.redis!.del(useridKey('dingtest-app', USERS.admin));
         world.emulator.state.failNext(path, { kind: 'server-error', status: 500 }, 5);
         const { page, browser, state } = await failAt(USERS.admin);
         expect(page.status).to.equal(503);

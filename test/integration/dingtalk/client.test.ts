@@ -4,6 +4,7 @@
 import { expect } from 'chai';
 import { AccountError, UpstreamError } from '../../../src/errors/app-error.js';
 import type { DingTalkClient } from '../../../src/dingtalk/client.js';
+import { createMemoryUseridCache, type UseridCache } from '../../../src/dingtalk/userid-cache.js';
 import type { Emulator } from '../../../src/emulator/emulator.js';
 import type { EmulatorState } from '../../../src/emulator/state.js';
 import { CLIENT_ID, CORP_ID, PEOPLE, REDIRECT_URI, authCodeFor, clientFor, loginViaPage, startEmulator, type Harness } from './harness.js';
@@ -160,6 +161,51 @@ describe('dingtalk client against the emulator', () => {
       state.removeDepartment(201);
       const identity = await client.fetchIdentity(await authCodeFor(client, PEOPLE.frontend.unionid));
       expect(identity.departments).to.deep.equal([{ id: 102, name: '前端组', ancestors: [1, 100], path: '研发中心/前端组' }]);
+    });
+  });
+
+  describe('fetchIdentity with the unionId → userid cache', () => {
+    let cache: UseridCache;
+    let cached: DingTalkClient;
+    beforeEach(() => {
+      cache = createMemoryUseridCache();
+      cached = clientFor(harness.url, { useridCache: cache });
+    });
+
+    it('skips getbyunionid when the same person signs in again', async () => {
+      const first = await cached.fetchIdentity(await authCodeFor(cached, PEOPLE.platform.unionid));
+      const again = await cached.fetchIdentity(await authCodeFor(cached, PEOPLE.platform.unionid));
+      expect(again).to.deep.equal(first);
+      expect(state.countCalls(GETBYUNIONID)).to.equal(1);
+      expect(state.countCalls(USER_GET)).to.equal(2);
+      expect(await cache.get(PEOPLE.platform.unionid)).to.equal(PEOPLE.platform.userid);
+    });
+
+    it('still refuses a member who left since: user/get is the membership check', async () => {
+      await cached.fetchIdentity(await authCodeFor(cached, PEOPLE.platform.unionid));
+      const code = await authCodeFor(cached, PEOPLE.platform.unionid);
+      state.markLeft(PEOPLE.platform.userid);
+      const error = await rejection(cached.fetchIdentity(code));
+      expect(error).to.include({ code: 'dingtalk.not_in_corp' });
+      expect(await cache.get(PEOPLE.platform.unionid)).to.equal(undefined);
+    });
+
+    it('asks getbyunionid again when the cached userid is unknown now', async () => {
+      await cache.set(PEOPLE.platform.unionid, 'gone-0001');
+      const identity = await cached.fetchIdentity(await authCodeFor(cached, PEOPLE.platform.unionid));
+      expect(identity.userId).to.equal(PEOPLE.platform.userid);
+      expect(await cache.get(PEOPLE.platform.unionid)).to.equal(PEOPLE.platform.userid);
+    });
+
+    it('asks getbyunionid again when the cached userid belongs to someone else', async () => {
+      await cache.set(PEOPLE.platform.unionid, PEOPLE.frontend.userid);
+      const identity = await cached.fetchIdentity(await authCodeFor(cached, PEOPLE.platform.unionid));
+      expect(identity).to.include({ unionId: PEOPLE.platform.unionid, userId: PEOPLE.platform.userid });
+    });
+
+    it('keeps no entry for an outsider', async () => {
+      await rejection(cached.fetchIdentity(await authCodeFor(cached, PEOPLE.outsider.unionid)));
+      expect(await cache.get(PEOPLE.outsider.unionid)).to.equal(undefined);
     });
   });
 
