@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import * as oidc from 'openid-client';
-import { useridKey } from '../../src/dingtalk/userid-cache.js';
+import { useridKey } from '../../src/dingtalk/index.js';
 import { Browser, formOf } from '../helpers/browser.js';
 import { resetState } from '../helpers/bootstrap.js';
 import {
