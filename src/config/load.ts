@@ -138,6 +138,8 @@ export function checkConsistency(config: DeepPartial<Config>): string[] {
   ] as const) {
     if (typeof value === 'string' && !value.startsWith('https:')) problems.push(`${name}: must be https in production`);
   }
+  const jsapiUrl = (config.login as Json | undefined)?.jsapiUrl;
+  if (typeof jsapiUrl === 'string' && !jsapiUrl.startsWith('https:')) problems.push('login.jsapiUrl: must be https in production');
   if (issuer && issuer.protocol !== 'https:' && !isLoopback(issuer.hostname)) {
     problems.push('ISSUER: must be https in production (http is allowed only for localhost)');
   }

@@ -136,8 +136,11 @@ export const configSchema = z.object({
   login: z.object({
     /** Skip our login page and go straight to DingTalk (LOGIN_AUTO_REDIRECT). */
     autoRedirect: z.boolean(),
-    /** DingTalk's JSAPI script for free login inside the DingTalk client: one exact, versioned URL. */
-    jsapiUrl: z.url({ protocol: /^https$/ }),
+    /**
+     * DingTalk's JSAPI script for free login inside the DingTalk client: one exact, versioned URL
+     * (https in production; tests point it at the emulator's stand-in).
+     */
+    jsapiUrl: url,
     /**
      * Subresource Integrity of that script (DINGTALK_JSAPI_INTEGRITY), e.g. `sha384-…`: the browser
      * runs it only if its bytes match. Compute it from the file at jsapiUrl:

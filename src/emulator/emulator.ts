@@ -8,6 +8,7 @@ import type { AddressLimit, QpsWindow } from './limits.js';
 import { hostOf, sendApiError, sendOapiError } from './http.js';
 import { createLoginRouter, type CallbackCodeParam } from './login-routes.js';
 import { createDirectoryRouter } from './directory-routes.js';
+import { createJsapiRouter } from './jsapi.js';
 import { createOapiRouter } from './oapi-routes.js';
 import type { GeneratedOrgOptions } from './org-generator.js';
 import { defaultSeed, type EmulatorSeed } from './seed.js';
@@ -86,8 +87,8 @@ export interface Emulator {
 }
 
 /**
- * Builds a DingTalk emulator: one Koa app that plays login.dingtalk.com, api.dingtalk.com and
- * oapi.dingtalk.com with the paths, fields and error shapes of shared/dingtalk-api.md, so that pointing
+ * Builds a DingTalk emulator: one Koa app that plays login.dingtalk.com, api.dingtalk.com,
+ * oapi.dingtalk.com and the CDN's JSAPI script (jsapi.ts) with the paths, fields and error shapes of shared/dingtalk-api.md, so that pointing
  * `DINGTALK_*_BASE_URL` at it (dev mode, tests) changes nothing else. Nothing listens until
  * `listen()`; or mount `app` yourself (then set `publicBaseUrl` to where it is mounted).
  */
@@ -118,6 +119,7 @@ export function createEmulator(options: EmulatorOptions): Emulator {
   const api = createApiRouter(state);
   const oapi = createOapiRouter(state);
   const directory = createDirectoryRouter(state);
+  const jsapi = createJsapiRouter(state);
   const stream = new StreamGateway(state, options.stream);
   state.onDirectoryChange((change) => stream.publishChange(change));
   const streamRoutes = createStreamRouter(state, stream, options.publicBaseUrl);
@@ -135,6 +137,7 @@ export function createEmulator(options: EmulatorOptions): Emulator {
   app.use(streamRoutes.routes());
   app.use(oapi.routes());
   app.use(directory.routes());
+  app.use(jsapi.routes());
   app.use(async (ctx) => {
     if (ctx.body !== undefined && ctx.body !== null) return;
     const host = hostOf(ctx.path);

@@ -6,10 +6,11 @@ import type { Context } from 'koa';
 // oapi.dingtalk.com always answers HTTP 200 with `{errcode, errmsg, request_id}`.
 
 /** Which DingTalk host a path belongs to (one emulator server plays all three). */
-export type DingTalkHost = 'api' | 'oapi' | 'login';
+export type DingTalkHost = 'api' | 'oapi' | 'login' | 'cdn';
 
 export function hostOf(path: string): DingTalkHost {
   if (path.startsWith('/v1.0/')) return 'api';
+  if (path.startsWith('/dingding/')) return 'cdn'; // g.alicdn.com: the JSAPI script
   if (path === '/oauth2/auth' || path.startsWith('/oauth2/auth/')) return 'login';
   return 'oapi';
 }

@@ -25,3 +25,4 @@ export { INVALID_AUTH_CODE } from './api-routes.js';
 export { generateOrg, GENERATED_DEPT_BASE, type GeneratedOrg, type GeneratedOrgOptions } from './org-generator.js';
 export { DINGTALK_ADDRESS_LIMIT, type AddressLimit, type QpsWindow } from './limits.js';
 export type { CallbackCodeParam } from './login-routes.js';
+export { JSAPI_PATH } from './jsapi.js';

@@ -55,6 +55,7 @@ export class EmulatorState {
   #permissions: Set<string>;
   #clockOffsetMs = 0;
   readonly #clock: () => number;
+  #clientUserid: string | undefined;
   readonly #directory: Directory;
   readonly #credentials: Credentials;
   readonly #limits: RateLimits;
@@ -167,6 +168,18 @@ export class EmulatorState {
   /** Changes fields of a person found by userid or unionId (a member's change is announced as `user_modify_org`). */
   setProfile(id: string, patch: Partial<Omit<SeedUser, 'unionid'>>): EmulatorUser {
     return this.#directory.setProfile(id, patch);
+  }
+
+  /** Signs a member in to the emulated DingTalk client (whose JSAPI then yields their free-login codes). */
+  setClientUser(userid: string | undefined): void {
+    if (userid !== undefined && this.findMember(userid) === undefined) throw new Error(`emulator: no member with userid ${userid}`);
+    this.#clientUserid = userid;
+  }
+
+  /** The person signed in to the emulated DingTalk client: as set, else the first active member. */
+  clientUser(): EmulatorUser | undefined {
+    if (this.#clientUserid !== undefined) return this.findMember(this.#clientUserid);
+    return this.users().find((user) => user.status === 'member' && user.active);
   }
 
   /** The per-app openId: stable for (app, person), different across apps, as on DingTalk. */

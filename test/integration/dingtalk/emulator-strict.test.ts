@@ -6,7 +6,7 @@
  * emulator's clock (`advanceTime`), never by waiting.
  */
 import { expect } from 'chai';
-import { DINGTALK_ADDRESS_LIMIT, EmulatorState, defaultSeed } from '../../../src/emulator/index.js';
+import { DINGTALK_ADDRESS_LIMIT, EmulatorState, JSAPI_PATH, defaultSeed } from '../../../src/emulator/index.js';
 import { CLIENT_ID, CLIENT_SECRET, CORP_ID, REDIRECT_URI, http, loginViaPage, postJson, startEmulator, type Harness } from './harness.js';
 
 type Json = Record<string, unknown>;
@@ -172,6 +172,36 @@ describe('dingtalk emulator strictness', () => {
       const location = await loginViaPage(authorizeUrl(), { unionId });
       expect(location.searchParams.has('code')).to.equal(false);
       expect(location.searchParams.get('authCode')).to.be.a('string');
+    });
+  });
+
+  describe('JSAPI stand-in (§4)', () => {
+    const IN_CLIENT = 'Mozilla/5.0 (iPhone) AliApp(DingTalk/7.6.0) DingTalk(7.6.0)';
+
+    it('serves dingtalk.open.js uncached at the CDN path, carrying a free-login code that getuserinfo accepts once', async () => {
+      harness = await startEmulator();
+      harness.emulator.state.setClientUser('0226103541652');
+      const script = await http(`${url()}${JSAPI_PATH}`, { headers: { 'user-agent': IN_CLIENT } });
+      expect(script.status).to.equal(200);
+      expect(script.headers['content-type']).to.match(/^application\/javascript/);
+      expect(script.headers['cache-control']).to.equal('no-store');
+      expect(script.text).to.contain('requestAuthCode').and.contain('getAuthCode').and.contain(JSON.stringify(CORP_ID));
+      const code = /var CODE = "([^"]+)"/.exec(script.text)?.[1];
+      expect(code).to.be.a('string');
+      const token = await appToken();
+      const first = await postJson(`${url()}/topapi/v2/user/getuserinfo?access_token=${token}`, { code });
+      expect((first.json as Json).result).to.include({ userid: '0226103541652', name: '李娜' });
+      const again = await postJson(`${url()}/topapi/v2/user/getuserinfo?access_token=${token}`, { code });
+      expect((again.json as Json).errcode).to.equal(40078);
+    });
+
+    it('is not counted against the API limits (it is the CDN, not an API)', async () => {
+      harness = await startEmulator({ qpsLimit: 1, clock });
+      for (let i = 0; i < 3; i += 1) {
+        const script = await http(`${url()}${JSAPI_PATH}`);
+        expect(script.status).to.equal(200);
+        expect(script.text).to.contain('window.dd = dd;');
+      }
     });
   });
 });

@@ -171,6 +171,17 @@ describe('config', function () {
       ]);
     });
 
+    it('refuses a JSAPI script that is not https (the emulator’s stand-in), which development accepts', function () {
+      const overrides = { login: { jsapiUrl: 'http://127.0.0.1:4000/dingding/dingtalk-jsapi/3.0.25/dingtalk.open.js' } };
+      expect(() => loadConfig({ env: { NODE_ENV: 'development' }, overrides })).not.to.throw();
+      try {
+        loadConfig({ env: PRODUCTION, overrides });
+        expect.fail('production accepted an http JSAPI URL');
+      } catch (error) {
+        expect((error as ConfigError).problems).to.deep.equal(['login.jsapiUrl: must be https in production']);
+      }
+    });
+
     it('refuses the CHANGE-ME placeholders of deploy/kubernetes/secret.yaml', function () {
       const sample = readFileSync(path.resolve(import.meta.dirname, '../../../deploy/kubernetes/secret.yaml'), 'utf8');
       const value = (name: string) => new RegExp(`^\\s+${name}: (.+)$`, 'm').exec(sample)![1]!.trim();
