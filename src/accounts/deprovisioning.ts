@@ -68,17 +68,6 @@ export type DeferLogouts = (accountId: string, targets: LogoutTarget[]) => Promi
 /** What re-reading one account from DingTalk did. */
 export type SyncOutcome = 'updated' | 'unchanged' | 'disabled' | 'skipped';
 
-export interface SyncSummary {
-  /** Active accounts with a DingTalk userid that were looked at. */
-  checked: number;
-  updated: number;
-  unchanged: number;
-  /** No longer in the organisation (60121): disabled and revoked. */
-  disabled: number;
-  failed: number;
-  failures: { accountId: string; code: string }[];
-}
-
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
@@ -271,31 +260,6 @@ export function createDeprovisioning(deps: DeprovisioningDeps) {
     return changed.length > 0 || enabled ? 'updated' : 'unchanged';
   }
 
-  /** Every active account with a DingTalk userid, re-read from DingTalk; one failure does not stop the rest. */
-  async function syncAccounts(options: Partial<ActorOptions> = {}): Promise<SyncSummary> {
-    const actor = options.actor ?? 'dingtalk:sync';
-    const accounts = await Account.findAll({
-      where: { status: 'active', userId: { [Op.ne]: null }, ...(corpId === undefined ? {} : { corpId }) },
-      order: [['id', 'ASC']],
-    });
-    const summary: SyncSummary = { checked: 0, updated: 0, unchanged: 0, disabled: 0, failed: 0, failures: [] };
-    await forEachLimited(accounts, concurrency, async (account) => {
-      summary.checked += 1;
-      try {
-        const outcome = await syncAccount(account, { actor, source: 'sync' });
-        if (outcome === 'updated') summary.updated += 1;
-        else if (outcome === 'disabled') summary.disabled += 1;
-        else summary.unchanged += 1;
-      } catch (error) {
-        summary.failed += 1;
-        summary.failures.push({ accountId: account.id, code: error instanceof AppError ? error.code : 'server_error' });
-        logger.warn({ err: error, accountId: account.id }, 'account sync failed');
-      }
-    });
-    logger.info({ ...summary, failures: undefined }, 'accounts synced from DingTalk');
-    return summary;
-  }
-
   /** Accounts of the organisation with these DingTalk userids. */
   async function accountsOfUsers(userIds: readonly string[]): Promise<Account[]> {
     if (userIds.length === 0 || corpId === undefined) return [];
@@ -389,7 +353,6 @@ export function createDeprovisioning(deps: DeprovisioningDeps) {
     disable,
     enable,
     syncAccount,
-    syncAccounts,
     cutOff,
     resyncUsers,
     resyncDepartments,

@@ -6,9 +6,9 @@ export interface SyncSchedule {
 }
 
 /**
- * For deployments that cannot receive DingTalk's events: re-read every active account from
- * DingTalk every `intervalMs`. Each period is claimed in Redis first, so with several replicas (or
- * workers) exactly one of them runs it.
+ * The directory sweep every `intervalMs` (accounts/directory-sweep.ts). Each period is claimed in
+ * Redis first, so with several replicas (or workers) one of them runs it; the sweep's own lock
+ * (PostgreSQL) keeps a second one from starting while a long one still runs.
  */
 export function startSyncSchedule(options: {
   intervalMs: number;
@@ -29,7 +29,8 @@ export function startSyncSchedule(options: {
       const summary = await options.run();
       options.logger.info({ summary }, 'scheduled DingTalk sync finished');
     } catch (error) {
-      options.logger.warn({ err: error }, 'scheduled DingTalk sync failed');
+      if ((error as { code?: unknown }).code === 'sweep.busy') options.logger.info('scheduled DingTalk sync: another one is running');
+      else options.logger.warn({ err: error }, 'scheduled DingTalk sync failed');
     } finally {
       running = false;
     }

@@ -12,6 +12,7 @@ import { type AccessChanges, createAccessChanges, createAfterDirectorySync } fro
 import { type AuditLog, createAuditLog } from '../accounts/audit.js';
 import { createConsentStore } from '../accounts/consents.js';
 import { createDeprovisioning, type Deprovisioning } from '../accounts/deprovisioning.js';
+import { createDirectorySweep, type DirectorySweep } from '../accounts/directory-sweep.js';
 import { createEventInbox, type EventInbox } from '../accounts/event-inbox.js';
 import { createEventStream, type EventStream } from '../accounts/event-stream.js';
 import { createProvisioning } from '../accounts/provisioning.js';
@@ -91,6 +92,8 @@ export interface Services extends Omit<Core, 'stores' | 'accountCache'> {
   dingtalk: DingTalk;
   /** Revoke, disable, enable, sync from DingTalk, DingTalk events (accounts/deprovisioning.ts). */
   deprovisioning: Deprovisioning;
+  /** The directory sweep (accounts/directory-sweep.ts): `accounts sync`, the schedule, the console's figures. */
+  sweep: DirectorySweep;
   /**
    * The durable event inbox: `receive` is where HTTP and Stream events go; its worker is started by
    * startServer (every server process runs one), never by the CLI.
@@ -233,6 +236,18 @@ async function compose(config: Config, logger: Logger, options: ComposeOptions):
       afterSync: createAfterDirectorySync({ roles, audit, access }),
       profile: { emailFallbackDomain: config.login.emailFallbackDomain },
     });
+    const sweep = createDirectorySweep({
+      sequelize: db.sequelize,
+      models: db.models,
+      directory: upstream.dingtalk.directory,
+      deprovisioning,
+      audit,
+      logger,
+      ...(corpId === undefined ? {} : { corpId }),
+      afterSync: createAfterDirectorySync({ roles, audit, access }),
+      provision: config.dingtalk.provision,
+      profile: { emailFallbackDomain: config.login.emailFallbackDomain },
+    });
     const inbox = createEventInbox({
       sequelize: db.sequelize,
       models: db.models,
@@ -274,6 +289,7 @@ async function compose(config: Config, logger: Logger, options: ComposeOptions):
       holder,
       dingtalk: upstream.dingtalk,
       deprovisioning,
+      sweep,
       inbox,
       streamBoard: stores.streamBoard,
       accountIndex: adapter.accountIndex,
@@ -308,7 +324,7 @@ async function composeApp(services: Services, parts: Parts): Promise<Pick<Server
     const schedule = startSyncSchedule({
       intervalMs: config.dingtalk.syncIntervalMinutes * 60_000,
       markers: stores.markers,
-      run: () => deprovisioning.syncAccounts({ actor: 'dingtalk:schedule' }),
+      run: () => services.sweep.sweep({ actor: 'dingtalk:schedule', trigger: 'schedule' }),
       logger,
     });
     stops.push(() => schedule.stop());

@@ -88,10 +88,16 @@ export const configSchema = z.object({
       pongTimeoutMs: z.number().int().min(10).max(120_000),
     }),
     /**
-     * Re-read every active account from DingTalk this often, in minutes, for deployments that
-     * cannot receive DingTalk's events; 0: never (DINGTALK_SYNC_INTERVAL_MINUTES).
+     * The scheduled directory sweep, in minutes: the whole organisation is read and compared with the
+     * accounts (leavers disabled, changes copied); one replica at a time. 0: never. Production default
+     * 60 (DINGTALK_SYNC_INTERVAL_MINUTES).
      */
     syncIntervalMinutes: z.number().int().min(0).max(10_080),
+    /**
+     * Who gets an account: `login` (default) — people when they first sign in; `directory` — also
+     * everyone the sweep finds in the organisation, before their first sign-in (DINGTALK_PROVISION).
+     */
+    provision: z.enum(['login', 'directory']),
     /** Timeout of one DingTalk call, in milliseconds. */
     timeoutMs: z.number().int().min(100).max(60_000),
     /**
@@ -315,6 +321,7 @@ export const ENV_VARS = {
   DINGTALK_EMULATOR_ORG_SIZE: 'dingtalk.emulator.orgSize',
   DINGTALK_EMULATOR_ORG_SEED: 'dingtalk.emulator.orgSeed',
   DINGTALK_EMULATOR_LIMITS: 'dingtalk.emulator.limits',
+  DINGTALK_PROVISION: 'dingtalk.provision',
   CLIENTS_FILE: 'clientsFile',
   ADMIN_DINGTALK_USERIDS: 'adminDingtalkUserids',
   KEY_ENCRYPTION_SECRET: 'secrets.keyEncryption',

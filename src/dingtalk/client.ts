@@ -50,6 +50,10 @@ import {
   userAccessTokenSchema,
   userByUnionIdSchema,
   userDetailSchema,
+  subDepartmentsSchema,
+  userCountSchema,
+  userListPageSchema,
+  type SubDepartment,
   type ContactUser,
   type Department,
   type FreeLoginUserInfo,
@@ -162,6 +166,16 @@ export interface DingTalkClient {
    * `accounts sync`): user/get → departments with ancestry. Unknown ⇒ `dingtalk.user_not_found`.
    */
   fetchIdentityByUserid(userid: string): Promise<UpstreamIdentity>;
+  /** A department's sub-departments, one level down (§11.3 `listsub`); their names go to the department cache. */
+  listSubDepartments(deptId: number): Promise<SubDepartment[]>;
+  /**
+   * One page (at most 100) of a department's direct members as identities (§11.4 `v2/user/list`):
+   * `cursor` 0 first, then `nextCursor` while `hasMore`. Departments come from the department cache
+   * (filled by a walk), else from department/get.
+   */
+  fetchMembersPage(deptId: number, cursor: number): Promise<{ identities: UpstreamIdentity[]; hasMore: boolean; nextCursor?: number }>;
+  /** How many people the organisation has, activated or not (§11.4 `user/count`). */
+  countMembers(): Promise<number>;
 }
 
 /** `UpstreamError.operation` of each call. */
@@ -173,6 +187,9 @@ export const OPERATIONS = {
   userGet: 'dingtalk.user_get',
   departmentGet: 'dingtalk.department_get',
   freeLogin: 'dingtalk.free_login_userinfo',
+  departmentListsub: 'dingtalk.department_listsub',
+  userList: 'dingtalk.user_list',
+  userCount: 'dingtalk.user_count',
 } as const;
 
 interface CallSpec extends ErrorContext {
@@ -495,7 +512,67 @@ export function createDingTalkClient(options: DingTalkClientOptions): DingTalkCl
     fetchIdentity,
     fetchIdentityByFreeLoginCode,
     fetchIdentityByUserid,
+    listSubDepartments,
+    fetchMembersPage,
+    countMembers,
   };
+
+  async function listSubDepartments(deptId: number): Promise<SubDepartment[]> {
+    // POST oapi /topapi/v2/department/listsub?access_token= {dept_id, language} → result: [department]
+    // Doc: D-LISTSUB (open.dingtalk.com/document/orgapp/obtain-the-department-list-v2).
+    // Quirks: one level only, never grandchildren (§11.7/1); `result` is an array; only departments
+    // within the app's Contacts scope; needs 通讯录部门信息读权限 (60011 without).
+    const children = await callOapi(
+      { operation: OPERATIONS.departmentListsub, path: '/topapi/v2/department/listsub', json: { dept_id: deptId, language } },
+      subDepartmentsSchema,
+      true,
+    );
+    for (const child of children) {
+      await departmentCache.set(child.dept_id, child.name, child.parent_id === undefined || child.parent_id <= 0 ? null : child.parent_id);
+    }
+    return children;
+  }
+
+  async function fetchMembersPage(deptId: number, cursor: number) {
+    // POST oapi /topapi/v2/user/list?access_token= {dept_id, cursor, size, language} → result {has_more, next_cursor, list}
+    // Doc: D-USERLIST (help.dingtalk.io/open/development/queries-the-complete-information-of-a-department-user).
+    // Quirks: direct members only (§11.7/2); size at most 100; follow next_cursor until has_more is
+    // false (§11.7/3); no manager_userid or role_list in the items (§11.5); mobile/email only with
+    // their field permissions; needs 通讯录部门成员读权限.
+    const page = await callOapi(
+      {
+        operation: OPERATIONS.userList,
+        path: '/topapi/v2/user/list',
+        json: { dept_id: deptId, cursor, size: MEMBER_PAGE_SIZE, language, contain_access_limit: true },
+      },
+      userListPageSchema,
+      true,
+    );
+    const identities = await Promise.all(
+      page.list.map(async (member) => {
+        const identity = { member, departments: await departmentsOf(member) };
+        return toUpstreamIdentity(options.corpId === undefined ? identity : { ...identity, corpId: options.corpId });
+      }),
+    );
+    return {
+      identities,
+      hasMore: page.has_more,
+      ...(page.has_more && page.next_cursor !== undefined ? { nextCursor: page.next_cursor } : {}),
+    };
+  }
+
+  async function countMembers(): Promise<number> {
+    // POST oapi /topapi/user/count?access_token= {only_active: false} → result {count}
+    // Doc: D-COUNT (open.dingtalk.com/document/orgapp/obtain-the-number-of-employees-v2).
+    // Quirks: `only_active` is required (400002 without); whole organisation, not limited by the
+    // Contacts scope — a cross-check of what a sweep found (§11.6).
+    const result = await callOapi(
+      { operation: OPERATIONS.userCount, path: '/topapi/user/count', json: { only_active: false } },
+      userCountSchema,
+      true,
+    );
+    return result.count;
+  }
 
   async function exchangeCode(code: string): Promise<UserAccessTokenResponse> {
     // POST https://api.dingtalk.com/v1.0/oauth2/userAccessToken (§1.3). Doc: D-TOKEN
@@ -594,6 +671,9 @@ export function createDingTalkClient(options: DingTalkClientOptions): DingTalkCl
     return toUpstreamIdentity(options.corpId === undefined ? identity : { ...identity, corpId: options.corpId });
   }
 }
+
+/** Members per `v2/user/list` page: DingTalk's maximum (§11.4). */
+const MEMBER_PAGE_SIZE = 100;
 
 /** DingTalk's root department: the organisation itself (§2.4). */
 const ROOT_DEPARTMENT_ID = 1;

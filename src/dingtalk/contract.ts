@@ -81,7 +81,27 @@ export interface DingTalkDirectory {
   refreshDepartment(departmentId: number): Promise<boolean>;
   /** Tries the calls the product needs (app token, membership, member record, department) and reports each. */
   check(subject: CheckSubject): Promise<DirectoryCheck[]>;
+  /**
+   * The whole organisation, read page by page for a reconciliation sweep (dingtalk-api.md §11): the
+   * department tree from the root down, then each department's direct members, 100 a page. Each
+   * person comes once (in the first department that lists them; their record carries all their
+   * departments). A failed read is reported as a step and the walk goes on, so the caller can tell a
+   * complete walk from a partial one (and must not take "not listed" as "left" after a partial one).
+   * Every call goes through the client, so the shared call budget paces it.
+   */
+  walk(): AsyncGenerator<DirectoryStep>;
+  /** How many people the organisation has, activated or not (a cross-check of a walk). */
+  memberCount(): Promise<number>;
 }
+
+/** One step of {@link DingTalkDirectory.walk}. */
+export type DirectoryStep =
+  /** The department tree is being read: `found` departments so far (the root included). */
+  | { kind: 'departments'; found: number; done: boolean }
+  /** One page of a department's members, people already seen removed. */
+  | { kind: 'members'; departmentId: number; members: UpstreamIdentity[]; departmentsRead: number; departmentsTotal: number }
+  /** A read failed (after the client's retries): the walk is partial. */
+  | { kind: 'failed'; departmentId: number; stage: 'departments' | 'members'; error: unknown };
 
 /**
  * Both halves over one app: one token cache, one department cache, one call budget (call-budget.ts),
@@ -184,8 +204,66 @@ function directoryOver(client: DingTalkClient): DingTalkDirectory {
       }
       return checks;
     },
+
+    async *walk() {
+      // Breadth first from the root: each listsub is one level (§11.7/1); parents are known (and
+      // cached) before their children, so every member's department path resolves without a call.
+      const departments: number[] = [ROOT_DEPARTMENT_ID];
+      const known = new Set(departments);
+      for (let index = 0; index < departments.length; index += 1) {
+        const parent = departments[index]!;
+        try {
+          const children = await client.listSubDepartments(parent);
+          for (const child of children) {
+            if (known.has(child.dept_id)) continue; // a cycle or a repeat never loops
+            known.add(child.dept_id);
+            departments.push(child.dept_id);
+          }
+        } catch (error) {
+          yield { kind: 'failed', departmentId: parent, stage: 'departments', error };
+        }
+        yield { kind: 'departments', found: departments.length, done: index === departments.length - 1 };
+      }
+      const seen = new Set<string>();
+      for (const [index, departmentId] of departments.entries()) {
+        let cursor: number | undefined = 0;
+        while (cursor !== undefined) {
+          let page: Awaited<ReturnType<DingTalkClient['fetchMembersPage']>>;
+          try {
+            page = await client.fetchMembersPage(departmentId, cursor);
+          } catch (error) {
+            yield { kind: 'failed', departmentId, stage: 'members', error };
+            break;
+          }
+          const members = page.identities.filter((member) => {
+            const key = member.userId ?? member.unionId;
+            if (seen.has(key)) return false;
+            seen.add(key);
+            return true;
+          });
+          const last: boolean = !page.hasMore || page.nextCursor === undefined || page.nextCursor <= cursor;
+          yield {
+            kind: 'members',
+            departmentId,
+            members,
+            departmentsRead: last ? index + 1 : index,
+            departmentsTotal: departments.length,
+          };
+          // A page that says "more" without a cursor moving forward cannot be followed: stop there.
+          if (page.hasMore && last) {
+            yield { kind: 'failed', departmentId, stage: 'members', error: new Error('next_cursor did not advance') };
+          }
+          cursor = last ? undefined : page.nextCursor;
+        }
+      }
+    },
+
+    memberCount: () => client.countMembers(),
   };
 }
+
+/** DingTalk's root department: the organisation itself (§2.4). */
+const ROOT_DEPARTMENT_ID = 1;
 
 /** DingTalk no longer lists the person: user/get's 60121, or the client's membership error wrapping it. */
 function isNotMember(error: unknown): boolean {

@@ -13,6 +13,7 @@ export {
   type DingTalkSignIn,
   type DingTalkOptions,
   type DirectoryCheck,
+  type DirectoryStep,
   unusedSignInCode,
 } from './contract.js';
 export type { AuthorizationUrlParams } from './client.js';

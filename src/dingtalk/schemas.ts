@@ -143,6 +143,30 @@ export const departmentSchema = z.object({
 });
 export type Department = z.infer<typeof departmentSchema>;
 
+/** `result` of `POST /topapi/v2/department/listsub` (§11.3): the next level only, an **array**. */
+export const subDepartmentsSchema = z.array(
+  z.object({
+    dept_id: z.number(),
+    name: z.string(),
+    parent_id: z.number().optional(),
+  }),
+);
+export type SubDepartment = z.infer<typeof subDepartmentsSchema>[number];
+
+/**
+ * `result` of `POST /topapi/v2/user/list` (§11.4): one page of a department's direct members. An item
+ * has the person fields of user/get except the get-only ones (`manager_userid`, `role_list`, §11.5).
+ */
+export const userListPageSchema = z.object({
+  has_more: z.boolean(),
+  next_cursor: z.number().optional(),
+  list: z.array(userDetailSchema),
+});
+export type UserListPage = z.infer<typeof userListPageSchema>;
+
+/** `result` of `POST /topapi/user/count` (§11.4). */
+export const userCountSchema = z.object({ count: z.number().int().min(0) });
+
 /** `result` of `POST /topapi/v2/user/getuserinfo` (free login, §4). */
 export const freeLoginUserInfoSchema = z.object({
   userid: z.string().min(1),

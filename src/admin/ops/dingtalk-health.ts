@@ -3,6 +3,7 @@
  * admin's own DingTalk identity, and how org events reach this deployment (HTTP push or Stream).
  */
 import { Op, type WhereOptions } from 'sequelize';
+import { SWEEP_AUDIT_TYPE, type SweepSummary } from '../../accounts/directory-sweep.js';
 import type { EventInbox } from '../../accounts/event-inbox.js';
 import type { Models } from '../../db/models/index.js';
 import type { DingTalkDirectory, StreamStatus, UpstreamFailure } from '../../dingtalk/index.js';
@@ -43,6 +44,12 @@ export interface DingTalkHealthDeps {
 
 export function createDingTalkHealthOps(deps: DingTalkHealthDeps) {
   const { Account, AuditEvent } = deps.models;
+
+  /** The last directory sweep's figures (the audit log keeps them), with who ran it; null before the first. */
+  async function lastSweep(): Promise<(SweepSummary & { actor: string | null }) | null> {
+    const event = await AuditEvent.findOne({ where: { type: SWEEP_AUDIT_TYPE }, order: [['id', 'DESC']] });
+    return event ? { ...(event.details as unknown as SweepSummary), actor: event.actor } : null;
+  }
 
   return {
     /**
@@ -102,6 +109,7 @@ export function createDingTalkHealthOps(deps: DingTalkHealthDeps) {
         eventToken: deps.dingtalkEvents?.token ?? false,
         eventAesKey: deps.dingtalkEvents?.aesKey ?? false,
         lastEventAt,
+        lastSweep: await lastSweep(),
         streamConnections,
         ...(streamError === undefined ? {} : { streamError }),
       };

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { SWEEP_AUDIT_TYPE } from '../../../src/accounts/directory-sweep.js';
 import { Browser } from '../../helpers/browser.js';
 import { exchangeCode, type LoginWorld, loginViaDingTalk, registerRelyingParty } from '../../helpers/login-flow.js';
 import { ADMIN, AUDITOR, accountIdOf, consoleLogin, EMPLOYEE, startAdminWorld, submit } from './harness.js';
@@ -140,10 +141,39 @@ describe('admin console: applications, sessions, keys, DingTalk, previews', func
     const rotated = await submit(world, admin, keys, '/admin/keys/rotate', { alg: 'ES256' });
     expect(rotated.status).to.equal(302);
     expect((await lastAudit('key.rotated'))!.details.alg).to.equal('ES256');
+    // The last directory sweep's figures, as a sweep records them in the audit log.
+    await world.server.services.db.models.AuditEvent.create({
+      type: SWEEP_AUDIT_TYPE,
+      actor: 'dingtalk:schedule',
+      details: {
+        trigger: 'schedule',
+        startedAt: '2026-12-01T02:00:00.000Z',
+        finishedAt: '2026-12-01T02:01:40.000Z',
+        durationMs: 100_000,
+        complete: false,
+        departments: 512,
+        members: 10_000,
+        organisationCount: 10_003,
+        checked: 9_000,
+        updated: 17,
+        unchanged: 8_983,
+        created: 0,
+        reactivated: 1,
+        disabled: 0,
+        leaversUnconfirmed: 4,
+        calls: 1_137,
+        failed: 1,
+        failures: [{ ref: 'department 42', code: 'dingtalk.unavailable' }],
+      },
+    });
     const health = await admin.request(url('/admin/dingtalk'));
     expect(health.status).to.equal(200);
     expect(health.text).to.include('/dingtalk/events');
     expect(health.text).to.include('getbyunionid');
+    expect(health.text).to.include('id="last-sweep"');
+    expect(health.text).to.match(/512 个部门、10000 人（钉钉统计 10003 人）|512 departments, 10000 people \(DingTalk counts 10003\)/);
+    expect(health.text).to.include('1137');
+    expect(health.text).to.match(/(不完整|Incomplete)/);
     for (const name of ['login', 'consent', 'error', 'logout', 'logged-out']) {
       const zh = await admin.request(url(`/admin/previews/${name}?lang=zh-CN`));
       const en = await admin.request(url(`/admin/previews/${name}?lang=en`));

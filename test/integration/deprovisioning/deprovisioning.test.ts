@@ -464,7 +464,7 @@ describe('deprovisioning from DingTalk (emulator, real Postgres and Redis)', fun
       await kept.account.reload();
       expect(kept.account.title).to.equal('技术经理');
       expect(await introspect(kept.tokens.access_token)).to.include({ active: true });
-      expect((await auditOf(gone.account.id)).find((e) => e.type === AUDIT.disabled)?.details).to.deep.include({ source: 'sync' });
+      expect((await auditOf(gone.account.id)).find((e) => e.type === AUDIT.disabled)?.details).to.deep.include({ source: 'sweep' });
     });
 
     it('accounts revoke <userid> ends every session and grant but keeps the account enabled', async function () {

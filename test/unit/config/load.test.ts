@@ -257,7 +257,12 @@ describe('config', function () {
     });
 
     it('refuses DingTalk credentials without a deprovisioning path, among the other problems', function () {
-      const problems = problemsOf({ ...PRODUCTION, DINGTALK_EVENT_MODE: 'http', COOKIE_SECRETS: 'short' });
+      const problems = problemsOf({
+        ...PRODUCTION,
+        DINGTALK_EVENT_MODE: 'http',
+        DINGTALK_SYNC_INTERVAL_MINUTES: '0',
+        COOKIE_SECRETS: 'short',
+      });
       expect(problems.map((p) => p.split(':')[0])).to.include.members(['DINGTALK_EVENT_MODE', 'COOKIE_SECRETS (secrets.cookieKeys.0)']);
       const problem = problems.find((p) => p.startsWith('DINGTALK_EVENT_MODE'))!;
       for (const name of [
@@ -268,6 +273,19 @@ describe('config', function () {
       ]) {
         expect(problem).to.contain(name);
       }
+    });
+
+    it('sweeps the directory every 60 minutes by default in production, and not elsewhere', function () {
+      expect(loadConfig({ env: { ...PRODUCTION, DINGTALK_EVENT_MODE: 'http' } }).dingtalk.syncIntervalMinutes).to.equal(60);
+      expect(problemsOf({ ...PRODUCTION, DINGTALK_EVENT_MODE: 'http' })).to.deep.equal([]);
+      expect(loadConfig({ env: { NODE_ENV: 'development' } }).dingtalk.syncIntervalMinutes).to.equal(0);
+      expect(loadConfig({ env: { ...PRODUCTION, DINGTALK_SYNC_INTERVAL_MINUTES: '15' } }).dingtalk.syncIntervalMinutes).to.equal(15);
+    });
+
+    it('provisions at sign-in by default; DINGTALK_PROVISION=directory from the sweep too; anything else is refused by name', function () {
+      expect(loadConfig({ env: PRODUCTION }).dingtalk.provision).to.equal('login');
+      expect(loadConfig({ env: { ...PRODUCTION, DINGTALK_PROVISION: 'directory' } }).dingtalk.provision).to.equal('directory');
+      expect(problemsOf({ ...PRODUCTION, DINGTALK_PROVISION: 'everyone' })[0]).to.match(/^DINGTALK_PROVISION \(dingtalk\.provision\): /);
     });
 
     it('accepts each deprovisioning path: Stream, HTTP with token and key, or a sync interval', function () {
