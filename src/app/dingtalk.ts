@@ -4,7 +4,7 @@
  * stores, this is the one place that picks; only the DINGTALK_* settings tell the two apart.
  */
 import { randomBytes } from 'node:crypto';
-import { usesEmulator } from '../config/load.js';
+import { EMULATOR_PATH, usesEmulator } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { createDingTalk, createMemoryDepartmentCache, type DingTalk } from '../dingtalk/index.js';
 import type { Emulator } from '../emulator/index.js';
@@ -12,8 +12,7 @@ import type { Logger } from '../log.js';
 import { type Metrics, observeCallBudget, observeDingTalkCall } from '../metrics.js';
 import type { Stores } from '../store/index.js';
 
-/** Where `npm start` serves the DingTalk emulator when no DingTalk app is configured. */
-export const EMULATOR_PATH = '/dingtalk-emulator';
+export { EMULATOR_PATH };
 
 /**
  * The DingTalk client on the configured DingTalk, or — in development without credentials — on

@@ -14,6 +14,12 @@ export const CONFIG_DIR = path.resolve(import.meta.dirname, '../../config');
 // From dist/src/config the folder is one level further up.
 const configDir = (): string => (existsSync(CONFIG_DIR) ? CONFIG_DIR : path.resolve(import.meta.dirname, '../../../config'));
 
+/** Where `npm start` serves the DingTalk emulator when no DingTalk app is configured. */
+export const EMULATOR_PATH = '/dingtalk-emulator';
+
+/** DingTalk's CDN, where the JSAPI script is pinned (config/default.json `login.jsapiUrl`). */
+const DINGTALK_CDN = 'https://g.alicdn.com';
+
 const NUMERIC_PATHS = new Set([
   'port',
   'metrics.port',
@@ -74,6 +80,12 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const dingtalk = isPlainObject(raw.dingtalk) ? raw.dingtalk : (raw.dingtalk = {});
   // HTTP pushes when they can be verified; otherwise the Stream connection, which needs no public URL.
   dingtalk.eventMode ??= dingtalk.eventToken && dingtalk.eventAesKey ? 'http' : 'stream';
+  // Without DingTalk credentials (development), the emulator also stands in for DingTalk's JSAPI
+  // script, at the same path under EMULATOR_PATH: free login then works offline (with DINGTALK_CORP_ID).
+  const login = isPlainObject(raw.login) ? raw.login : (raw.login = {});
+  if (raw.env !== 'production' && !dingtalk.clientId && typeof login.jsapiUrl === 'string' && login.jsapiUrl.startsWith(DINGTALK_CDN)) {
+    login.jsapiUrl = `${String(raw.issuer)}${EMULATOR_PATH}${login.jsapiUrl.slice(DINGTALK_CDN.length)}`;
+  }
 
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {

@@ -171,6 +171,15 @@ describe('config', function () {
       ]);
     });
 
+    it('points the JSAPI script at the built-in emulator’s copy in development without DingTalk credentials', function () {
+      const path = '/dingding/dingtalk-jsapi/3.0.25/dingtalk.open.js';
+      expect(loadConfig({ env: { NODE_ENV: 'development', ISSUER: 'http://127.0.0.1:4000' } }).login.jsapiUrl).to.equal(
+        `http://127.0.0.1:4000/dingtalk-emulator${path}`,
+      );
+      const withApp = { NODE_ENV: 'development', DINGTALK_CLIENT_ID: 'dingapp', DINGTALK_CLIENT_SECRET: 'secret' };
+      expect(loadConfig({ env: withApp }).login.jsapiUrl).to.equal(`https://g.alicdn.com${path}`);
+    });
+
     it('refuses a JSAPI script that is not https (the emulator’s stand-in), which development accepts', function () {
       const overrides = { login: { jsapiUrl: 'http://127.0.0.1:4000/dingding/dingtalk-jsapi/3.0.25/dingtalk.open.js' } };
       expect(() => loadConfig({ env: { NODE_ENV: 'development' }, overrides })).not.to.throw();
