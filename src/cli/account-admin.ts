@@ -1,10 +1,9 @@
-import { parseArgs } from 'node:util';
-
 import type { DirectorySweep, SweepProgress, SweepSummary } from '../accounts/directory-sweep.js';
 import type { RevocationResult } from '../accounts/revocation.js';
 import { AppError } from '../errors/app-error.js';
 import type { Config } from '../config/schema.js';
 import { cliUser, openServices } from './context.js';
+import { parseCommand, showHelp, unknownCommand } from './args.js';
 
 /** The `accounts` actions this file runs; `accounts show` lives in accounts.ts. */
 export const ACCOUNT_ADMIN_ACTIONS: ReadonlySet<string> = new Set(['revoke', 'disable', 'enable', 'sync']);
@@ -31,28 +30,17 @@ Every change is written to the audit log with the actor cli:<user>.`;
 
 /** `accounts revoke|disable|enable|sync`. */
 export async function runAccountAdmin(config: Config, args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      reason: { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
+  const { values, positionals } = parseCommand(args, {
+    reason: { type: 'string' },
+    json: { type: 'boolean' },
   });
   const [action, ref] = positionals;
-  if (values.help || !action) {
-    console.log(HELP);
-    return values.help ? 0 : 1;
-  }
+  if (values.help || !action) return showHelp(HELP, values.help);
   if (!ACCOUNT_ADMIN_ACTIONS.has(action)) {
-    console.error(`unknown action "${action}"\n\n${HELP}`);
-    return 1;
+    return unknownCommand(`unknown action "${action}"`, HELP);
   }
   if (action !== 'sync' && !ref) {
-    console.error(`accounts ${action} needs an account\n\n${HELP}`);
-    return 1;
+    return unknownCommand(`accounts ${action} needs an account`, HELP);
   }
 
   const services = await openServices(config);

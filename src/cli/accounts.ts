@@ -1,8 +1,8 @@
-import { parseArgs } from 'node:util';
 import { describeRule } from '../accounts/role-rules.js';
 import type { Config } from '../config/schema.js';
 import { printTable } from './context.js';
 import { openRoleCli, sourceText } from './roles.js';
+import { parseCommand, showHelp, unknownCommand } from './args.js';
 
 const HELP = `Usage:
   dingtalk-oidc accounts show <account> [--json]
@@ -12,27 +12,16 @@ Shows the profile as last refreshed from DingTalk, the departments, the DingTalk
 role with where it comes from: manual, a rule (which one) or ADMIN_DINGTALK_USERIDS.`;
 
 export async function runAccounts(config: Config, args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
+  const { values, positionals } = parseCommand(args, {
+    json: { type: 'boolean' },
   });
   const [action, ref] = positionals;
-  if (values.help || !action) {
-    console.log(HELP);
-    return values.help ? 0 : 1;
-  }
+  if (values.help || !action) return showHelp(HELP, values.help);
   if (action !== 'show') {
-    console.error(`unknown action "${action}"\n\n${HELP}`);
-    return 1;
+    return unknownCommand(`unknown action "${action}"`, HELP);
   }
   if (!ref) {
-    console.error(`accounts show needs an account\n\n${HELP}`);
-    return 1;
+    return unknownCommand(`accounts show needs an account`, HELP);
   }
   const cli = await openRoleCli(config);
   try {

@@ -1,8 +1,8 @@
-import { parseArgs } from 'node:util';
 import { type AuditItem, MAX_CSV_ROWS } from '../admin/ops/audit.js';
 import { auditFilterOf, UUID } from '../admin/ops/filters.js';
 import type { Config } from '../config/schema.js';
 import { adminServiceOf, printTable, openServices } from './context.js';
+import { parseCommand, showHelp } from './args.js';
 
 const MAX_LIMIT = 1000;
 
@@ -27,11 +27,9 @@ Reading the log is not itself audited.`;
 
 /** `audit`: read the audit log from the command line, through the admin service the console uses. */
 export async function runAudit(config: Config, args: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseCommand(
     args,
-    allowPositionals: false,
-    strict: true,
-    options: {
+    {
       account: { type: 'string' },
       client: { type: 'string' },
       type: { type: 'string' },
@@ -42,13 +40,10 @@ export async function runAudit(config: Config, args: string[]): Promise<number> 
       cursor: { type: 'string' },
       json: { type: 'boolean' },
       csv: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
     },
-  });
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
+    { positionals: false },
+  );
+  if (values.help) return showHelp(HELP, true);
   // Bad input is one line on stderr, before anything is opened.
   const problem = inputProblem(values);
   if (problem) {

@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import type { ClientMetadata } from 'oidc-provider';
 import { type Actor, auditRecorder } from '../admin/ops/actor.js';
 import { clientFormSchema } from '../admin/ops/client-schema.js';
@@ -8,6 +7,7 @@ import { AppError } from '../errors/app-error.js';
 import { GRANT_TYPES, type GrantType } from '../oidc/clients.js';
 import { createClientValidator } from '../oidc/provider.js';
 import { adminServiceOf, cliUser, openCli, printTable, openServices } from './context.js';
+import { parseCommand, showHelp, unknownCommand } from './args.js';
 
 const HELP = `Usage:
   dingtalk-oidc clients add --name NAME [options]
@@ -88,10 +88,9 @@ const OPTIONS = {
   id: { type: 'string' },
   metadata: { type: 'string' },
   json: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
 } as const;
 
-const parse = (args: string[]) => parseArgs({ args, allowPositionals: true, strict: true, options: OPTIONS });
+const parse = (args: string[]) => parseCommand(args, OPTIONS);
 type Values = ReturnType<typeof parse>['values'];
 
 /** `clients …`: the admin console's client operations (presets, validation, audit) for scripts. */
@@ -105,14 +104,10 @@ export async function runClients(config: Config, args: string[]): Promise<number
   }
   const { values, positionals } = parsed;
   const [action, clientId] = positionals;
-  if (values.help || !action) {
-    console.log(HELP);
-    return values.help ? 0 : 1;
-  }
+  if (values.help || !action) return showHelp(HELP, values.help);
   if (action === 'presets') return printPresets(values.json);
   if (!['add', 'update', 'list', 'show', 'remove', 'rotate-secret'].includes(action)) {
-    console.error(`unknown action "${action}"\n\n${HELP}`);
-    return 1;
+    return unknownCommand(`unknown action "${action}"`, HELP);
   }
   if (action !== 'add' && action !== 'list' && !clientId) {
     console.error(`error: clients ${action} needs a client_id`);

@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import type { HealthCheck } from '../admin/ops/dingtalk-health.js';
 import { usesEmulator } from '../config/load.js';
 import type { Config } from '../config/schema.js';
@@ -7,6 +6,7 @@ import { type CorpTokenCache, createDingTalk, createMemoryCorpTokenCache, upstre
 import { EMULATOR_PATH } from '../app/dingtalk.js';
 import { adminServiceOf, cliUser, openServices } from './context.js';
 import { runEvents } from './events.js';
+import { parseCommand, showHelp, unknownCommand } from './args.js';
 
 /** Exit code when at least one check failed (1 is bad usage, 2 an invalid configuration). */
 export const CHECK_FAILED = 3;
@@ -36,24 +36,14 @@ const LABELS: Record<HealthCheck['name'], string> = {
 /** `dingtalk check`: the console's DingTalk permission check, from the command line; `dingtalk events …`: the event inbox. */
 export async function runDingTalk(config: Config, args: string[]): Promise<number> {
   if (args[0] === 'events') return runEvents(config, args.slice(1));
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      as: { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
+  const { values, positionals } = parseCommand(args, {
+    as: { type: 'string' },
+    json: { type: 'boolean' },
   });
   const [action, extra] = positionals;
-  if (values.help || !action) {
-    console.log(HELP);
-    return values.help ? 0 : 1;
-  }
+  if (values.help || !action) return showHelp(HELP, values.help);
   if (action !== 'check' || extra !== undefined) {
-    console.error(`unknown command "dingtalk ${positionals.join(' ')}"\n\n${HELP}`);
-    return 1;
+    return unknownCommand(`unknown command "dingtalk ${positionals.join(' ')}"`, HELP);
   }
   if (usesEmulator(config)) {
     // The built-in emulator lives inside a running server, with a secret made up at its start:

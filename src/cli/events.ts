@@ -1,8 +1,8 @@
-import { parseArgs } from 'node:util';
 import type { Actor } from '../admin/ops/actor.js';
 import { inboxStatusOf } from '../admin/ops/filters.js';
 import type { Config } from '../config/schema.js';
 import { adminServiceOf, cliUser, printTable, openServices } from './context.js';
+import { parseCommand, showHelp, unknownCommand, pageOf } from './args.js';
 
 const HELP = `Usage:
   dingtalk-oidc dingtalk events list [--status pending|done|failed|ignored] [--page N] [--json]
@@ -16,30 +16,20 @@ takes it within seconds. Retries are in the audit log with the actor cli:<user>.
 
 /** `dingtalk events …`: the event inbox from the command line. */
 export async function runEvents(config: Config, args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      status: { type: 'string' },
-      page: { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
+  const { values, positionals } = parseCommand(args, {
+    status: { type: 'string' },
+    page: { type: 'string' },
+    json: { type: 'boolean' },
   });
   const [action, id, extra] = positionals;
-  if (values.help || !action) {
-    console.log(HELP);
-    return values.help ? 0 : 1;
-  }
+  if (values.help || !action) return showHelp(HELP, values.help);
   const known =
     (action === 'list' && id === undefined) || ((action === 'show' || action === 'retry') && id !== undefined && extra === undefined);
   if (!known) {
-    console.error(`unknown or incomplete command "dingtalk events ${positionals.join(' ')}"\n\n${HELP}`);
-    return 1;
+    return unknownCommand(`unknown or incomplete command "dingtalk events ${positionals.join(' ')}"`, HELP);
   }
   const status = inboxStatusOf(values.status);
-  const page = Math.max(1, Number(values.page ?? 1) || 1);
+  const page = pageOf(values.page);
   const services = await openServices(config);
   try {
     const ops = adminServiceOf(services);

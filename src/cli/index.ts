@@ -19,6 +19,7 @@ import { runResourceServers } from './resource-servers.js';
 import { runRoles } from './roles.js';
 import { runSessions } from './sessions.js';
 import { runStart } from './start.js';
+import { unknownCommand } from './args.js';
 
 const USAGE = `Usage: dingtalk-oidc <command> [options]
 
@@ -65,8 +66,7 @@ async function main(argv: string[]): Promise<number> {
   };
   const run = commands[command];
   if (!run) {
-    console.error(`unknown command "${command}"\n\n${USAGE}`);
-    return 1;
+    return unknownCommand(`unknown command "${command}"`, USAGE);
   }
   try {
     return await run(loadConfig(), rest);

@@ -1,7 +1,7 @@
 import type { Config } from '../config/schema.js';
 import { SIGNING_ALGS, type SigningAlg } from '../oidc/keys.js';
 import { openCli, printTable } from './context.js';
-import { parseArgs } from 'node:util';
+import { parseCommand, showHelp, unknownCommand } from './args.js';
 
 const HELP = `Usage:
   dingtalk-oidc keys list [--json]
@@ -14,22 +14,13 @@ const HELP = `Usage:
 Running servers pick up a change within their key cache time (oidc.keyCacheMs).`;
 
 export async function runKeys(config: Config, args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      alg: { type: 'string' },
-      now: { type: 'boolean' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
+  const { values, positionals } = parseCommand(args, {
+    alg: { type: 'string' },
+    now: { type: 'boolean' },
+    json: { type: 'boolean' },
   });
   const [action, kid] = positionals;
-  if (values.help || !action) {
-    console.log(HELP);
-    return values.help ? 0 : 1;
-  }
+  if (values.help || !action) return showHelp(HELP, values.help);
   const alg = (values.alg ?? config.oidc.signingAlg) as SigningAlg;
   if (!SIGNING_ALGS.includes(alg)) {
     console.error(`--alg must be one of ${SIGNING_ALGS.join(', ')}`);
@@ -80,8 +71,7 @@ export async function runKeys(config: Config, args: string[]): Promise<number> {
         return done ? 0 : 1;
       }
       default:
-        console.error(`unknown action "${action}"\n\n${HELP}`);
-        return 1;
+        return unknownCommand(`unknown action "${action}"`, HELP);
     }
   } finally {
     await cli.close();

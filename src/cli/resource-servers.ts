@@ -1,6 +1,6 @@
 import type { Config } from '../config/schema.js';
 import { openCli, printTable } from './context.js';
-import { parseArgs } from 'node:util';
+import { parseCommand, showHelp, unknownCommand } from './args.js';
 
 const HELP = `Usage:
   dingtalk-oidc resource-servers add <identifier> [--name NAME] [--scope S]... [--format jwt|opaque]
@@ -12,25 +12,16 @@ const HELP = `Usage:
 JWT access tokens follow RFC 9068 and verify offline with /jwks.`;
 
 export async function runResourceServers(config: Config, args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      name: { type: 'string' },
-      scope: { type: 'string', multiple: true },
-      format: { type: 'string' },
-      ttl: { type: 'string' },
-      alg: { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
+  const { values, positionals } = parseCommand(args, {
+    name: { type: 'string' },
+    scope: { type: 'string', multiple: true },
+    format: { type: 'string' },
+    ttl: { type: 'string' },
+    alg: { type: 'string' },
+    json: { type: 'boolean' },
   });
   const [action, identifier] = positionals;
-  if (values.help || !action) {
-    console.log(HELP);
-    return values.help ? 0 : 1;
-  }
+  if (values.help || !action) return showHelp(HELP, values.help);
   if (values.format && !['jwt', 'opaque'].includes(values.format)) {
     console.error('--format must be jwt or opaque');
     return 1;
@@ -84,8 +75,7 @@ export async function runResourceServers(config: Config, args: string[]): Promis
         return done ? 0 : 1;
       }
       default:
-        console.error(`unknown action "${action}"\n\n${HELP}`);
-        return 1;
+        return unknownCommand(`unknown action "${action}"`, HELP);
     }
   } finally {
     await cli.close();

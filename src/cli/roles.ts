@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import type { AuditLog } from '../accounts/audit.js';
 import { describeRule, RULE_KINDS } from '../accounts/role-rules.js';
 import type { RoleChange, RoleService } from '../accounts/roles.js';
@@ -6,6 +5,7 @@ import type { Config } from '../config/schema.js';
 import type { Database } from '../db/sequelize.js';
 import { openCli, printTable } from './context.js';
 import type { AccessChanges } from '../accounts/access-changes.js';
+import { parseCommand, showHelp, unknownCommand } from './args.js';
 
 const HELP = `Usage:
   dingtalk-oidc roles list [--json]
@@ -50,29 +50,19 @@ export interface RoleCli {
 export const openRoleCli: (config: Config) => Promise<RoleCli> = openCli;
 
 export async function runRoles(config: Config, args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      description: { type: 'string' },
-      kind: { type: 'string' },
-      value: { type: 'string', multiple: true },
-      'sub-departments': { type: 'boolean' },
-      'dry-run': { type: 'boolean' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
+  const { values, positionals } = parseCommand(args, {
+    description: { type: 'string' },
+    kind: { type: 'string' },
+    value: { type: 'string', multiple: true },
+    'sub-departments': { type: 'boolean' },
+    'dry-run': { type: 'boolean' },
+    json: { type: 'boolean' },
   });
   const [action, ...rest] = positionals;
-  if (values.help || !action) {
-    console.log(HELP);
-    return values.help ? 0 : 1;
-  }
+  if (values.help || !action) return showHelp(HELP, values.help);
   const known = ['list', 'add', 'remove', 'assign', 'unassign', 'reevaluate', 'rules'];
   if (!known.includes(action)) {
-    console.error(`unknown action "${action}"\n\n${HELP}`);
-    return 1;
+    return unknownCommand(`unknown action "${action}"`, HELP);
   }
   const cli = await openRoleCli(config);
   try {
@@ -236,8 +226,7 @@ async function runRules(cli: RoleCli, args: string[], flags: Flags): Promise<num
 }
 
 function usage(message: string): number {
-  console.error(`${message}\n\n${HELP}`);
-  return 1;
+  return unknownCommand(message, HELP);
 }
 
 /** One audit event per account whose roles changed; then the grants they may no longer use are revoked. */

@@ -1,8 +1,8 @@
-import { parseArgs } from 'node:util';
 import type { Actor } from '../admin/ops/actor.js';
 import type { Config } from '../config/schema.js';
 import type { BackchannelDelivery } from '../accounts/revocation.js';
 import { adminServiceOf, printTable, cliUser, openServices } from './context.js';
+import { parseCommand, showHelp, unknownCommand, pageOf } from './args.js';
 
 const HELP = `Usage:
   dingtalk-oidc sessions list [--account A] [--client C] [--page N] [--json]
@@ -18,25 +18,16 @@ admin console's "Sessions and consents"; every change is in the audit log with t
 
 /** `sessions …` and `consents …`: the admin console's session and consent operations. */
 export async function runSessions(config: Config, args: string[], kind: 'sessions' | 'consents'): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      account: { type: 'string' },
-      client: { type: 'string' },
-      page: { type: 'string' },
-      consent: { type: 'boolean' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
+  const { values, positionals } = parseCommand(args, {
+    account: { type: 'string' },
+    client: { type: 'string' },
+    page: { type: 'string' },
+    consent: { type: 'boolean' },
+    json: { type: 'boolean' },
   });
   const [action, first, second] = positionals;
-  if (values.help || !action) {
-    console.log(HELP);
-    return values.help ? 0 : 1;
-  }
-  const page = Math.max(1, Number(values.page ?? 1) || 1);
+  if (values.help || !action) return showHelp(HELP, values.help);
+  const page = pageOf(values.page);
   const services = await openServices(config);
   try {
     const actor: Actor = { accountId: cliUser(), via: 'cli' };
@@ -88,8 +79,7 @@ export async function runSessions(config: Config, args: string[], kind: 'session
       );
       return result.revoked ? 0 : 1;
     }
-    console.error(`unknown or incomplete command "${kind} ${positionals.join(' ')}"\n\n${HELP}`);
-    return 1;
+    return unknownCommand(`unknown or incomplete command "${kind} ${positionals.join(' ')}"`, HELP);
   } finally {
     await services.close();
   }
