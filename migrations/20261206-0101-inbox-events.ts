@@ -1,7 +1,7 @@
 import { DataTypes } from 'sequelize';
 import type { MigrationContext } from './types.js';
 
-/** The durable event inbox (accounts/event-inbox.ts): every DingTalk event, from HTTP or Stream. */
+/** The durable event inbox (accounts/inbox/): every DingTalk event, from HTTP or Stream. */
 export async function up({ context: { queryInterface } }: { context: MigrationContext }): Promise<void> {
   await queryInterface.createTable('inbox_events', {
     id: { type: DataTypes.STRING(200), primaryKey: true },

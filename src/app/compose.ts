@@ -13,7 +13,7 @@ import { type AuditLog, createAuditLog } from '../accounts/audit.js';
 import { createConsentStore } from '../accounts/consents.js';
 import { createDeprovisioning, type Deprovisioning } from '../accounts/deprovisioning.js';
 import { createDirectorySweep, type DirectorySweep } from '../accounts/directory-sweep.js';
-import { createEventInbox, type EventInbox } from '../accounts/event-inbox.js';
+import { createEventInbox, type EventInbox } from '../accounts/inbox/index.js';
 import { createEventStream, type EventStream } from '../accounts/event-stream.js';
 import { createProvisioning } from '../accounts/provisioning.js';
 import { createRoleService, type RoleService } from '../accounts/roles.js';

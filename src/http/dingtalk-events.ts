@@ -24,7 +24,7 @@ export interface DingTalkEventsOptions {
   aesKey: string;
   /** The DingTalk app's Client ID (DINGTALK_CLIENT_ID): the owner key of console-configured subscriptions (§5.1). */
   ownerKey: string;
-  /** Where verified, decrypted events go: the event inbox's `receive` (accounts/event-inbox.ts). */
+  /** Where verified, decrypted events go: the event inbox's `receive` (accounts/inbox/). */
   sink: EventSink;
   logger: Logger;
   /** Clock, for tests. */

@@ -4,7 +4,7 @@
  */
 import { Op, type WhereOptions } from 'sequelize';
 import { SWEEP_AUDIT_TYPE, type SweepSummary } from '../../accounts/directory-sweep.js';
-import type { EventInbox } from '../../accounts/event-inbox.js';
+import type { EventInbox } from '../../accounts/inbox/index.js';
 import type { Models } from '../../db/models/index.js';
 import type { DingTalkDirectory, StreamStatus, UpstreamFailure } from '../../dingtalk/index.js';
 import type { StatusEntry } from '../../store/status-board.js';

@@ -1,9 +1,9 @@
 /**
  * The DingTalk event inbox for operators (console, API, CLI): list by status with paging, one
- * item, retry (audited as `inbox.retry`). The inbox itself is accounts/event-inbox.ts; the
+ * item, retry (audited as `inbox.retry`). The inbox itself is accounts/inbox/; the
  * `status` filter is read by filters.ts `inboxStatusOf`.
  */
-import type { EventInbox, InboxItem } from '../../accounts/event-inbox.js';
+import type { EventInbox, InboxItem } from '../../accounts/inbox/index.js';
 import type { InboxStatus } from '../../db/models/inbox-event.js';
 import { AppError } from '../../errors/app-error.js';
 import type { Actor, AuditRecorder } from './actor.js';

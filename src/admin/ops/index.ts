@@ -10,7 +10,7 @@ import type { AccessChanges } from '../../accounts/access-changes.js';
 import type { AuditLog } from '../../accounts/audit.js';
 import type { ConsentStore } from '../../accounts/consents.js';
 import type { Deprovisioning } from '../../accounts/deprovisioning.js';
-import type { EventInbox } from '../../accounts/event-inbox.js';
+import type { EventInbox } from '../../accounts/inbox/index.js';
 import type { RoleService } from '../../accounts/roles.js';
 import type { Models } from '../../db/models/index.js';
 import type { DingTalkDirectory } from '../../dingtalk/index.js';

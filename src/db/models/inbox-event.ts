@@ -15,7 +15,7 @@ export interface PendingLogout {
   sid?: string;
 }
 
-/** One DingTalk organisation event, recorded before it was acknowledged (accounts/event-inbox.ts). */
+/** One DingTalk organisation event, recorded before it was acknowledged (accounts/inbox/). */
 export class InboxEvent extends Model<InferAttributes<InboxEvent>, InferCreationAttributes<InboxEvent>> {
   /** Stream's `eventId`, or `http:<digest>` for an HTTP push (dingtalk/http-event.ts). */
   declare id: string;

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import type { InboxItem } from '../../../src/accounts/event-inbox.js';
+import type { InboxItem } from '../../../src/accounts/inbox/index.js';
 import type { InboxStatus } from '../../../src/db/models/inbox-event.js';
 import { formatDate } from '../../../src/admin/console/render.js';
 import { Browser } from '../../helpers/browser.js';

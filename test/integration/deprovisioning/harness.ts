@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Deprovisioning } from '../../../src/accounts/deprovisioning.js';
-import type { InboxItem } from '../../../src/accounts/event-inbox.js';
+import type { InboxItem } from '../../../src/accounts/inbox/index.js';
 import type { EmulatorUser } from '../../../src/emulator/index.js';
 import { resetState } from '../../helpers/bootstrap.js';
 import { type LoginWorld, startLoginWorld } from '../../helpers/login-flow.js';

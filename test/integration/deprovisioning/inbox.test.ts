@@ -8,7 +8,7 @@ import Koa from 'koa';
 import { Redis } from 'ioredis';
 import { createAuditLog } from '../../../src/accounts/audit.js';
 import { createDeprovisioning } from '../../../src/accounts/deprovisioning.js';
-import { createEventInbox } from '../../../src/accounts/event-inbox.js';
+import { createEventInbox } from '../../../src/accounts/inbox/index.js';
 import { createDatabase } from '../../../src/db/sequelize.js';
 import { parseHttpPush } from '../../../src/dingtalk/index.js';
 import { parseStreamFrame } from '../../../src/dingtalk/stream-frames.js';
