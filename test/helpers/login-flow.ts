@@ -177,7 +177,13 @@ export async function loginViaDingTalk(
   if (page.status === 200 && page.text.includes('/consent"')) page = await answerConsent(world, browser, page, 'approve');
   const location = page.headers.get('location');
   if (!location || !location.startsWith(rp.redirectUri)) {
-    throw new Error(`expected a redirect to the app, got ${page.status} at ${page.url}: ${page.text.slice(0, 300)}`);
+    // The page's own words (its <main>), not the head every page shares: what went wrong.
+    const main = /<main[^>]*>([\s\S]*?)<\/main>/.exec(page.text)?.[1] ?? page.text;
+    const words = main
+      .replace(/<[^>]+>/g, ' ')
+      .replace(/\s+/g, ' ')
+      .trim();
+    throw new Error(`expected a redirect to the app, got ${page.status} at ${page.url}: ${words.slice(0, 400)}`);
   }
   return { callback: new URL(location), request };
 }
