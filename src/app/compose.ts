@@ -27,7 +27,7 @@ import type { DingTalk, StreamStatus } from '../dingtalk/index.js';
 import type { Emulator } from '../emulator/index.js';
 import { createApp } from '../http/app.js';
 import { createDingTalkEventsRouter } from '../http/dingtalk-events.js';
-import { migrationsCurrent } from '../http/health.js';
+import { migrationsCurrent, postgresAnswers } from '../http/health.js';
 import { providerPages } from '../http/provider-pages.js';
 import { createInteractionRouter } from '../interactions/routes.js';
 import type { Logger } from '../log.js';
@@ -50,7 +50,7 @@ import { createProviderHolder, type ProviderHolder } from '../oidc/provider.js';
 import { createSecretBox } from '../oidc/secret-box.js';
 import type { AccountIndex } from '../store/account-index.js';
 import { checkStoreSettings, createStores, type Stores } from '../store/index.js';
-import { checkRedisReady, type RedisClient } from '../store/redis.js';
+import type { RedisClient } from '../store/redis.js';
 import type { StatusBoard } from '../store/status-board.js';
 import { createPageRenderer } from '../ui/pages.js';
 import { EMULATOR_PATH, setUpDingTalk } from './dingtalk.js';
@@ -273,7 +273,7 @@ async function compose(config: Config, logger: Logger, options: ComposeOptions):
         loadExistingGrant: createLoadExistingGrant(consents),
         mayUse,
         isActiveAccount: createIsActiveAccount(accountCache),
-        rolesOf: async (accountId) => [...((await accountCache.get(accountId))?.roles ?? [])],
+        rolesOf: (accountId) => accountCache.rolesOf(accountId),
         ...providerPages(pages),
       },
       logger,
@@ -407,7 +407,6 @@ async function composeApp(services: Services, parts: Parts): Promise<Pick<Server
         logger,
       })
     : undefined;
-  const { redis } = stores;
   const app = createApp({
     config,
     logger,
@@ -423,14 +422,7 @@ async function composeApp(services: Services, parts: Parts): Promise<Pick<Server
       ...(demoRouter ? [demoRouter.routes() as Koa.Middleware] : []),
     ],
     standalone: emulator ? [mount(EMULATOR_PATH, emulator.app)] : [],
-    checks: {
-      postgres: async () => {
-        await db.sequelize.query('SELECT 1');
-      },
-      // A Cluster node may answer PING while the cluster is down: checkRedisReady asks CLUSTER INFO.
-      ...(redis ? { redis: () => checkRedisReady(redis) } : {}),
-      migrations: migrationsCurrent(db.sequelize),
-    },
+    checks: { postgres: postgresAnswers(db.sequelize), ...stores.readiness, migrations: migrationsCurrent(db.sequelize) },
   });
   return { app, ...(eventStream ? { eventStream } : {}), ...(demo ? { demo } : {}) };
 }

@@ -95,6 +95,13 @@ export function cachedCheck(check: ReadinessCheck, ttlMs: number): ReadinessChec
   };
 }
 
+/** Ready when PostgreSQL answers a query. */
+export function postgresAnswers(sequelize: Sequelize): ReadinessCheck {
+  return async () => {
+    await sequelize.query('SELECT 1');
+  };
+}
+
 /** Ready when the database has every migration of this build (a replica of a newer build waits for `migrate`). */
 export function migrationsCurrent(sequelize: Sequelize, ttlMs = 10_000): ReadinessCheck {
   return cachedCheck(async () => {

@@ -36,18 +36,23 @@ export function createAccountCache(models: Models, options: { ttlMs: number; max
     ttl: Math.max(1, options.ttlMs),
     fetchMethod: (id) => load(id),
   });
+  const get = async (id: string): Promise<AccountSnapshot | undefined> => {
+    let hit: AccountSnapshot | typeof MISSING | undefined;
+    try {
+      hit = options.ttlMs > 0 ? await cache.fetch(id) : await cache.fetch(id, { forceRefresh: true });
+    } catch {
+      // A write invalidated the account while it was being read (lru-cache aborts that read, which
+      // may have seen the old row), or the read failed: read it once more, past the cache, so the
+      // caller gets the current account or the real storage error.
+      hit = await load(id);
+    }
+    return hit === MISSING || hit === undefined ? undefined : hit;
+  };
   return {
-    async get(id: string): Promise<AccountSnapshot | undefined> {
-      let hit: AccountSnapshot | typeof MISSING | undefined;
-      try {
-        hit = options.ttlMs > 0 ? await cache.fetch(id) : await cache.fetch(id, { forceRefresh: true });
-      } catch {
-        // A write invalidated the account while it was being read (lru-cache aborts that read, which
-        // may have seen the old row), or the read failed: read it once more, past the cache, so the
-        // caller gets the current account or the real storage error.
-        hit = await load(id);
-      }
-      return hit === MISSING || hit === undefined ? undefined : hit;
+    get,
+    /** The account's role names (none for an unknown account): what tokens and userinfo carry. */
+    async rolesOf(id: string): Promise<string[]> {
+      return [...((await get(id))?.roles ?? [])];
     },
     invalidate(change: AccountChange): void {
       if (change === '*') cache.clear();

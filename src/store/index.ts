@@ -25,7 +25,7 @@ import { createMemoryMarkerStore, createRedisMarkerStore, type MarkerStore } fro
 import { createMemoryAdapterFactory } from './memory-adapter.js';
 import { type ChangeNotifier, createLocalChangeNotifier, createRedisChangeNotifier } from './notifications.js';
 import { createMemoryLimiters, createRedisLimiters, type SharedLimiters } from './rate-limiters.js';
-import { createRedis, parseRedisUrl, type RedisClient } from './redis.js';
+import { checkRedisReady, createRedis, parseRedisUrl, type RedisClient } from './redis.js';
 import { createRedisAdapterFactory } from './redis-adapter.js';
 import { createMemoryStatusBoard, createRedisStatusBoard, type StatusBoard } from './status-board.js';
 
@@ -56,6 +56,8 @@ export interface Stores {
   rateLimiters: SharedLimiters;
   /** Every server process's DingTalk Stream connection state, for the console. */
   streamBoard: StatusBoard<StreamStatus>;
+  /** Readiness probe parts of this world (Redis answers, and on Cluster, the cluster is up). */
+  readiness: Record<string, () => Promise<void>>;
   /** Stop listening for changes and close the connection (after the last write). */
   close(): Promise<void>;
   /** Drop the connection at once (start-up failed). */
@@ -129,6 +131,8 @@ async function createRedisStores(url: string, { logger, metrics, command = false
     callBudget: (budget) => createCallBudget({ ...budget, redis }),
     rateLimiters: createRedisLimiters(redis),
     streamBoard: createRedisStatusBoard(redis, STREAM_BOARD_KEY, STREAM_BOARD_TTL_MS),
+    // A Cluster node may answer PING while the cluster is down: checkRedisReady asks CLUSTER INFO.
+    readiness: { redis: () => checkRedisReady(redis) },
     async close() {
       await notifier.close();
       // A command's lazy connection may never have opened: nothing to say goodbye to.
@@ -155,6 +159,7 @@ function createMemoryStores(): Stores {
     callBudget: (budget) => createCallBudget(budget),
     rateLimiters: createMemoryLimiters(),
     streamBoard: createMemoryStatusBoard(STREAM_BOARD_TTL_MS),
+    readiness: {},
     async close() {
       await notifier.close();
     },
