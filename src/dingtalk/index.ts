@@ -59,15 +59,8 @@ export {
   type EventTransport,
   type UnreadableEvent,
 } from './directory-event.js';
-export {
-  createStreamClient,
-  STREAM_OPEN_PATH,
-  type StreamClient,
-  type StreamClientOptions,
-  type StreamErrorCode,
-  type StreamEventOutcome,
-  type StreamState,
-  type StreamStatus,
-} from './stream-client.js';
+export { createStreamClient, type StreamClient, type StreamClientOptions } from './stream-client.js';
+export { STREAM_OPEN_PATH } from './stream-open.js';
+export { type StreamErrorCode, type StreamEventOutcome, type StreamState, type StreamStatus } from './stream-status.js';
 export { parseHttpPush, type HttpPush } from './http-event.js';
 export { directoryChangeOf, isDepartmentRemoval, type DirectoryChange } from './event-types.js';

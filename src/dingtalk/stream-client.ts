@@ -3,34 +3,31 @@
  * so no public callback URL is needed.
  *
  * One connection at a time, kept for the life of the process:
- * 1. `POST ${apiBaseUrl}/v1.0/gateway/connections/open` with the app's Client ID and secret and the
- *    subscription `EVENT *` → `{endpoint, ticket}` (§10.1). Built here rather than with the official
- *    `dingtalk-stream` package, which hard-codes api.dingtalk.com (§10.7/1) and acks synchronously.
+ * 1. Registration (stream-open.ts) → a fresh `endpoint?ticket=…` (§10.1); built here rather than
+ *    with the official `dingtalk-stream` package, which hard-codes api.dingtalk.com (§10.7/1) and
+ *    acks synchronously.
  * 2. The WebSocket at `endpoint?ticket=…` (§10.2); a ticket opens one connection, so every
  *    (re)connect asks for a new one.
- * 3. SYSTEM `ping` is answered at once; `disconnect` opens a new connection and closes this one once
- *    its events are acked (§10.5). Each EVENT goes to the sink (the event inbox) and is acked with
- *    its answer: `SUCCESS` once safely recorded, `LATER` on a transient failure (§10.4).
+ * 3. Frames (stream-frame-handler.ts): SYSTEM `ping` is answered at once; `disconnect` opens a new
+ *    connection and closes this one once its events are acked (§10.5); each EVENT goes to the sink
+ *    (the event inbox) and is acked with its answer.
  * 4. A drop, a refused ticket or a failed registration is retried by itself with exponential backoff
- *    and jitter (§10.6); so is a silent connection: after `idleMs` without a frame a WebSocket ping
- *    is sent, and without a pong (or any frame) within `pongTimeoutMs` the connection is replaced.
+ *    and jitter (§10.6); so is a silent connection (stream-connection.ts): after `idleMs` without a
+ *    frame a WebSocket ping is sent, and without a pong (or any frame) within `pongTimeoutMs` the
+ *    connection is replaced.
  * Every replica may hold a connection: DingTalk gives each push to one of them (§10.6), and the inbox
- * dedupes by event id. Knows nothing of Koa; reports through `onStatus`/`onEvent` and the logger.
+ * dedupes by event id. Knows nothing of Koa; reports through `onStatus`/`onEvent` (stream-status.ts)
+ * and the logger. This file is the lifecycle: connect, reconnect, retire, stop.
  */
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import WebSocket from 'ws';
-import { z } from 'zod';
 import type { Logger } from '../log.js';
 import { UpstreamError } from '../errors/app-error.js';
-import { isUnreadable, type EventAck, type EventSink } from './directory-event.js';
-import { dingTalkError, mapApiError, mapTransportError } from './errors.js';
-import { apiErrorSchema } from './schemas.js';
-import { eventAck, parseStreamFrame, pingReply, unsupportedReply } from './stream-frames.js';
-
-/** Where the connection registration lives on api.dingtalk.com (§10.1). */
-export const STREAM_OPEN_PATH = '/v1.0/gateway/connections/open';
-/** `UpstreamError.operation` of the registration call. */
-export const STREAM_OPEN_OPERATION = 'dingtalk.stream_open';
+import type { EventSink } from './directory-event.js';
+import { rawText, watchSilence, type Connection } from './stream-connection.js';
+import { createFrameHandler } from './stream-frame-handler.js';
+import { openStreamTicket } from './stream-open.js';
+import { createStatusBoard, type StreamErrorCode, type StreamEventOutcome, type StreamStatus } from './stream-status.js';
 
 /** Settings of {@link createStreamClient}. */
 export interface StreamClientOptions {
@@ -62,70 +59,12 @@ export interface StreamClientOptions {
   dispatcher?: Dispatcher;
 }
 
-/**
- * `connecting`: registering or opening the WebSocket; `connected`: receiving events; `waiting`:
- * the last attempt failed or the connection dropped, the next attempt is at `nextAttemptAt`;
- * `stopped`: shut down.
- */
-export type StreamState = 'connecting' | 'connected' | 'waiting' | 'stopped';
-
-/** Why the last connection attempt or connection failed (stable codes, never DingTalk's text). */
-export type StreamErrorCode =
-  /** The registration failed: the `UpstreamError` code (`dingtalk.invalid_client` for wrong credentials, …). */
-  | `dingtalk.${string}`
-  /** The WebSocket handshake was refused (HTTP status in `status`) or failed. */
-  | 'stream.handshake_failed'
-  /** The connection closed or broke. */
-  | 'stream.closed'
-  /** No frame and no pong for longer than `idleMs + pongTimeoutMs`. */
-  | 'stream.idle_timeout';
-
-/** What the client is doing, for `/metrics`, the console and logs. Plain data (JSON-safe). */
-export interface StreamStatus {
-  state: StreamState;
-  /** When `state` began (epoch ms). */
-  since: number;
-  /** Failed attempts in a row (0 once a connection opens). */
-  failures: number;
-  /** When the next attempt starts (state `waiting`). */
-  nextAttemptAt?: number;
-  /** When the current or last connection opened. */
-  connectedAt?: number;
-  /** The last frame received from DingTalk. */
-  lastFrameAt?: number;
-  /** The last EVENT push received. */
-  lastEventAt?: number;
-  lastError?: { code: StreamErrorCode; at: number; status?: number };
-  /** Since start: connections opened, EVENT pushes acked SUCCESS / LATER, unreadable ones among them. */
-  counts: { connections: number; success: number; later: number; unreadable: number };
-}
-
-/** How one EVENT push was answered: `unreadable` pushes are acked SUCCESS too (recorded as failed). */
-export type StreamEventOutcome = 'success' | 'later' | 'unreadable';
-
 export interface StreamClient {
   /** Starts connecting (and keeps reconnecting) in the background. */
   start(): void;
   /** Stops reconnecting, lets in-flight events be acked (bounded), closes the connection cleanly. */
   stop(): Promise<void>;
   status(): StreamStatus;
-}
-
-const openAnswerSchema = z.object({
-  endpoint: z.string().regex(/^wss?:\/\//, 'must be a ws(s) URL'),
-  ticket: z.string().min(1),
-});
-
-/** Per-connection bookkeeping. */
-interface Connection {
-  ws: WebSocket;
-  /** Events handed to the sink whose ack is not sent yet. */
-  inflight: Set<Promise<void>>;
-  /** Announced `disconnect` or being stopped: a close is expected, not a failure. */
-  retiring: boolean;
-  lastActivity: number;
-  pingSentAt?: number;
-  liveness?: NodeJS.Timeout;
 }
 
 const MAX_FRAME_BYTES = 4 * 1024 * 1024;
@@ -144,81 +83,19 @@ export function createStreamClient(options: StreamClientOptions): StreamClient {
   let reconnectTimer: NodeJS.Timeout | undefined;
   /** Bumped by every connect(), so a stale attempt finishing late does nothing. */
   let generation = 0;
-  const status: StreamStatus = {
-    state: 'stopped',
-    since: Date.now(),
-    failures: 0,
-    counts: { connections: 0, success: 0, later: 0, unreadable: 0 },
-  };
-
-  function changed(patch: Partial<StreamStatus> = {}): void {
-    if (patch.state !== undefined && patch.state !== status.state) status.since = Date.now();
-    Object.assign(status, patch);
-    if (status.state !== 'waiting') delete status.nextAttemptAt;
-    try {
-      options.onStatus?.(snapshot());
-    } catch {
-      // a reporting hook never breaks the connection
-    }
-  }
-
-  function snapshot(): StreamStatus {
-    return {
-      ...status,
-      counts: { ...status.counts },
-      ...(status.lastError ? { lastError: { ...status.lastError } } : {}),
-    };
-  }
-
-  /** Registration: a fresh `endpoint?ticket=…` (§10.1). Throws `UpstreamError`. */
-  async function openTicket(): Promise<URL> {
-    const spec = { operation: STREAM_OPEN_OPERATION };
-    let statusCode: number;
-    let text: string;
-    try {
-      const response = await request(new URL(joinUrl(options.apiBaseUrl, STREAM_OPEN_PATH)), {
-        method: 'POST',
-        // Without Accept the gateway answers XML (§10.1).
-        headers: { accept: 'application/json', 'content-type': 'application/json' },
-        body: JSON.stringify({
-          clientId: options.clientId,
-          clientSecret: options.clientSecret,
-          subscriptions: [{ type: 'EVENT', topic: '*' }],
-          ua,
-        }),
-        signal: AbortSignal.timeout(options.timeoutMs),
-        headersTimeout: options.timeoutMs,
-        bodyTimeout: options.timeoutMs,
-        ...(options.dispatcher === undefined ? {} : { dispatcher: options.dispatcher }),
-      });
-      statusCode = response.statusCode;
-      text = await response.body.text();
-    } catch (error) {
-      throw mapTransportError(error, spec);
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
-    if (statusCode < 200 || statusCode >= 300) {
-      const body = apiErrorSchema.safeParse(json);
-      throw mapApiError(statusCode, body.success ? body.data : undefined, spec, json ?? text.slice(0, 500));
-    }
-    const answer = openAnswerSchema.safeParse(json);
-    if (!answer.success) {
-      // The body may hold a ticket (a credential for one connection): never logged.
-      const body =
-        json !== null && typeof json === 'object' && !Array.isArray(json)
-          ? withoutTicket(json as Record<string, unknown>)
-          : (json ?? text.slice(0, 500));
-      throw dingTalkError('dingtalk.bad_response', STREAM_OPEN_OPERATION, { host: 'api', httpStatus: statusCode, body });
-    }
-    const url = new URL(answer.data.endpoint);
-    url.searchParams.set('ticket', answer.data.ticket);
-    return url;
-  }
+  const board = createStatusBoard(options.onStatus);
+  const status = board.current;
+  const onFrame = createFrameHandler({
+    sink: options.sink,
+    logger,
+    board,
+    onEvent: options.onEvent,
+    onDisconnect(connection) {
+      retire(connection);
+      if (running && current === undefined) void connect();
+    },
+  });
+  const changed = (patch?: Partial<StreamStatus>): void => board.changed(patch);
 
   async function connect(): Promise<void> {
     // A connect that comes early (a disconnect) replaces a pending retry: never two sockets.
@@ -229,7 +106,14 @@ export function createStreamClient(options: StreamClientOptions): StreamClient {
     changed({ state: 'connecting' });
     let target: URL;
     try {
-      target = await openTicket();
+      target = await openStreamTicket({
+        clientId: options.clientId,
+        clientSecret: options.clientSecret,
+        apiBaseUrl: options.apiBaseUrl,
+        timeoutMs: options.timeoutMs,
+        ua,
+        dispatcher: options.dispatcher,
+      });
     } catch (error) {
       if (mine !== generation || !running) return;
       const code = error instanceof UpstreamError ? (error.code as StreamErrorCode) : 'dingtalk.unavailable';
@@ -260,7 +144,7 @@ export function createStreamClient(options: StreamClientOptions): StreamClient {
     ws.on('open', () => {
       opened = true;
       connection.lastActivity = Date.now();
-      scheduleLiveness(connection);
+      watchSilence(connection, { idleMs, pongTimeoutMs, logger });
       logger.info({ endpoint: `${target.origin}${target.pathname}` }, 'DingTalk Stream connected');
       // `failures` is reset by the first frame or pong, not here: a gateway that accepts and closes
       // at once must not bring the backoff back to its start every time.
@@ -309,76 +193,6 @@ export function createStreamClient(options: StreamClientOptions): StreamClient {
     });
   }
 
-  function onFrame(connection: Connection, text: string): void {
-    const push = parseStreamFrame(text);
-    switch (push.kind) {
-      case 'ping':
-        send(connection, pingReply(push.messageId, push.data));
-        return;
-      case 'disconnect':
-        // Already replaced: a repeated announcement must not open yet another connection.
-        if (connection.retiring) return;
-        logger.info({ reason: push.reason }, 'DingTalk Stream: disconnect announced; opening a new connection');
-        retire(connection);
-        if (running && current === undefined) void connect();
-        return;
-      case 'system':
-        logger.debug({ topic: push.topic }, 'DingTalk Stream system message');
-        return;
-      case 'unsupported':
-        logger.info({ type: push.type, topic: push.topic }, 'DingTalk Stream: push of a kind not subscribed to; answered 404');
-        send(connection, unsupportedReply(push.messageId));
-        return;
-      case 'invalid':
-        logger.warn({ reason: push.reason }, 'DingTalk Stream: unreadable frame ignored (nothing to reply to)');
-        return;
-      case 'event': {
-        status.lastEventAt = Date.now();
-        const work = handleEvent(connection, push.messageId, push.event);
-        connection.inflight.add(work);
-        void work.finally(() => {
-          connection.inflight.delete(work);
-          if (connection.retiring && connection.inflight.size === 0) connection.ws.close(1000, 'reconnecting');
-        });
-      }
-    }
-  }
-
-  async function handleEvent(connection: Connection, messageId: string, event: Parameters<EventSink>[0]): Promise<void> {
-    let ack: EventAck;
-    try {
-      ack = await options.sink(event);
-    } catch (error) {
-      logger.error({ err: error, eventId: event.id }, 'DingTalk Stream event could not be recorded; answering LATER');
-      ack = 'LATER';
-    }
-    const unreadable = isUnreadable(event);
-    const outcome: StreamEventOutcome = ack === 'LATER' ? 'later' : unreadable ? 'unreadable' : 'success';
-    if (unreadable) logger.warn({ eventId: event.id, reason: event.reason, ack }, 'DingTalk Stream: unreadable event');
-    else logger.info({ eventId: event.id, type: event.type, ack }, 'DingTalk Stream event');
-    const counts = { ...status.counts };
-    if (ack === 'LATER') counts.later += 1;
-    else {
-      counts.success += 1;
-      if (unreadable) counts.unreadable += 1;
-    }
-    if (!send(connection, eventAck(messageId, ack))) {
-      logger.warn({ eventId: event.id }, 'DingTalk Stream: connection closed before the ack; DingTalk will push the event again');
-    }
-    changed({ counts });
-    try {
-      options.onEvent?.(outcome);
-    } catch {
-      // a reporting hook never breaks the connection
-    }
-  }
-
-  function send(connection: Connection, frame: string): boolean {
-    if (connection.ws.readyState !== WebSocket.OPEN) return false;
-    connection.ws.send(frame);
-    return true;
-  }
-
   /** Closes `connection` once its events are acked (at most `timeoutMs` later); no reconnect from its close. */
   function retire(connection: Connection): void {
     if (connection.retiring) return;
@@ -390,35 +204,6 @@ export function createStreamClient(options: StreamClientOptions): StreamClient {
     const force = setTimeout(() => connection.ws.terminate(), options.timeoutMs);
     force.unref();
     connection.ws.once('close', () => clearTimeout(force));
-  }
-
-  /** Liveness: ping after `idleMs` of silence; replace the connection when no pong follows. */
-  function scheduleLiveness(connection: Connection): void {
-    const check = (): void => {
-      const now = Date.now();
-      if (connection.retiring || connection.ws.readyState !== WebSocket.OPEN) return;
-      if (connection.pingSentAt !== undefined) {
-        const waited = now - connection.pingSentAt;
-        if (waited >= pongTimeoutMs) {
-          logger.warn({ idleMs: now - connection.lastActivity }, 'DingTalk Stream: no pong; replacing the connection');
-          connection.ws.terminate();
-          return;
-        }
-        return arm(pongTimeoutMs - waited);
-      }
-      const idle = now - connection.lastActivity;
-      if (idle >= idleMs) {
-        connection.pingSentAt = now;
-        connection.ws.ping();
-        return arm(pongTimeoutMs);
-      }
-      arm(idleMs - idle);
-    };
-    const arm = (ms: number): void => {
-      connection.liveness = setTimeout(check, Math.max(ms, 1));
-      connection.liveness.unref();
-    };
-    arm(idleMs);
   }
 
   function retry(error: NonNullable<StreamStatus['lastError']>): void {
@@ -463,22 +248,8 @@ export function createStreamClient(options: StreamClientOptions): StreamClient {
       );
       changed({ state: 'stopped' });
     },
-    status: snapshot,
+    status: () => board.snapshot(),
   };
-}
-
-function rawText(data: WebSocket.RawData): string {
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
-  return Buffer.from(data as ArrayBuffer).toString('utf8');
-}
-
-function withoutTicket(body: Record<string, unknown>): Record<string, unknown> {
-  const { ticket, ...rest } = body;
-  return ticket === undefined ? rest : { ...rest, ticket: '[redacted]' };
-}
-
-function joinUrl(base: string, path: string): string {
-  return `${base.replace(/\/+$/, '')}${path}`;
 }
 
 /** Resolves true when `promise` settles within `ms`, false otherwise. */

@@ -1,6 +1,7 @@
 /**
  * DingTalk Stream mode frames (dingtalk-api.md §10.3–§10.5), pure: what a pushed text frame means,
- * and the reply frames we send back. The connection itself is in stream-client.ts.
+ * and the reply frames we send back. The connection itself is in stream-client.ts; what is done
+ * with each frame, in stream-frame-handler.ts.
  *
  * A push is `{specVersion, type, headers, data}` with `data` a JSON **string** (parsed a second
  * time); header values are strings. An `EVENT` push becomes our `DirectoryEvent` (id = `eventId`,

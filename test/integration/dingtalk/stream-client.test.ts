@@ -6,7 +6,8 @@
  */
 import { expect } from 'chai';
 import { isUnreadable, type DirectoryEvent, type EventAck, type UnreadableEvent } from '../../../src/dingtalk/directory-event.js';
-import { createStreamClient, type StreamClient, type StreamClientOptions, type StreamStatus } from '../../../src/dingtalk/stream-client.js';
+import { createStreamClient, type StreamClient, type StreamClientOptions } from '../../../src/dingtalk/stream-client.js';
+import type { StreamStatus } from '../../../src/dingtalk/stream-status.js';
 import { STREAM_OPEN_PATH } from '../../../src/emulator/index.js';
 import { createLogger } from '../../../src/log.js';
 import { CLIENT_ID, CLIENT_SECRET, CORP_ID, PEOPLE, startEmulator, type Harness } from './harness.js';
