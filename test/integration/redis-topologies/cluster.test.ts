@@ -152,6 +152,9 @@ describe('Redis Cluster (3 private masters, REDIS_URL=redis-cluster://)', functi
         const holding = Object.values(counts).filter((count) => count > 0);
         expect(holding.length, `keys per master: ${JSON.stringify(counts)}`).to.be.at.least(2);
         expect(await admin.get('dingtalk:app-token:dingtest-app'), 'the DingTalk app token').to.be.a('string');
+        // The call budget's script (two keys under one hash tag: one slot) ran on the Cluster.
+        const exchange = 'dingtalk:budget:{dingtest-app:/v1.0/oauth2/userAccessToken}:all';
+        expect(Number(await admin.get(exchange)), 'the call budget of the code exchange').to.be.above(0);
       });
 
       it('refreshes, and the other replica serves userinfo for the new access token', async function () {
