@@ -33,13 +33,14 @@ export interface DingTalkSignIn {
 }
 
 /**
- * A web sign-in that failed before DingTalk used its single-use code (the call budget had no slot
- * in time, or DingTalk throttled the exchange): the same code can be sent again, after about
- * `retryAfterMs` when the budget knows. Undefined for any other failure.
+ * A sign-in that failed before DingTalk used its single-use code (the call budget had no slot in
+ * time, or DingTalk throttled the exchange of a web login code or of a free-login code): the same
+ * code (web) or a fresh one (free login) can be sent again, after about `retryAfterMs` when the
+ * budget knows. Undefined for any other failure.
  */
 export function unusedSignInCode(error: unknown): { retryAfterMs?: number } | undefined {
   if (!isBudgetExhausted(error) && !isDingTalkError(error, 'dingtalk.throttled')) return undefined;
-  if (error.operation !== OPERATIONS.exchangeCode) return undefined;
+  if (error.operation !== OPERATIONS.exchangeCode && error.operation !== OPERATIONS.freeLogin) return undefined;
   return isBudgetExhausted(error) ? { retryAfterMs: error.retryAfterMs } : {};
 }
 

@@ -87,9 +87,22 @@ async function askToWait(
   const queueMs = deps.config.dingtalk.callBudget.signInQueueMs;
   const ttlSeconds = Math.ceil((waitingSince + queueMs - attempt) / 1000) + MAX_WAIT_SECONDS + 30;
   await deps.ephemeral.put(`state:${state}`, { ...record, waitingSince } satisfies LoginState, ttlSeconds);
+  deps.logger.info({ waitedMs: attempt - waitingSince }, 'dingtalk callback: busy, asked to wait');
+  renderWaitPage(deps, ctx, { retryAfterMs, retryUrl: ctx.originalUrl, uid: record.uid });
+}
+
+/**
+ * The "please wait" page (503, Retry-After): it goes to `retryUrl` by itself after about the time the
+ * budget expects a slot — spread a little, so a crowd does not return at once — or at a click.
+ */
+export function renderWaitPage(
+  deps: InteractionDeps,
+  ctx: Context,
+  options: { retryAfterMs: number | undefined; retryUrl: string; uid: string; refreshUrl?: string },
+): void {
+  const { retryAfterMs } = options;
   const expectedMs = retryAfterMs === undefined ? 1000 : retryAfterMs - deps.config.dingtalk.callBudget.signInCodeWaitMs;
   const seconds = Math.min(MAX_WAIT_SECONDS, Math.max(1, Math.ceil(expectedMs / 1000) + Math.floor(Math.random() * 3)));
-  deps.logger.info({ waitedMs: attempt - waitingSince, retryInSeconds: seconds }, 'dingtalk callback: busy, asked to wait');
   const t = messages(deps.pages.localeOf(ctx.get('accept-language')));
   ctx.status = 503;
   ctx.set('Retry-After', String(seconds));
@@ -97,8 +110,9 @@ async function askToWait(
     title: t.waitTitle,
     waitText: format(t.waitText, { seconds: String(seconds) }),
     refreshSeconds: seconds,
-    retryUrl: ctx.originalUrl,
-    backUrl: `/interaction/${record.uid}/abort?error=temporarily_unavailable`,
+    ...(options.refreshUrl === undefined ? {} : { refreshUrl: options.refreshUrl }),
+    retryUrl: options.retryUrl,
+    backUrl: `/interaction/${options.uid}/abort?error=temporarily_unavailable`,
   });
 }
 

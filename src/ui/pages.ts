@@ -41,7 +41,8 @@ export function createPageRenderer(): PageRenderer {
       const cspNonce = currentRequest()?.cspNonce ?? '';
       const body = template(name)({ t, locale, cspNonce, ...data });
       // `refreshSeconds`: the page reloads itself (the sign-in wait page), without script.
-      const refresh = typeof data.refreshSeconds === 'number' ? { refreshSeconds: data.refreshSeconds } : {};
+      // `refreshUrl`: where it goes then (default: the same URL).
+      const refresh = typeof data.refreshSeconds === 'number' ? { refreshSeconds: data.refreshSeconds, refreshUrl: data.refreshUrl } : {};
       return template('layout')({ t, locale, cspNonce, body, title: data.title ?? t.productName, ...refresh });
     },
     localeOf: pickLocale,

@@ -7,7 +7,7 @@
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { createCallBudget, isBudgetExhausted } from '../../src/dingtalk/call-budget.js';
-import { Browser, decode, type Page } from '../helpers/browser.js';
+import { Browser, decode, formOf, type Page } from '../helpers/browser.js';
 import { resetState, TEST_REDIS_URL } from '../helpers/bootstrap.js';
 import {
   exchangeCode,
@@ -28,14 +28,14 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Another replica takes every slot of the code exchange that the budget has right now. */
-async function exhaustExchange(limits: { perApiPerSecond: number; perApiBurst: number }): Promise<void> {
+/** Another replica takes every slot of the code exchange (or of `api`) that the budget has right now. */
+async function exhaustExchange(limits: { perApiPerSecond: number; perApiBurst: number }, api = EXCHANGE): Promise<void> {
   const redis = new Redis(TEST_REDIS_URL);
   try {
     const replica = createCallBudget({ appKey: APP_KEY, limits: { ...limits, backgroundPerSecond: limits.perApiPerSecond }, redis });
     for (;;) {
       try {
-        await replica.acquire({ api: EXCHANGE, priority: 'sign-in', maxWaitMs: 0 });
+        await replica.acquire({ api, priority: 'sign-in', maxWaitMs: 0 });
       } catch (error) {
         if (isBudgetExhausted(error)) return;
         throw error;
@@ -66,6 +66,16 @@ async function signInUntilCallback(world: LoginWorld, browser: Browser, rp: Rely
 }
 
 const SLOW = { perApiPerSecond: 0.1, perApiBurst: 3 };
+const FREE_LOGIN = '/topapi/v2/user/getuserinfo';
+const IN_DINGTALK = { 'user-agent': 'Mozilla/5.0 (iPhone) AliApp(DingTalk/7.6.0) com.laiwang.DingTalk' };
+
+/** Inside the DingTalk client: the login page's free-login form, posted with a fresh JSAPI code. */
+async function postFreeLogin(world: LoginWorld, browser: Browser, loginPageUrl: string): Promise<Page> {
+  const login = await browser.follow(loginPageUrl, [world.server.issuer]);
+  const form = formOf(login.text, '/free-login');
+  const code = world.emulator.state.issueFreeLoginCode('manager7421');
+  return browser.follow(new URL(form.action, world.server.issuer).toString(), [world.server.issuer], { form: { ...form.fields, code } });
+}
 
 describe('sign-ins above DingTalk’s limit (emulator with its limit on, real Postgres and Redis)', function () {
   describe('the wait page', function () {
@@ -125,6 +135,22 @@ describe('sign-ins above DingTalk’s limit (emulator with its limit on, real Po
       const tokens = await exchangeCode(rp, new URL(location), request);
       expect(tokens.claims()!.sub).to.be.a('string');
     });
+
+    it('inside DingTalk (free login), waits and then goes back to the login page for a fresh code', async function () {
+      await exhaustExchange(SLOW, FREE_LOGIN);
+      const request = await authorize(rp);
+      const browser = new Browser(IN_DINGTALK);
+      const page = await postFreeLogin(world, browser, request.url.toString());
+      expect(page.status).to.equal(503);
+      const loginPage = /content="\d+;url=(\/interaction\/[^"]+)"/.exec(page.text)?.[1];
+      expect(loginPage, page.text.slice(0, 400)).to.be.a('string');
+      expect(world.emulator.state.countCalls(FREE_LOGIN)).to.equal(0);
+
+      await freeBudget();
+      const done = await postFreeLogin(world, browser, `${world.server.issuer}${decode(loginPage!)}`);
+      const location = done.headers.get('location') ?? '';
+      expect(location.startsWith(rp.redirectUri), `${done.status} ${done.text.slice(0, 200)}`).to.equal(true);
+    });
   });
 
   describe('past the bound', function () {
@@ -149,6 +175,14 @@ describe('sign-ins above DingTalk’s limit (emulator with its limit on, real Po
       expect(page.status).to.equal(503);
       expect(page.text).to.contain('暂时无法连接钉钉').and.contain('dingtalk.unavailable');
       expect(page.text).not.to.contain('http-equiv="refresh"');
+    });
+
+    it('ends a free login on the same page', async function () {
+      await exhaustExchange(SLOW, FREE_LOGIN);
+      const request = await authorize(rp);
+      const page = await postFreeLogin(world, new Browser(IN_DINGTALK), request.url.toString());
+      expect(page.status).to.equal(503);
+      expect(page.text).to.contain('dingtalk.unavailable').and.not.contain('http-equiv="refresh"');
     });
   });
 
