@@ -35,14 +35,9 @@ import { createMetrics, type Metrics, observeInbox, observeLogins, observeSequel
 import { type AccountCache, createAccountCache } from '../oidc/account-cache.js';
 import { announceAccountChanges, followChanges } from '../oidc/changes.js';
 import { createFindAccount, createIsActiveAccount } from '../oidc/claims.js';
-import {
-  type ClientStore,
-  clientsFileOptions,
-  createClientAdapter,
-  createClientStore,
-  createResourceServerCache,
-  readClientsFile,
-} from '../oidc/clients.js';
+import { createClientAdapter, createResourceServerCache } from '../oidc/client-adapter.js';
+import { type ClientStore, createClientStore } from '../oidc/clients.js';
+import { clientsFileOptions, readClientsFile } from '../oidc/clients-file.js';
 import { attachProviderEvents } from '../oidc/events.js';
 import { createLoadExistingGrant } from '../oidc/grants.js';
 import { createKeyStore, type KeyStore } from '../oidc/keys.js';

@@ -1,19 +1,16 @@
 /**
- * Clients and resource servers: registered in Postgres (by the admin console, the admin API and the
- * CLI, through the admin operations) or listed in CLIENTS_FILE. oidc-provider reads clients through
- * `createClientAdapter`, read-only, which keeps each answer (found or not) for `clientCacheMs`, so
- * the token and introspection hot paths do not touch Postgres on every request; every change is
- * announced through `onChange` so that each replica drops its copy at once, and the cache time
- * only bounds a lost announcement. While Postgres is down, a cached client is served as last read.
- * The secret is stored encrypted (SecretBox) and shown only once.
+ * Clients: registered in Postgres (by the admin console, the admin API and the CLI, through the
+ * admin operations) or listed in CLIENTS_FILE (clients-file.ts). oidc-provider reads them through
+ * `createClientAdapter` (client-adapter.ts), read-only and cached; every change is announced through
+ * `onChange` so that each replica drops its copy at once. The secret is stored encrypted
+ * (SecretBox) and shown only once. Resource servers are managed along (resource-servers.ts).
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { LRUCache } from 'lru-cache';
-import type { Adapter, AdapterPayload, ClientMetadata } from 'oidc-provider';
+import type { AdapterPayload, ClientMetadata } from 'oidc-provider';
 import type { Models } from '../db/models/index.js';
 import { Op, UniqueConstraintError } from 'sequelize';
 import { AppError } from '../errors/app-error.js';
+import { createResourceServerStore } from './resource-servers.js';
 import type { SecretBox } from './secret-box.js';
 
 export type GrantType = 'authorization_code' | 'refresh_token' | 'client_credentials';
@@ -52,24 +49,6 @@ export interface ClientSummary {
   createdAt?: Date;
 }
 
-export interface ResourceServerInput {
-  identifier: string;
-  name?: string;
-  scopes?: string[];
-  tokenFormat?: 'jwt' | 'opaque';
-  accessTokenTtl?: number;
-  signingAlg?: 'RS256' | 'ES256';
-}
-
-export interface ResourceServer {
-  identifier: string;
-  name: string;
-  scopes: string[];
-  tokenFormat: 'jwt' | 'opaque';
-  accessTokenTtl: number | null;
-  signingAlg: string | null;
-}
-
 /** Validates metadata the way oidc-provider will (provider.Client.validate). */
 export type MetadataValidator = (metadata: ClientMetadata) => Promise<void>;
 
@@ -80,7 +59,7 @@ export function createClientStore(
   /** Told after every change (a client id or a resource identifier), to drop caches everywhere. */
   onChange: (id: string) => Promise<void> = async () => undefined,
 ) {
-  const { ClientRecord, ResourceServerRecord } = models;
+  const { ClientRecord } = models;
 
   function buildMetadata(input: ClientInput, clientId: string): Record<string, unknown> {
     const grantTypes = input.grantTypes ?? ['authorization_code', 'refresh_token'];
@@ -264,175 +243,11 @@ export function createClientStore(
       return { clientId, clientSecret: box.open(row!.secretEncrypted!, clientId) };
     },
 
-    async addResourceServer(input: ResourceServerInput): Promise<ResourceServer> {
-      const url = URL.canParse(input.identifier) ? new URL(input.identifier) : undefined;
-      if (!url || url.hash) {
-        throw new AppError('clients.invalid_metadata', 'resource server identifier must be an absolute URI without a fragment (RFC 8707)', {
-          status: 400,
-        });
-      }
-      const row = await ResourceServerRecord.create({
-        identifier: input.identifier,
-        name: input.name ?? input.identifier,
-        scopes: input.scopes ?? [],
-        tokenFormat: input.tokenFormat ?? 'jwt',
-        accessTokenTtl: input.accessTokenTtl ?? null,
-        signingAlg: input.signingAlg ?? null,
-      }).catch((error: unknown) => {
-        if (error instanceof UniqueConstraintError) {
-          throw new AppError('resource_servers.exists', `${input.identifier} exists already`, { status: 409, cause: error });
-        }
-        throw error;
-      });
-      await onChange(input.identifier);
-      return toResourceServer(row);
-    },
-
-    async listResourceServers(): Promise<ResourceServer[]> {
-      return (await ResourceServerRecord.findAll({ order: [['identifier', 'ASC']] })).map(toResourceServer);
-    },
-
-    async findResourceServer(identifier: string): Promise<ResourceServer | undefined> {
-      const row = await ResourceServerRecord.findByPk(identifier);
-      return row ? toResourceServer(row) : undefined;
-    },
-
-    async removeResourceServer(identifier: string): Promise<boolean> {
-      const removed = (await ResourceServerRecord.destroy({ where: { identifier } })) > 0;
-      if (removed) await onChange(identifier);
-      return removed;
-    },
+    ...createResourceServerStore(models, onChange),
   };
 }
 
 export type ClientStore = ReturnType<typeof createClientStore>;
-
-/**
- * oidc-provider's adapter for the `Client` model: read-only, cached. A miss is cached too, so a
- * flood of unknown client ids cannot turn into a flood of Postgres queries.
- */
-export function createClientAdapter(
-  store: ClientStore,
-  cacheMs: number,
-): {
-  adapter: Adapter;
-  invalidate(clientId?: string): void;
-} {
-  const MISSING = Symbol('missing');
-  const cache = new LRUCache<string, AdapterPayload | typeof MISSING>({
-    max: 10_000,
-    ttl: Math.max(cacheMs, 1),
-    fetchMethod: async (clientId) => (await store.providerMetadata(clientId)) ?? MISSING,
-    // PostgreSQL down: keep serving the client as last read rather than refusing every service.
-    allowStaleOnFetchRejection: true,
-    noDeleteOnFetchRejection: true,
-  });
-  const readOnly = async (): Promise<never> => {
-    throw new Error('clients are managed with the CLI or the admin console, not by oidc-provider');
-  };
-  const adapter: Adapter = {
-    async find(id) {
-      if (cacheMs > 0) {
-        const hit = await cache.fetch(id);
-        if (hit !== undefined) return hit === MISSING ? undefined : hit;
-        // Aborted by an invalidation in flight, or failed with nothing stale to serve: read afresh
-        // (a storage outage then surfaces as 503, not as "no such client").
-      }
-      return (await store.providerMetadata(id)) ?? undefined;
-    },
-    upsert: readOnly,
-    findByUid: readOnly,
-    findByUserCode: readOnly,
-    consume: readOnly,
-    destroy: readOnly,
-    revokeByGrantId: readOnly,
-  };
-  return {
-    adapter,
-    invalidate(clientId) {
-      if (clientId) cache.delete(clientId);
-      else cache.clear();
-    },
-  };
-}
-
-/** Resource server lookups for resource indicators, cached like clients. */
-export function createResourceServerCache(store: ClientStore, cacheMs: number) {
-  const MISSING = Symbol('missing');
-  const cache = new LRUCache<string, ResourceServer | typeof MISSING>({
-    max: 1_000,
-    ttl: Math.max(cacheMs, 1),
-    fetchMethod: async (identifier) => (await store.findResourceServer(identifier)) ?? MISSING,
-    allowStaleOnFetchRejection: true,
-    noDeleteOnFetchRejection: true,
-  });
-  return {
-    async find(identifier: string): Promise<ResourceServer | undefined> {
-      if (cacheMs > 0) {
-        const hit = await cache.fetch(identifier);
-        if (hit !== undefined) return hit === MISSING ? undefined : hit;
-      }
-      return store.findResourceServer(identifier);
-    },
-    invalidate(): void {
-      cache.clear();
-    },
-  };
-}
-
-/** The shortest `client_secret` production accepts in CLIENTS_FILE (generated ones are 43 characters). */
-export const MIN_FILE_CLIENT_SECRET_LENGTH = 32;
-
-/** How CLIENTS_FILE is read under this configuration: production refuses short secrets. */
-export function clientsFileOptions(config: { env: string }): { minSecretLength: number } {
-  return { minSecretLength: config.env === 'production' ? MIN_FILE_CLIENT_SECRET_LENGTH : 0 };
-}
-
-/**
- * Read CLIENTS_FILE: a JSON array of oidc-provider client metadata. With `minSecretLength`
- * (production: {@link MIN_FILE_CLIENT_SECRET_LENGTH}) a hand-chosen `client_secret` shorter than
- * that is refused, naming the client, never the secret.
- */
-export function readClientsFile(file: string, options: { minSecretLength?: number } = {}): ClientMetadata[] {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new Error(`CLIENTS_FILE (${file}): cannot be read as JSON: ${(error as Error).message}`, { cause: error });
-  }
-  if (!Array.isArray(parsed) || parsed.some((c) => typeof c !== 'object' || c === null || !('client_id' in c))) {
-    throw new Error(`CLIENTS_FILE (${file}): must be a JSON array of client metadata objects with client_id`);
-  }
-  const min = options.minSecretLength ?? 0;
-  const weak = (parsed as Record<string, unknown>[])
-    .filter((client) => typeof client.client_secret === 'string' && client.client_secret.length < min)
-    .map((client) => String(client.client_id));
-  if (weak.length > 0) {
-    throw new Error(
-      `CLIENTS_FILE (${file}): client_secret of ${weak.join(', ')} is shorter than ${min} characters; ` +
-        'use a random one (openssl rand -base64 32) or register the client with `dingtalk-oidc clients add`',
-    );
-  }
-  return parsed as ClientMetadata[];
-}
-
-function toResourceServer(row: {
-  identifier: string;
-  name: string;
-  scopes: string[];
-  tokenFormat: 'jwt' | 'opaque';
-  accessTokenTtl: number | null;
-  signingAlg: string | null;
-}): ResourceServer {
-  return {
-    identifier: row.identifier,
-    name: row.name,
-    scopes: row.scopes,
-    tokenFormat: row.tokenFormat,
-    accessTokenTtl: row.accessTokenTtl,
-    signingAlg: row.signingAlg,
-  };
-}
 
 function clientExists(clientId: string, cause: unknown): AppError {
   return new AppError('clients.exists', 'a client with this id exists already', { status: 409, cause });

@@ -19,7 +19,7 @@ import { isAccessPolicy } from '../accounts/access.js';
 import type { Config } from '../config/schema.js';
 import { SCOPE_CLAIMS } from './claims.js';
 import { createOutboundFetch } from './outbound.js';
-import type { ResourceServer } from './clients.js';
+import type { ResourceServer } from './resource-servers.js';
 import { unavailableAware, withUnavailableErrors } from './unavailable.js';
 
 export interface ProviderDeps {

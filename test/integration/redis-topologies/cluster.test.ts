@@ -104,7 +104,7 @@ describe('Redis Cluster (3 private masters, REDIS_URL=redis-cluster://)', functi
      * first replica's store: the replica refuses the old secret well before its cache time.
      * The client is registered in before(), not here: the notification of its registration must not
      * reach the replica while the replica is reading it for the first time (an invalidation during
-     * that read makes it answer "no such client", src/oidc/clients.ts, see the report).
+     * that read makes it answer "no such client", src/oidc/client-adapter.ts, see the report).
      */
     async function expectRotationSeenByReplica(index: number): Promise<void> {
       const client = rotating[index]!;

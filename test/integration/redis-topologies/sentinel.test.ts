@@ -29,7 +29,7 @@ describe('Redis Sentinel (private master + replica, 2 Sentinels, REDIS_URL=redis
   let service: ServiceClient;
   /**
    * Registered up front: the notification of a registration must not arrive while the server reads
-   * the new client for the first time (that read then answers "no such client", src/oidc/clients.ts).
+   * the new client for the first time (that read then answers "no such client", src/oidc/client-adapter.ts).
    */
   let rotating: ServiceClient;
 
