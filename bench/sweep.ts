@@ -3,8 +3,9 @@
  * organisation (BENCH_SWEEP_PEOPLE, default 10 000, in about 500 departments several levels deep) and
  * DingTalk's per-API limit on (20 calls in any sliding second, 90018 above it), the product's own
  * services on PostgreSQL (DATABASE_URL) and Redis (REDIS_URL, the shared call budget), one sweep,
- * then a second (nothing to change). Prints the duration, the calls per API and their outcomes
- * (`throttled` must stay 0), and the sweep's own figures.
+ * then a second (nothing to change), with a sign-in's DingTalk calls timed every half second meanwhile
+ * (and 20 before, at the same pace, with no sweep). Prints the duration, the calls per API and their outcomes
+ * (`throttled` must stay 0), the sign-in times, and the sweep's own figures.
  *
  *   DATABASE_URL=postgres://… REDIS_URL=redis://… npx tsx bench/sweep.ts
  *   BENCH_SWEEP_PROVISION=directory … (also creates every account: the DB side of a first run)
@@ -61,8 +62,38 @@ async function callsByApi(): Promise<Record<string, Record<string, number>>> {
   return out;
 }
 
+/** One sign-in's DingTalk part (code exchange, users/me, membership, directory record), timed in ms. */
+const members = emulator.state.users().filter((user) => user.status === 'member');
+let next = 0;
+async function signInMs(): Promise<number> {
+  const person = members[next++ % members.length]!;
+  const code = emulator.state.issueAuthCode({ unionid: person.unionid, scope: 'openid corpid' });
+  const started = performance.now();
+  await services.dingtalk.signIn.identityFromCode(code);
+  return performance.now() - started;
+}
+function stats(values: number[]): string {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!.toFixed(0);
+  return `n=${values.length} median ${at(0.5)} ms, p90 ${at(0.9)} ms, max ${at(1)} ms`;
+}
+
 try {
+  const idle: number[] = [];
+  for (let i = 0; i < 20; i += 1) {
+    idle.push(await signInMs());
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  console.log(`sign-ins with no sweep running: ${stats(idle)}`);
   for (const run of ['first', 'second']) {
+    const during: number[] = [];
+    let sweeping = true;
+    const signIns = (async () => {
+      while (sweeping) {
+        during.push(await signInMs());
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    })();
     const started = performance.now();
     let lastLine = 0;
     const summary = await services.sweep.sweep({
@@ -78,7 +109,10 @@ try {
       },
     });
     const seconds = (performance.now() - started) / 1000;
+    sweeping = false;
+    await signIns;
     console.log(`${run} sweep: ${seconds.toFixed(1)} s`);
+    console.log(`sign-ins during the ${run} sweep: ${stats(during)}`);
     console.log(JSON.stringify({ ...summary, failures: summary.failures.slice(0, 5) }, null, 2));
     console.log('calls by API and outcome (cumulative):', JSON.stringify(await callsByApi(), null, 2));
   }
