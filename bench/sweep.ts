@@ -87,9 +87,9 @@ try {
   console.log(`sign-ins with no sweep running: ${stats(idle)}`);
   for (const run of ['first', 'second']) {
     const during: number[] = [];
-    let sweeping = true;
+    const sweeping = new AbortController();
     const signIns = (async () => {
-      while (sweeping) {
+      while (!sweeping.signal.aborted) {
         during.push(await signInMs());
         await new Promise((resolve) => setTimeout(resolve, 500));
       }
@@ -109,7 +109,7 @@ try {
       },
     });
     const seconds = (performance.now() - started) / 1000;
-    sweeping = false;
+    sweeping.abort();
     await signIns;
     console.log(`${run} sweep: ${seconds.toFixed(1)} s`);
     console.log(`sign-ins during the ${run} sweep: ${stats(during)}`);
