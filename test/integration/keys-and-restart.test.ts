@@ -77,7 +77,9 @@ describe('keys, replicas and restarts', function () {
     expect(decodeProtectedHeader(await token(a, client, API)).kid).to.equal(oldKid);
 
     await new Promise((resolve) => setTimeout(resolve, 1600));
-    expect(await a.services.holder.reloadKeys()).to.equal(true);
+    // A key check that a request began before the activation may still be running (a slow machine):
+    // reloadKeys joins it, and it saw the key pending. The next one sees it active.
+    if (!(await a.services.holder.reloadKeys())) expect(await a.services.holder.reloadKeys()).to.equal(true);
     expect(decodeProtectedHeader(await token(a, client, API)).kid).to.equal(rotated.kid);
   });
 
