@@ -11,16 +11,12 @@
  */
 import { AccountError } from '../errors/app-error.js';
 import { isBudgetExhausted } from './call-budget.js';
-import {
-  createDingTalkClient,
-  OPERATIONS,
-  type AuthorizationUrlParams,
-  type DingTalkClient,
-  type DingTalkClientOptions,
-} from './client.js';
+import { createDingTalkClient, type DingTalkClient, type DingTalkClientOptions } from './client.js';
 import { createMemoryDepartmentCache } from './department-cache.js';
 import { describeUpstreamFailure, isDingTalkError, type UpstreamFailure } from './errors.js';
+import { OPERATIONS } from './http-call.js';
 import type { UpstreamIdentity } from './identity.js';
+import type { AuthorizationUrlParams } from './sign-in-calls.js';
 
 /** Sign-in: where to send the browser, and who came back. */
 export interface DingTalkSignIn {

@@ -16,7 +16,7 @@ export {
   type DirectoryStep,
   unusedSignInCode,
 } from './contract.js';
-export type { AuthorizationUrlParams } from './client.js';
+export type { AuthorizationUrlParams } from './sign-in-calls.js';
 export {
   BudgetExhaustedError,
   createCallBudget,
