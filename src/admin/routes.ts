@@ -8,23 +8,8 @@
  *
  * Who may do what is in guard.ts: `admin` reads and writes, `auditor` reads.
  */
-import type { AccessChanges } from '../accounts/access-changes.js';
 import type Koa from 'koa';
-import type { ClientMetadata } from 'oidc-provider';
-import type Provider from 'oidc-provider';
-import type { DingTalkDirectory } from '../dingtalk/index.js';
-import type { DingTalkEventSettings } from './ops/dingtalk-health.js';
-import type { Sequelize } from 'sequelize';
-import type { AuditLog } from '../accounts/audit.js';
-import type { ConsentStore } from '../accounts/consents.js';
-import type { Deprovisioning } from '../accounts/deprovisioning.js';
-import type { EventInbox } from '../accounts/inbox/index.js';
-import type { RoleService } from '../accounts/roles.js';
-import type { Models } from '../db/models/index.js';
 import type { Logger } from '../log.js';
-import type { ClientStore } from '../oidc/clients.js';
-import type { KeyStore } from '../oidc/keys.js';
-import type { AccountIndex } from '../store/account-index.js';
 import type { EphemeralStore } from '../store/ephemeral.js';
 import type { ConsoleSessionStore } from '../store/console-sessions.js';
 import { createAdminApiRouter } from './api/router.js';
@@ -32,39 +17,18 @@ import { createAdminRenderer } from './console/render.js';
 import { createAdminConsoleRouter } from './console/router.js';
 import { createAdminAuth } from './console/sign-in.js';
 import type { GuardDeps } from './guard.js';
-import { createAdminOps } from './ops/index.js';
+import { createAdminOps, type AdminOpsDeps } from './ops/index.js';
 import { adminResource, type AdminClient, ADMIN_CLIENT_ID } from './ops/admin-client.js';
 import { createTokenVerifier } from './verify.js';
 
-export interface AdminDeps {
-  issuer: string;
-  sequelize: Sequelize;
-  models: Models;
+/** What the admin operations need (ops/index.ts), and what the console and the API add. */
+export interface AdminDeps extends AdminOpsDeps {
   /** The console's sessions and its login state (store/index.ts). */
   sessions: ConsoleSessionStore;
   ephemeral: EphemeralStore;
-  keyStore: KeyStore;
-  clientStore: ClientStore;
   /** The console's client: `ensureAdminClient` (ops/admin-client.ts), called at first use and remembered. */
   client: () => Promise<AdminClient>;
-  roles: RoleService;
-  deprovisioning: Deprovisioning;
-  consents: ConsentStore;
-  accountIndex: AccountIndex;
-  provider: () => Provider;
-  audit: AuditLog;
   logger: Logger;
-  /** oidc-provider's own check of client metadata (`holder.validateClient`). */
-  validateClient: (metadata: ClientMetadata) => Promise<void>;
-  /** Tells every replica the signing keys changed (`notifier.publish('keys')` → `holder.reloadKeys()`). */
-  keysChanged?: () => Promise<void>;
-  /** For the DingTalk health page. */
-  dingtalk?: DingTalkDirectory;
-  dingtalkEvents?: DingTalkEventSettings;
-  /** Revokes grants that role and access-policy changes take away. */
-  access?: AccessChanges;
-  /** The DingTalk event inbox, for its console page and API. */
-  inbox?: EventInbox;
 }
 
 /** Middleware for `createApp({ routes })`: the API first (it answers JSON), then the console. */

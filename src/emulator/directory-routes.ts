@@ -42,14 +42,25 @@ export function createDirectoryRouter(state: EmulatorState): Router {
     return found;
   }
 
+  /**
+   * A read of one department: the caller authorized with `permission`, the department named by
+   * `dept_id` (or the root, where `fallbackToRoot`) found, and `answer` of it sent as `result`.
+   */
+  function departmentRead(path: string, permission: string, answer: (found: SeedDepartment) => unknown, fallbackToRoot = false): void {
+    router.post(path, async (ctx) => {
+      const body = await authorizeOapi(state, ctx, permission);
+      if (body === undefined) return;
+      const found = department(ctx, body, fallbackToRoot);
+      if (found === undefined) return;
+      sendOapiResult(ctx, answer(found));
+    });
+  }
+
   // POST /topapi/v2/department/listsub {dept_id?, language} → [department] (next level only; default root)
-  router.post('/topapi/v2/department/listsub', async (ctx) => {
-    const body = await authorizeOapi(state, ctx, PERMISSION.departmentList);
-    if (body === undefined) return;
-    const parent = department(ctx, body, true);
-    if (parent === undefined) return;
-    sendOapiResult(
-      ctx,
+  departmentRead(
+    '/topapi/v2/department/listsub',
+    PERMISSION.departmentList,
+    (parent) =>
       directory.childrenOf(parent.dept_id).map((child) => ({
         dept_id: child.dept_id,
         name: child.name,
@@ -61,29 +72,21 @@ export function createDirectoryRouter(state: EmulatorState): Router {
         source_identifier: '',
         ext: '{}',
       })),
-    );
-  });
+    true,
+  );
 
   // POST /topapi/v2/department/listsubid {dept_id} → {dept_id_list}
-  router.post('/topapi/v2/department/listsubid', async (ctx) => {
-    const body = await authorizeOapi(state, ctx, PERMISSION.departmentList);
-    if (body === undefined) return;
-    const parent = department(ctx, body);
-    if (parent === undefined) return;
-    sendOapiResult(ctx, { dept_id_list: directory.childrenOf(parent.dept_id).map((child) => child.dept_id) });
-  });
+  departmentRead('/topapi/v2/department/listsubid', PERMISSION.departmentList, (parent) => ({
+    dept_id_list: directory.childrenOf(parent.dept_id).map((child) => child.dept_id),
+  }));
 
   // POST /topapi/v2/department/get {dept_id, language} → the department (§2.4, §11.3)
-  router.post('/topapi/v2/department/get', async (ctx) => {
-    const body = await authorizeOapi(state, ctx, PERMISSION.departmentList);
-    if (body === undefined) return;
-    const found = department(ctx, body);
-    if (found === undefined) return;
+  departmentRead('/topapi/v2/department/get', PERMISSION.departmentList, (found) => {
     const managers = directory
       .membersOf(found.dept_id)
       .filter((user) => directory.isLeader(user, found.dept_id))
       .map((user) => user.userid);
-    sendOapiResult(ctx, {
+    return {
       dept_id: found.dept_id,
       name: found.name,
       ...(found.parent_id === undefined ? {} : { parent_id: found.parent_id }),
@@ -98,17 +101,13 @@ export function createDirectoryRouter(state: EmulatorState): Router {
       org_dept_owner: managers[0] ?? '',
       dept_manager_userid_list: managers,
       extention: '{}', // spelled so (§11.7 gotcha 8)
-    });
+    };
   });
 
   // POST /topapi/v2/department/listparentbydept {dept_id} → {parent_id_list: [self, …, 1]}
-  router.post('/topapi/v2/department/listparentbydept', async (ctx) => {
-    const body = await authorizeOapi(state, ctx, PERMISSION.departmentList);
-    if (body === undefined) return;
-    const found = department(ctx, body);
-    if (found === undefined) return;
-    sendOapiResult(ctx, { parent_id_list: directory.pathToRoot(found.dept_id) });
-  });
+  departmentRead('/topapi/v2/department/listparentbydept', PERMISSION.departmentList, (found) => ({
+    parent_id_list: directory.pathToRoot(found.dept_id),
+  }));
 
   // POST /topapi/v2/department/listparentbyuser {userid} → {parent_list: [{parent_dept_id_list}]}
   router.post('/topapi/v2/department/listparentbyuser', async (ctx) => {
@@ -124,13 +123,9 @@ export function createDirectoryRouter(state: EmulatorState): Router {
   });
 
   // POST /topapi/user/listid {dept_id} → {userid_list} (not paged)
-  router.post('/topapi/user/listid', async (ctx) => {
-    const body = await authorizeOapi(state, ctx, PERMISSION.member);
-    if (body === undefined) return;
-    const found = department(ctx, body);
-    if (found === undefined) return;
-    sendOapiResult(ctx, { userid_list: directory.membersOf(found.dept_id).map((user) => user.userid) });
-  });
+  departmentRead('/topapi/user/listid', PERMISSION.member, (found) => ({
+    userid_list: directory.membersOf(found.dept_id).map((user) => user.userid),
+  }));
 
   // POST /topapi/user/count {only_active} → {count}
   router.post('/topapi/user/count', async (ctx) => {
@@ -143,34 +138,30 @@ export function createDirectoryRouter(state: EmulatorState): Router {
   });
 
   // POST /topapi/user/listsimple {dept_id, cursor, size, order_field?, …} → {has_more, next_cursor?, list: [{userid, name}]}
-  router.post('/topapi/user/listsimple', async (ctx) => {
-    const body = await authorizeOapi(state, ctx, PERMISSION.departmentMember);
-    if (body === undefined) return;
-    const page = readPage(ctx, body);
-    if (page === undefined) return;
-    sendOapiResult(
-      ctx,
-      paged(page, (user) => ({ userid: user.userid, name: user.name })),
-    );
-  });
+  pagedRead('/topapi/user/listsimple', (user) => ({ userid: user.userid, name: user.name }));
 
   // POST /topapi/v2/user/list {dept_id, cursor, size, order_field?, …} → {has_more, next_cursor?, list: [person]}
-  router.post('/topapi/v2/user/list', async (ctx) => {
-    const body = await authorizeOapi(state, ctx, PERMISSION.departmentMember);
-    if (body === undefined) return;
-    const page = readPage(ctx, body);
-    if (page === undefined) return;
-    sendOapiResult(
-      ctx,
-      paged(page, (user) => userListItem(state, user, page.deptId)),
-    );
-  });
+  pagedRead('/topapi/v2/user/list', (user, page) => userListItem(state, user, page.deptId));
 
   interface Page {
     deptId: number;
     members: EmulatorUser[];
     cursor: number;
     size: number;
+  }
+
+  /** A paged read of a department's members: one page (readPage) of `item` of each, sent as `result`. */
+  function pagedRead(path: string, item: (user: EmulatorUser, page: Page) => unknown): void {
+    router.post(path, async (ctx) => {
+      const body = await authorizeOapi(state, ctx, PERMISSION.departmentMember);
+      if (body === undefined) return;
+      const page = readPage(ctx, body);
+      if (page === undefined) return;
+      sendOapiResult(
+        ctx,
+        paged(page, (user) => item(user, page)),
+      );
+    });
   }
 
   /** Reads `dept_id`, `cursor`, `size` and `order_field` of a paged member read (§11.4). */

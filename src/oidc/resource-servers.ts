@@ -69,14 +69,8 @@ export function createResourceServerStore(models: Models, onChange: (id: string)
   };
 }
 
-function toResourceServer(row: {
-  identifier: string;
-  name: string;
-  scopes: string[];
-  tokenFormat: 'jwt' | 'opaque';
-  accessTokenTtl: number | null;
-  signingAlg: string | null;
-}): ResourceServer {
+/** The fields of a ResourceServerRecord row, copied into a plain object. */
+function toResourceServer(row: ResourceServer): ResourceServer {
   return {
     identifier: row.identifier,
     name: row.name,

@@ -143,24 +143,7 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
   const dir = mkdtempSync('/tmp/dingtalk-oidc-redis-');
   folders.add(dir);
   const port = await freePort();
-  const server = new ServerProcess('redis-server', [
-    ...dieWithUs(),
-    binary,
-    '--port',
-    String(port),
-    '--bind',
-    '127.0.0.1',
-    '--save',
-    '',
-    '--appendonly',
-    'no',
-    '--dir',
-    dir,
-    '--daemonize',
-    'no',
-    '--loglevel',
-    'warning',
-  ]);
+  const server = new ServerProcess('redis-server', [...dieWithUs(), binary, ...privateRedisArgs(port, dir)]);
   const start = async (): Promise<void> => {
     if (server.alive) return;
     server.spawn();
@@ -360,6 +343,29 @@ function childrenOf(pid: number): number[] {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * The arguments every private redis-server here starts with: on `port` of the loopback address,
+ * in the foreground, quiet, keeping nothing on disk but what it must write under `dir`.
+ */
+export function privateRedisArgs(port: number, dir: string): string[] {
+  return [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    dir,
+    '--daemonize',
+    'no',
+    '--loglevel',
+    'warning',
+  ];
 }
 
 /** A redis-server with these arguments that dies with the test process (redis-topologies/servers.ts). */

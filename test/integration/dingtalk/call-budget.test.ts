@@ -9,7 +9,7 @@
  * Redis: REDIS_URL (default redis://127.0.0.1:6379), database TEST_REDIS_DB (default 15), flushed before each test.
  */
 import { expect } from 'chai';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import {
   BudgetExhaustedError,
   budgetKeys,
@@ -20,19 +20,11 @@ import {
   type SlotRequest,
 } from '../../../src/dingtalk/call-budget.js';
 import { createRedisCorpTokenCache } from '../../../src/dingtalk/corp-token-cache.js';
+import { unreachableRedis, useTestRedis } from '../../helpers/redis.js';
 import { PEOPLE, authCodeFor, clientFor, startEmulator, type Harness } from './harness.js';
-
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const REDIS_DB = Number(process.env.TEST_REDIS_DB ?? 15);
 
 /** One call per 10 s per API, bursts of 2; egress far away unless a test lowers it. */
 const SLOW = { perApiPerSecond: 0.1, perApiBurst: 2, backgroundPerSecond: 0.1, egressPerSecond: 1000, egressBurst: 100 };
-
-function connect(): Redis {
-  const client = new Redis(REDIS_URL, { db: REDIS_DB, lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 2000 });
-  client.on('error', () => undefined);
-  return client;
-}
 
 async function refusal(promise: Promise<unknown>): Promise<BudgetExhaustedError> {
   try {
@@ -117,23 +109,7 @@ function budgetSuite(name: string, make: (options: Omit<CallBudgetOptions, 'redi
 
 describe('DingTalk call budget', () => {
   let redis: Redis;
-
-  before(async function () {
-    redis = connect();
-    try {
-      await redis.connect();
-      await redis.ping();
-    } catch (error) {
-      throw new Error(`Redis is needed at ${REDIS_URL} (db ${REDIS_DB}): ${(error as Error).message}`, { cause: error });
-    }
-  });
-  beforeEach(async () => {
-    await redis.flushdb();
-  });
-  after(async () => {
-    await redis.flushdb();
-    redis.disconnect();
-  });
+  useTestRedis((client) => (redis = client));
 
   budgetSuite('memory', (options) => createCallBudget(options));
   budgetSuite('Redis', (options) => createCallBudget({ ...options, redis }));
@@ -174,8 +150,7 @@ describe('DingTalk call budget', () => {
     });
 
     it('decides in memory when Redis is down, and says so', async () => {
-      const down = new Redis({ port: 1, lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
-      down.on('error', () => undefined);
+      const down = unreachableRedis();
       const errors: unknown[] = [];
       const budget = createCallBudget({ appKey: 'app-a', limits: SLOW, redis: down, onRedisError: (error) => errors.push(error) });
       await budget.acquire(signIn('/x'));

@@ -3,7 +3,7 @@
  * failure read as a miss). Redis: REDIS_URL, database TEST_REDIS_DB (default 15), flushed before each test.
  */
 import { expect } from 'chai';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import {
   createMemoryUseridCache,
   createRedisUseridCache,
@@ -11,9 +11,7 @@ import {
   useridKey,
   type UseridCache,
 } from '../../../src/dingtalk/userid-cache.js';
-
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const REDIS_DB = Number(process.env.TEST_REDIS_DB ?? 15);
+import { unreachableRedis, useTestRedis } from '../../helpers/redis.js';
 
 function suite(name: string, make: () => UseridCache): void {
   describe(`UseridCache contract: ${name}`, () => {
@@ -32,22 +30,7 @@ function suite(name: string, make: () => UseridCache): void {
 
 describe('DingTalk unionId → userid cache', () => {
   let redis: Redis;
-  before(async () => {
-    redis = new Redis(REDIS_URL, { db: REDIS_DB, lazyConnect: true, maxRetriesPerRequest: 1 });
-    redis.on('error', () => undefined);
-    try {
-      await redis.connect();
-    } catch (error) {
-      throw new Error(`Redis is needed at ${REDIS_URL} (db ${REDIS_DB}): ${(error as Error).message}`, { cause: error });
-    }
-  });
-  beforeEach(async () => {
-    await redis.flushdb();
-  });
-  after(async () => {
-    await redis.flushdb();
-    redis.disconnect();
-  });
+  useTestRedis((client) => (redis = client));
 
   suite('memory', () => createMemoryUseridCache());
   suite('Redis', () => createRedisUseridCache({ redis, clientId: 'app-a' }));
@@ -60,8 +43,7 @@ describe('DingTalk unionId → userid cache', () => {
   });
 
   it('reads a Redis failure as a miss, and says so', async () => {
-    const down = new Redis({ port: 1, lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
-    down.on('error', () => undefined);
+    const down = unreachableRedis();
     const errors: unknown[] = [];
     const cache = createRedisUseridCache({ redis: down, clientId: 'app-a', onError: (error) => errors.push(error) });
     await cache.set('union-a', 'user-a');

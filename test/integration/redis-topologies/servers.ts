@@ -12,6 +12,7 @@ import { Redis } from 'ioredis';
 import { freePort } from '../../helpers/bootstrap.js';
 import {
   privateFolder,
+  privateRedisArgs,
   redisPing,
   redisServerBinary,
   redisServerProcess,
@@ -133,28 +134,15 @@ export async function startPrivateRedisCluster(options: { masters?: number } = {
       const busPort = await freePort();
       ports.push(port);
       const server = redisServerProcess(`redis-server (cluster node ${port})`, [
-        '--port',
-        String(port),
+        ...privateRedisArgs(port, dir),
         '--cluster-port',
         String(busPort),
-        '--bind',
-        '127.0.0.1',
         '--cluster-enabled',
         'yes',
         '--cluster-config-file',
         path.join(dir, `nodes-${port}.conf`),
         '--cluster-node-timeout',
         '2000',
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        '--dir',
-        dir,
-        '--daemonize',
-        'no',
-        '--loglevel',
-        'warning',
       ]);
       servers.push(server);
       server.spawn();
@@ -242,23 +230,7 @@ export async function startPrivateRedisSentinel(
     const port = await freePort();
     const serverDir = path.join(dir, String(port));
     mkdirSync(serverDir, { recursive: true });
-    const server = redisServerProcess(`redis-server (${role} ${port})`, [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--dir',
-      serverDir,
-      '--daemonize',
-      'no',
-      '--loglevel',
-      'warning',
-      ...extra,
-    ]);
+    const server = redisServerProcess(`redis-server (${role} ${port})`, [...privateRedisArgs(port, serverDir), ...extra]);
     servers.push(server);
     server.spawn();
     await server.waitUntil(() => redisPing(port));

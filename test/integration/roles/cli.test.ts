@@ -76,36 +76,13 @@ describe('command line: roles and accounts', function () {
   });
 
   it('adds a rule, re-evaluates every active account and prints who changed', async function () {
-    const preview = await cli([
-      'roles',
-      'rules',
-      'add',
-      'grafana-editor',
-      '--kind',
-      'department',
-      '--value',
-      '100',
-      '--sub-departments',
-      '--dry-run',
-      '--json',
-    ]);
+    const departmentRule = ['roles', 'rules', 'add', 'grafana-editor', '--kind', 'department', '--value', '100', '--sub-departments'];
+    const preview = await cli([...departmentRule, '--dry-run', '--json']);
     expect(preview.code, preview.stderr).to.equal(0);
     expect((JSON.parse(preview.stdout) as { id: string }[]).map((a) => a.id)).to.deep.equal([platformId]);
     expect(await db.models.RoleRule.count()).to.equal(0);
 
-    const added = await cli([
-      'roles',
-      'rules',
-      'add',
-      'grafana-editor',
-      '--kind',
-      'department',
-      '--value',
-      '100',
-      '--sub-departments',
-      '--description',
-      'R&D',
-    ]);
+    const added = await cli([...departmentRule, '--description', 'R&D']);
     expect(added.code, added.stderr).to.equal(0);
     expect(added.stdout).to.contain('added rule #1: grafana-editor ← department 100 (and sub-departments)');
     expect(added.stdout).to.contain('1 account changed:');
