@@ -4,7 +4,7 @@ import { createPageRenderer } from '../../ui/pages.js';
 import type { ConsolePages } from './context.js';
 import { adminMessages } from './messages.js';
 
-export const PREVIEW_PAGES = ['login', 'consent', 'error', 'logout', 'logged-out'] as const;
+export const PREVIEW_PAGES = ['login', 'consent', 'wait', 'error', 'logout', 'logged-out'] as const;
 
 export function registerPreviewPages({ router, render, signedIn }: ConsolePages): void {
   // Page previews: the real templates with sample data, rendered as the page itself (no iframe).
@@ -44,6 +44,9 @@ function previewData(page: (typeof PREVIEW_PAGES)[number], locale: Locale): Reco
         action: '#',
         csrf: 'preview',
       };
+    case 'wait':
+      // The sign-in burst page, without its automatic reload (a preview stays put).
+      return { title: t.waitTitle, waitText: format(t.waitText, { seconds: '5' }), retryUrl: '#', backUrl: '#' };
     case 'error':
       return { title: t.errorTitle, message: t.errorGeneric, code: 'access_denied' };
     case 'logout':

@@ -174,13 +174,16 @@ describe('admin console: applications, sessions, keys, DingTalk, previews', func
     expect(health.text).to.match(/512 个部门、10000 人（钉钉统计 10003 人）|512 departments, 10000 people \(DingTalk counts 10003\)/);
     expect(health.text).to.include('1137');
     expect(health.text).to.match(/(不完整|Incomplete)/);
-    for (const name of ['login', 'consent', 'error', 'logout', 'logged-out']) {
+    for (const name of ['login', 'consent', 'wait', 'error', 'logout', 'logged-out']) {
       const zh = await admin.request(url(`/admin/previews/${name}?lang=zh-CN`));
       const en = await admin.request(url(`/admin/previews/${name}?lang=en`));
       expect(zh.status, name).to.equal(200);
       expect(zh.text).to.include('<html lang="zh-CN">');
       expect(en.text).to.include('<html lang="en">');
     }
+    // The burst page previews without its automatic reload.
+    const wait = await admin.request(url('/admin/previews/wait?lang=zh-CN'));
+    expect(wait.text).to.include('请稍候').and.include('5 秒').and.not.include('http-equiv="refresh"');
     expect((await admin.request(url('/admin/previews/nothing'))).status).to.equal(404);
   });
 
