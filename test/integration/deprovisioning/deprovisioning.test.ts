@@ -13,6 +13,7 @@ import { Browser } from '../../helpers/browser.js';
 import { captureConsole } from '../../helpers/cli.js';
 import { authorize, CORP_ID, exchangeCode, loginViaDingTalk, registerRelyingParty, type RelyingParty } from '../../helpers/login-flow.js';
 import {
+  introspectAs,
   type DeprovisioningWorld,
   EVENT_SETTINGS,
   newMember,
@@ -56,18 +57,7 @@ describe('deprovisioning from DingTalk (emulator, real Postgres and Redis)', fun
     return { browser, tokens, account: account!, claims: tokens.claims()! };
   }
 
-  async function introspect(token: string): Promise<Record<string, unknown>> {
-    const response = await fetch(`${world.server.issuer}/token/introspection`, {
-      method: 'POST',
-      headers: {
-        authorization: `Basic ${Buffer.from(`${rp.clientId}:${rp.clientSecret}`).toString('base64')}`,
-        'content-type': 'application/x-www-form-urlencoded',
-      },
-      body: new URLSearchParams({ token }),
-    });
-    expect(response.status).to.equal(200);
-    return (await response.json()) as Record<string, unknown>;
-  }
+  const introspect = (token: string) => introspectAs(world, rp, token);
 
   async function expectRefreshRefused(refreshToken: string): Promise<void> {
     try {

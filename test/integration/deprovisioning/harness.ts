@@ -10,7 +10,7 @@ import type { Deprovisioning } from '../../../src/accounts/deprovisioning.js';
 import type { InboxItem } from '../../../src/accounts/inbox/index.js';
 import type { EmulatorUser } from '../../../src/emulator/index.js';
 import { resetState } from '../../helpers/bootstrap.js';
-import { type LoginWorld, startLoginWorld } from '../../helpers/login-flow.js';
+import { type LoginWorld, type RelyingParty, startLoginWorld } from '../../helpers/login-flow.js';
 
 export const EVENT_TOKEN = 'deprovisioning-test-token';
 /** 43 Base64 characters, as DingTalk's console generates them. */
@@ -140,4 +140,18 @@ export function newMember(world: LoginWorld, overrides: Partial<EmulatorUser> = 
     active: true,
     ...overrides,
   });
+}
+
+/** RFC 7662 introspection of `token` at the world's issuer, authenticated as `rp`. */
+export async function introspectAs(world: LoginWorld, rp: RelyingParty, token: string): Promise<Record<string, unknown>> {
+  const response = await fetch(`${world.server.issuer}/token/introspection`, {
+    method: 'POST',
+    headers: {
+      authorization: `Basic ${Buffer.from(`${rp.clientId}:${rp.clientSecret}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    body: new URLSearchParams({ token }),
+  });
+  if (response.status !== 200) throw new Error(`introspection answered ${response.status}: ${await response.text()}`);
+  return (await response.json()) as Record<string, unknown>;
 }

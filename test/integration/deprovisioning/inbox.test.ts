@@ -5,7 +5,6 @@ import path from 'node:path';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
-import { Redis } from 'ioredis';
 import { createAuditLog } from '../../../src/accounts/audit.js';
 import { createDeprovisioning } from '../../../src/accounts/deprovisioning.js';
 import { createEventInbox } from '../../../src/accounts/inbox/index.js';
@@ -19,6 +18,7 @@ import { createMemoryMarkerStore } from '../../../src/store/markers.js';
 import { createRedisAccountIndex } from '../../../src/store/redis-adapter.js';
 import { freePort, startTestServer, TEST_DATABASE_URL, TEST_REDIS_URL, type TestServer } from '../../helpers/bootstrap.js';
 import { Browser } from '../../helpers/browser.js';
+import { unreachableRedis } from '../../helpers/redis.js';
 import { CORP_ID, exchangeCode, loginViaDingTalk, registerRelyingParty, type RelyingParty } from '../../helpers/login-flow.js';
 import {
   type DeprovisioningWorld,
@@ -32,6 +32,18 @@ import {
 } from './harness.js';
 
 const silent = createLogger({ logLevel: 'silent' });
+
+/** An inbox of the test's own on the server's database, retrying at once and failing after 3 attempts. */
+function quickInbox(services: TestServer['services']) {
+  return createEventInbox({
+    sequelize: services.db.sequelize,
+    models: services.db.models,
+    deprovisioning: services.deprovisioning,
+    logger: silent,
+    corpId: CORP_ID,
+    timings: { maxAttempts: 3, backoffBaseMs: 1, backoffMaxMs: 1 },
+  });
+}
 const BIN = path.resolve(import.meta.dirname, '../../../bin/dingtalk-oidc.js');
 
 describe('the durable event inbox (HTTP pushes, real Postgres and Redis)', function () {
@@ -219,14 +231,7 @@ describe('the durable event inbox (HTTP pushes, real Postgres and Redis)', funct
     it('retries a logout token the app refuses, with backoff, then marks the item failed with the reason', async function () {
       const { services } = world.server;
       await services.inbox.stop(); // this test's own inbox does the work, with tiny delays
-      const quick = createEventInbox({
-        sequelize: services.db.sequelize,
-        models: services.db.models,
-        deprovisioning: services.deprovisioning,
-        logger: silent,
-        corpId: CORP_ID,
-        timings: { maxAttempts: 3, backoffBaseMs: 1, backoffMaxMs: 1 },
-      });
+      const quick = quickInbox(services);
       const person = newMember(world);
       const { account } = await signIn(person);
       const event = contactEvent('user_leave_org', [person.userid!], CORP_ID);
@@ -257,13 +262,7 @@ describe('the durable event inbox (HTTP pushes, real Postgres and Redis)', funct
       const person = newMember(world);
       const { account, tokens } = await signIn(person);
       // A deprovisioning whose session index is a Redis that is not there (nothing listens on port 1).
-      const deadRedis = new Redis('redis://127.0.0.1:1', {
-        lazyConnect: true,
-        maxRetriesPerRequest: 0,
-        retryStrategy: () => null,
-        enableOfflineQueue: false,
-      });
-      deadRedis.on('error', () => undefined);
+      const deadRedis = unreachableRedis();
       const broken = createEventInbox({
         sequelize: services.db.sequelize,
         models: services.db.models,
@@ -281,14 +280,7 @@ describe('the durable event inbox (HTTP pushes, real Postgres and Redis)', funct
         corpId: CORP_ID,
         timings: { maxAttempts: 3, backoffBaseMs: 1, backoffMaxMs: 1 },
       });
-      const quick = createEventInbox({
-        sequelize: services.db.sequelize,
-        models: services.db.models,
-        deprovisioning: services.deprovisioning,
-        logger: silent,
-        corpId: CORP_ID,
-        timings: { maxAttempts: 3, backoffBaseMs: 1, backoffMaxMs: 1 },
-      });
+      const quick = quickInbox(services);
       const event = contactEvent('user_leave_org', [person.userid!], CORP_ID);
       // Recorded, urgent part not done, grace period over: the worker's to do.
       await recordStrandedLeave(event, person.userid!, new Date(Date.now() - 1000));

@@ -19,7 +19,7 @@ import {
   type RelyingParty,
 } from '../../helpers/login-flow.js';
 import { consoleLogin } from '../admin/harness.js';
-import { newMember, settledItem } from './harness.js';
+import { introspectAs, newMember, settledItem } from './harness.js';
 
 const FAST_STREAM = { reconnectBaseMs: 5, reconnectMaxMs: 50, idleMs: 60_000, pongTimeoutMs: 10_000 };
 
@@ -60,17 +60,7 @@ describe('DingTalk Stream mode (emulator over Stream, real Postgres and Redis)',
     return { tokens, accountId: account!.id };
   }
 
-  async function introspect(token: string): Promise<Record<string, unknown>> {
-    const response = await fetch(`${world.server.issuer}/token/introspection`, {
-      method: 'POST',
-      headers: {
-        authorization: `Basic ${Buffer.from(`${rp.clientId}:${rp.clientSecret}`).toString('base64')}`,
-        'content-type': 'application/x-www-form-urlencoded',
-      },
-      body: new URLSearchParams({ token }),
-    });
-    return (await response.json()) as Record<string, unknown>;
-  }
+  const introspect = (token: string) => introspectAs(world, rp, token);
 
   async function accountStatus(accountId: string) {
     const account = await world.server.services.db.models.Account.findByPk(accountId);

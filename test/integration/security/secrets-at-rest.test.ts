@@ -1,19 +1,11 @@
-import { createCipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import * as oidc from 'openid-client';
 import { prepareServices, resetState, startTestServer, testConfig, TEST_DATABASE_URL, type TestServer } from '../../helpers/bootstrap.js';
 import { createDatabase } from '../../../src/db/sequelize.js';
 import { createKeyStore } from '../../../src/oidc/keys.js';
 import { createSecretBox, isBound } from '../../../src/oidc/secret-box.js';
-
-/** A value as the first version sealed it, with no associated data (`v1.…`). */
-function sealV1(secret: string, purpose: string, plaintext: string): string {
-  const key = Buffer.from(hkdfSync('sha256', secret, 'dingtalk-oidc', purpose, 32));
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', key, iv);
-  const data = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-  return ['v1', iv, data, cipher.getAuthTag()].map((part) => (typeof part === 'string' ? part : part.toString('base64url'))).join('.');
-}
+import { sealV1 } from '../../helpers/sealed-v1.js';
 
 describe('security: secrets at rest are bound to their row (real PostgreSQL and Redis)', function () {
   const secret = testConfig().secrets.keyEncryption;

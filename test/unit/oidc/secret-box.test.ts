@@ -1,15 +1,6 @@
 import { expect } from 'chai';
-import { createCipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { createSecretBox, isBound } from '../../../src/oidc/secret-box.js';
-
-/** A value as the first version sealed it: no associated data (`v1.…`). */
-function sealV1(secret: string, purpose: string, plaintext: string): string {
-  const key = Buffer.from(hkdfSync('sha256', secret, 'dingtalk-oidc', purpose, 32));
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', key, iv);
-  const data = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-  return ['v1', iv, data, cipher.getAuthTag()].map((part) => (typeof part === 'string' ? part : part.toString('base64url'))).join('.');
-}
+import { sealV1 } from '../../helpers/sealed-v1.js';
 
 describe('secret box', function () {
   const box = createSecretBox('s'.repeat(40), 'client-secrets');
