@@ -48,6 +48,36 @@ function notified(backchannel: BackchannelDelivery[]): Notified {
 }
 
 export function createSessionOps(deps: SessionOpsDeps) {
+  /**
+   * Detaches one app from one account: revokes the account's grants at the app (with every token
+   * issued under them) and removes the app from the account's sessions, so the next visit asks the
+   * provider again. Returns the grants revoked and the sessions' logout targets at that app.
+   */
+  async function detachClient(
+    provider: Provider,
+    accountId: string,
+    clientId: string,
+  ): Promise<{ grantIds: Set<string>; targets: LogoutTarget[] }> {
+    const grantIds = new Set<string>();
+    for (const id of await deps.accountIndex.grantIds(accountId)) {
+      const grant = await provider.Grant.find(id);
+      if (grant && grant.accountId === accountId && grant.clientId === clientId) grantIds.add(id);
+    }
+    const targets: LogoutTarget[] = [];
+    for (const id of await deps.accountIndex.sessionIds(accountId)) {
+      const session = await provider.Session.find(id);
+      const authorization = session?.accountId === accountId ? session.authorizations?.[clientId] : undefined;
+      if (!session || !authorization) continue;
+      if (authorization.grantId) grantIds.add(authorization.grantId);
+      targets.push({ clientId, sid: authorization.sid });
+      delete session.authorizations![clientId];
+      const ttl = (session.exp ?? 0) - Math.floor(Date.now() / 1000);
+      if (ttl > 0) await session.save(ttl);
+    }
+    await Promise.all([...grantIds].map((id) => revokeGrant(provider, id)));
+    return { grantIds, targets };
+  }
+
   const { models, record } = deps;
   const { Account, Consent } = models;
 
@@ -148,23 +178,7 @@ export function createSessionOps(deps: SessionOpsDeps) {
     async revokeAccountApp(ref: string, clientId: string, actor: Actor, options: { consent?: boolean } = {}) {
       const account = await deps.roles.findAccount(ref);
       const provider = deps.provider();
-      const grantIds = new Set<string>();
-      for (const id of await deps.accountIndex.grantIds(account.id)) {
-        const grant = await provider.Grant.find(id);
-        if (grant && grant.accountId === account.id && grant.clientId === clientId) grantIds.add(id);
-      }
-      const targets: LogoutTarget[] = [];
-      for (const id of await deps.accountIndex.sessionIds(account.id)) {
-        const session = await provider.Session.find(id);
-        const authorization = session?.accountId === account.id ? session.authorizations?.[clientId] : undefined;
-        if (!session || !authorization) continue;
-        if (authorization.grantId) grantIds.add(authorization.grantId);
-        targets.push({ clientId, sid: authorization.sid });
-        delete session.authorizations![clientId];
-        const ttl = (session.exp ?? 0) - Math.floor(Date.now() / 1000);
-        if (ttl > 0) await session.save(ttl);
-      }
-      await Promise.all([...grantIds].map((id) => revokeGrant(provider, id)));
+      const { grantIds, targets } = await detachClient(provider, account.id, clientId);
       const consents = options.consent ? await deps.consents.revoke(account.id, clientId) : 0;
       const backchannel = await sendLogouts(provider, account.id, targets);
       const sessions = targets.length;
@@ -190,23 +204,9 @@ export function createSessionOps(deps: SessionOpsDeps) {
       let grants = 0;
       let sessions = 0;
       const forget = async (accountId: string): Promise<void> => {
-        const grantIds = new Set<string>();
-        for (const id of await deps.accountIndex.grantIds(accountId)) {
-          const grant = await provider.Grant.find(id);
-          if (grant?.clientId === clientId) grantIds.add(id);
-        }
-        for (const id of await deps.accountIndex.sessionIds(accountId)) {
-          const session = await provider.Session.find(id);
-          const authorization = session?.accountId === accountId ? session.authorizations?.[clientId] : undefined;
-          if (!session || !authorization) continue;
-          if (authorization.grantId) grantIds.add(authorization.grantId);
-          delete session.authorizations![clientId];
-          const ttl = (session.exp ?? 0) - Math.floor(Date.now() / 1000);
-          if (ttl > 0) await session.save(ttl);
-          sessions += 1;
-        }
-        await Promise.all([...grantIds].map((id) => revokeGrant(provider, id)));
-        grants += grantIds.size;
+        const detached = await detachClient(provider, accountId, clientId);
+        sessions += detached.targets.length;
+        grants += detached.grantIds.size;
       };
       const seen = new Set<string>();
       for (const accountId of withConsent) {
