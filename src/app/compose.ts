@@ -201,6 +201,8 @@ interface Parts {
   mayUse: ReturnType<typeof createAccessCheck>;
   dingtalkClientId: string;
   dingtalkApp: { clientId: string; clientSecret: string; apiBaseUrl: string };
+  /** The page templates, shared by the provider's pages and the interactions (one cache). */
+  pages: ReturnType<typeof createPageRenderer>;
   /** Things the server part starts, stopped by the services' close(). */
   stops: (() => Promise<void> | void)[];
 }
@@ -218,6 +220,7 @@ async function compose(config: Config, logger: Logger, options: ComposeOptions):
     const { corpId } = upstream;
     const mayUse = createAccessCheck((accountId) => accountCache.get(accountId));
     let holderRef: ProviderHolder | undefined;
+    const afterSync = createAfterDirectorySync({ roles, audit, access });
     const deprovisioning = createDeprovisioning({
       models: db.models,
       provider: () => holderRef!.current(),
@@ -228,7 +231,7 @@ async function compose(config: Config, logger: Logger, options: ComposeOptions):
       logger,
       ...(corpId === undefined ? {} : { corpId }),
       markers: stores.markers,
-      afterSync: createAfterDirectorySync({ roles, audit, access }),
+      afterSync,
       profile: { emailFallbackDomain: config.login.emailFallbackDomain },
     });
     const sweep = createDirectorySweep({
@@ -239,7 +242,7 @@ async function compose(config: Config, logger: Logger, options: ComposeOptions):
       audit,
       logger,
       ...(corpId === undefined ? {} : { corpId }),
-      afterSync: createAfterDirectorySync({ roles, audit, access }),
+      afterSync,
       provision: config.dingtalk.provision,
       profile: { emailFallbackDomain: config.login.emailFallbackDomain },
     });
@@ -302,7 +305,7 @@ async function compose(config: Config, logger: Logger, options: ComposeOptions):
     };
     return {
       services,
-      parts: { core, consents, mayUse, dingtalkClientId: upstream.dingtalkClientId, dingtalkApp: upstream.app, stops },
+      parts: { core, consents, mayUse, dingtalkClientId: upstream.dingtalkClientId, dingtalkApp: upstream.app, pages, stops },
     };
   } catch (error) {
     await core.close();
@@ -313,7 +316,7 @@ async function compose(config: Config, logger: Logger, options: ComposeOptions):
 /** The server part: sync schedule, Stream connection, HTTP events, interactions, admin, demo → the Koa app. */
 async function composeApp(services: Services, parts: Parts): Promise<Pick<ServerServices, 'app' | 'eventStream' | 'demo'>> {
   const { config, logger, db, metrics, holder, clientStore, keyStore, roles, audit, access, deprovisioning, inbox, emulator } = services;
-  const { core, consents, mayUse, stops } = parts;
+  const { core, consents, mayUse, pages, stops } = parts;
   const { stores } = core;
   if (config.dingtalk.syncIntervalMinutes > 0) {
     const schedule = startSyncSchedule({
@@ -346,7 +349,6 @@ async function composeApp(services: Services, parts: Parts): Promise<Pick<Server
           logger,
         })
       : undefined;
-  const pages = createPageRenderer();
   const interactions = createInteractionRouter({
     config,
     holder,
