@@ -43,7 +43,10 @@ export interface LoggerOptions {
  *
  * In development on a terminal, lines are printed for a person instead (pino-pretty, when it is
  * installed: it is a dev dependency); anywhere else (production, tests, a pipe, a file), one JSON
- * object per line, written to stdout asynchronously and in batches (`batchedStdout`).
+ * object per line, written to stdout asynchronously (issue #15): lines logged while a write is in
+ * flight leave together in the next write instead of one blocking write each; nothing waits for a
+ * timer, and pino writes out what is still buffered when the process exits (a crash included; not
+ * a SIGKILL).
  */
 export function createLogger(config: Pick<Config, 'logLevel'> & Partial<Pick<Config, 'env'>>, options: LoggerOptions = {}): Logger {
   const destination = options.destination ?? (config.env === 'development' && process.stdout.isTTY ? prettyStdout() : undefined);
@@ -85,26 +88,10 @@ export function createLogger(config: Pick<Config, 'logLevel'> & Partial<Pick<Con
       censor: '[redacted]',
     },
   };
-  return pino(settings, destination ?? batchedStdout());
-}
-
-/** Lines are written together once this many bytes wait (about 25 access lines)… */
-const BATCH_BYTES = 4096;
-/** …or when the oldest has waited this long. */
-const BATCH_MS = 250;
-
-/**
- * stdout, written asynchronously and in batches (issue #15): one write(2) per line cost about 5 %
- * of a token request's CPU under load, more than building the line. Lines wait until 4 KiB have
- * gathered or 250 ms have passed; pino writes out what waits when the process exits (a crash
- * included; not a SIGKILL, which loses at most the last 250 ms). The buffer is bounded: if the log
- * reader stalls (a blocking container log driver, a full disk behind the pipe), lines beyond 16 MiB
- * are dropped rather than kept until the process runs out of memory.
- */
-function batchedStdout(): DestinationStream {
-  const stdout = pino.destination({ dest: 1, sync: false, minLength: BATCH_BYTES, maxLength: 16 * 1024 * 1024 });
-  setInterval(() => stdout.flush(), BATCH_MS).unref();
-  return stdout;
+  // Asynchronous writes, with a bounded buffer: if the log reader stalls (a blocking container log
+  // driver, a full disk behind the pipe), lines beyond 16 MiB are dropped rather than kept until
+  // the process runs out of memory.
+  return pino(settings, destination ?? pino.destination({ dest: 1, sync: false, maxLength: 16 * 1024 * 1024 }));
 }
 
 /**

@@ -18,8 +18,6 @@ export async function runStart(config: Config): Promise<number> {
   const { services } = running;
 
   logger.info({ issuer: config.issuer, listening: running.url, env: config.env }, 'issuer ready');
-  // Lines are written in batches (log.ts): this one is what operators and probes wait for.
-  logger.flush();
   if (config.env !== 'production' && cluster.isPrimary) {
     const lines = [
       '',
