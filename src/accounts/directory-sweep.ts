@@ -1,4 +1,4 @@
-import { Op, type Sequelize, QueryTypes, UniqueConstraintError } from 'sequelize';
+import { Op, type Sequelize, UniqueConstraintError } from 'sequelize';
 import type { Account } from '../db/models/account.js';
 import type { Models } from '../db/models/index.js';
 import type { DingTalkDirectory, UpstreamIdentity } from '../dingtalk/index.js';
@@ -82,8 +82,18 @@ export class SweepBusyError extends AppError {
   }
 }
 
-/** The one lock: a PostgreSQL advisory lock every replica sharing the database sees; gone with its connection. */
-const LOCK_SQL = "SELECT pg_try_advisory_xact_lock(hashtext('dingtalk-oidc:directory-sweep')) AS locked";
+/**
+ * The one lock: a session-level PostgreSQL advisory lock every replica sharing the database sees,
+ * held on one pooled connection outside any transaction (a transaction open for the whole sweep
+ * would hold back vacuum and meet idle-in-transaction timeouts); gone with its connection.
+ */
+const LOCK_SQL = "SELECT pg_try_advisory_lock(hashtext('dingtalk-oidc:directory-sweep')) AS locked";
+const UNLOCK_SQL = "SELECT pg_advisory_unlock(hashtext('dingtalk-oidc:directory-sweep'))";
+
+/** The raw pg connection the pool hands out (only `query` is used). */
+interface RawConnection {
+  query(sql: string): Promise<{ rows: { locked?: boolean }[] }>;
+}
 
 const MAX_FAILURES_KEPT = 50;
 
@@ -286,12 +296,20 @@ export function createDirectorySweep(deps: DirectorySweepDeps) {
           },
         );
       }
-      // The lock lives as long as this transaction; its connection does nothing else meanwhile.
-      return sequelize.transaction(async (transaction) => {
-        const [row] = await sequelize.query<{ locked: boolean }>(LOCK_SQL, { type: QueryTypes.SELECT, transaction });
-        if (!row?.locked) throw new SweepBusyError();
-        return run(options);
-      });
+      // The lock's connection does nothing else meanwhile; the sweep's own queries use the pool.
+      const connection = await sequelize.connectionManager.getConnection({ type: 'write' });
+      const lock = connection as unknown as RawConnection;
+      try {
+        const { rows } = await lock.query(LOCK_SQL);
+        if (!rows[0]?.locked) throw new SweepBusyError();
+        try {
+          return await run(options);
+        } finally {
+          await lock.query(UNLOCK_SQL).catch(() => undefined);
+        }
+      } finally {
+        sequelize.connectionManager.releaseConnection(connection);
+      }
     },
 
     /** The last finished sweep's figures, from the audit log; null before the first. */
