@@ -36,6 +36,9 @@ export interface DirectoryCallsOptions {
 export type DirectoryCalls = ReturnType<typeof createDirectoryCalls>;
 
 /** The directory reads over `http`; department names and parents go to the department cache. */
+
+/** Department lookups of one walk (or of one page of walks), each asked once. */
+type DepartmentNodes = Map<number, Promise<{ name: string; parentId: number | null } | undefined>>;
 export function createDirectoryCalls(http: DingTalkHttp, options: DirectoryCallsOptions) {
   const { language, departmentCache } = options;
 
@@ -83,10 +86,10 @@ export function createDirectoryCalls(http: DingTalkHttp, options: DirectoryCalls
   /**
    * The user's departments with their ancestry, walking `parent_id` up to the root. Names and parents
    * come from the department cache when it has them; otherwise one department/get per department,
-   * each asked once per walk (shared ancestors) and at most MAX_DEPARTMENT_DEPTH levels up.
+   * each asked once per walk (shared ancestors) and at most MAX_DEPARTMENT_DEPTH levels up. `nodes`
+   * shares the lookups between the walks of one page of members, read at once.
    */
-  async function departmentsOf(user: UserDetail): Promise<UpstreamDepartment[]> {
-    const nodes = new Map<number, Promise<{ name: string; parentId: number | null } | undefined>>();
+  async function departmentsOf(user: UserDetail, nodes: DepartmentNodes = new Map()): Promise<UpstreamDepartment[]> {
     const node = (id: number) => {
       let pending = nodes.get(id);
       if (pending === undefined) {
@@ -166,9 +169,11 @@ export function createDirectoryCalls(http: DingTalkHttp, options: DirectoryCalls
       userListPageSchema,
       true,
     );
+    // One set of department lookups for the page: its members share departments and ancestors.
+    const nodes: DepartmentNodes = new Map();
     const identities = await Promise.all(
       page.list.map(async (member) => {
-        const identity = { member, departments: await departmentsOf(member) };
+        const identity = { member, departments: await departmentsOf(member, nodes) };
         return toUpstreamIdentity(options.corpId === undefined ? identity : { ...identity, corpId: options.corpId });
       }),
     );
