@@ -61,12 +61,8 @@ export function auditFilterOf(query: Record<string, unknown>): AuditFilter {
 
 /** The `account` and `client` filters of the session and consent lists. */
 export function accountClientFilterOf(query: Record<string, unknown>): { account?: string; client?: string } {
-  const one = (name: string): string | undefined => {
-    const value = query[name];
-    return typeof value === 'string' && value.trim() !== '' ? value.trim().slice(0, 256) : undefined;
-  };
-  const account = one('account');
-  const client = one('client');
+  const account = textOf(query, 'account');
+  const client = textOf(query, 'client');
   return { ...(account ? { account } : {}), ...(client ? { client } : {}) };
 }
 
