@@ -29,6 +29,7 @@ import { createApp } from '../http/app.js';
 import { createDingTalkEventsRouter } from '../http/dingtalk-events.js';
 import { migrationsCurrent, postgresAnswers } from '../http/health.js';
 import { providerPages } from '../http/provider-pages.js';
+import { type WellKnownDocuments, wellKnownDocuments, wellKnownOptions } from '../http/well-known.js';
 import { createInteractionRouter } from '../interactions/routes.js';
 import type { Logger } from '../log.js';
 import { createMetrics, type Metrics, observeInbox, observeLogins, observeSequelize } from '../metrics.js';
@@ -105,6 +106,8 @@ export interface Services extends Omit<Core, 'stores' | 'accountCache'> {
 
 export interface ServerServices extends Services {
   app: Koa;
+  /** Discovery and the JWKS from memory: the listener answers with it before `app` (app/server.ts). */
+  wellKnown: WellKnownDocuments;
   /** DINGTALK_EVENT_MODE=stream: this process's DingTalk Stream connection (started by startServer). */
   eventStream?: EventStream;
   /** The development demo client, when `demoClient` is on. */
@@ -314,7 +317,7 @@ async function compose(config: Config, logger: Logger, options: ComposeOptions):
 }
 
 /** The server part: sync schedule, Stream connection, HTTP events, interactions, admin, demo → the Koa app. */
-async function composeApp(services: Services, parts: Parts): Promise<Pick<ServerServices, 'app' | 'eventStream' | 'demo'>> {
+async function composeApp(services: Services, parts: Parts): Promise<Pick<ServerServices, 'app' | 'wellKnown' | 'eventStream' | 'demo'>> {
   const { config, logger, db, metrics, holder, clientStore, keyStore, roles, audit, access, deprovisioning, inbox, emulator } = services;
   const { core, consents, mayUse, pages, stops } = parts;
   const { stores } = core;
@@ -404,10 +407,12 @@ async function composeApp(services: Services, parts: Parts): Promise<Pick<Server
         logger,
       })
     : undefined;
+  const wellKnown = wellKnownDocuments(holder, wellKnownOptions(config));
   const app = createApp({
     config,
     logger,
     holder,
+    wellKnown,
     pages,
     metrics,
     rateLimiters: stores.rateLimiters,
@@ -421,7 +426,7 @@ async function composeApp(services: Services, parts: Parts): Promise<Pick<Server
     standalone: emulator ? [mount(EMULATOR_PATH, emulator.app)] : [],
     checks: { postgres: postgresAnswers(db.sequelize), ...stores.readiness, migrations: migrationsCurrent(db.sequelize) },
   });
-  return { app, ...(eventStream ? { eventStream } : {}), ...(demo ? { demo } : {}) };
+  return { app, wellKnown, ...(eventStream ? { eventStream } : {}), ...(demo ? { demo } : {}) };
 }
 
 /** What the console and `dingtalk check` say about DingTalk events: which settings are set, the Stream connections. */

@@ -1,7 +1,8 @@
 /**
- * A server process: the composed services (app/compose.ts) behind an HTTP listener, with the
- * emulator's Stream WebSocket and /metrics on its own port where configured. Starts the event
- * inbox's worker and the Stream connection once listening; close() drains in the reverse order.
+ * A server process: the composed services (app/compose.ts) behind an HTTP listener (which answers
+ * discovery and the JWKS from memory itself, http/well-known.ts), with the emulator's Stream
+ * WebSocket and /metrics on its own port where configured. Starts the event inbox's worker and the
+ * Stream connection once listening; close() drains in the reverse order.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -33,8 +34,13 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     throw error;
   }
   const handle = services.app.callback();
-  // Koa answers its own errors (ctx.onerror), so the request's promise never rejects: nothing to await.
-  const server = http.createServer((req, res) => void handle(req, res));
+  // Discovery and the JWKS from memory before Koa makes a context (http/well-known.ts); whatever
+  // `answer` leaves goes to Koa, which answers its own errors (ctx.onerror), so the request's
+  // promise never rejects: nothing to await. Cluster workers start here too (cli/start.ts).
+  const { answer } = services.wellKnown;
+  const server = http.createServer((req, res) => {
+    if (!answer(req, res)) void handle(req, res);
+  });
   server.keepAliveTimeout = 65_000; // longer than common load balancer idle timeouts
   // The built-in emulator's Stream endpoint is a WebSocket on this same server.
   const { emulator } = services;

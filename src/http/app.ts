@@ -7,7 +7,8 @@
  *   → our routes (DingTalk events, interactions, admin, demo) → oidc-provider
  *
  * - Discovery and JWKS come first: read by every relying party and resource server, often, and
- *   unchanged between key rotations (well-known.ts); they get no request id or access line.
+ *   unchanged between key rotations (well-known.ts; the HTTP listener answers them from memory
+ *   before Koa, app/server.ts); they get no request id or access line.
  * - The request id comes first, so every later log line (ours, oidc-provider listeners', the
  *   DingTalk client's) carries it; its access line and metrics measure everything after it.
  * - Rate limits sit after the security headers and the error page (a 429 page gets its CSP) and in
@@ -37,7 +38,7 @@ import { requestId } from './middleware/request-id.js';
 import { requireTls } from './middleware/require-tls.js';
 import { securityHeaders } from './middleware/security-headers.js';
 import { providerFirst } from './provider-first.js';
-import { wellKnownDocuments, wellKnownMaxAges } from './well-known.js';
+import type { WellKnownDocuments } from './well-known.js';
 
 export interface AppDeps {
   config: Config;
@@ -46,6 +47,8 @@ export interface AppDeps {
   pages?: PageRenderer;
   /** Readiness probe parts (Postgres, Redis, migrations); each throws when not ready. */
   checks?: Record<string, ReadinessCheck>;
+  /** Discovery and the JWKS from memory (well-known.ts): its `answer` is the listener's, its middleware comes first here. */
+  wellKnown: WellKnownDocuments;
   /** Our own routes (DingTalk events, interactions, admin console and API, demo), mounted after the security middleware. */
   routes?: Koa.Middleware[];
   /**
@@ -102,13 +105,7 @@ export function createApp(deps: AppDeps): Koa {
   // An https issuer reached without TLS (a proxy not sending X-Forwarded-Proto): redirect or refuse.
   if (new URL(config.issuer).protocol === 'https:') app.use(requireTls({ issuer: config.issuer, logger }));
   // Discovery and JWKS from memory, before anything else (well-known.ts).
-  app.use(
-    wellKnownDocuments(holder, {
-      ...wellKnownMaxAges(config),
-      issuerOrigin: new URL(config.issuer).origin,
-      ...(new URL(config.issuer).protocol === 'https:' ? { hsts: 'max-age=31536000; includeSubDomains' } : {}),
-    }),
-  );
+  app.use(deps.wellKnown.middleware);
   app.use(
     requestId({
       header: config.requestIdHeader,
