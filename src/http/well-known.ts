@@ -82,7 +82,7 @@ export interface WellKnownDocuments {
    * The HTTP listener's first look, before Koa: true when it answered the request from a copy; false
    * when it left the request (and the response) untouched, for Koa.
    */
-  answer(req: IncomingMessage, res: ServerResponse): boolean;
+  answer: (req: IncomingMessage, res: ServerResponse) => boolean;
 }
 
 /** Max-ages that stay correct across a key rotation (see the header comment). */
@@ -102,7 +102,10 @@ export function wellKnownOptions(config: Config): WellKnownOptions {
   };
 }
 
-export function wellKnownDocuments(holder: Pick<ProviderHolder, 'current' | 'checkKeysIfDue'>, options: WellKnownOptions): WellKnownDocuments {
+export function wellKnownDocuments(
+  holder: Pick<ProviderHolder, 'current' | 'checkKeysIfDue'>,
+  options: WellKnownOptions,
+): WellKnownDocuments {
   const copiesOf = new WeakMap<Provider, Copies>();
   const cacheControl: Record<string, string> = {
     [DISCOVERY_PATH]: `public, max-age=${options.discoveryMaxAge}`,
@@ -177,7 +180,7 @@ export function wellKnownDocuments(holder: Pick<ProviderHolder, 'current' | 'che
   };
 
   const { issuerOrigin, trustProxy = false } = options;
-  function answer(req: IncomingMessage, res: ServerResponse): boolean {
+  const answer = (req: IncomingMessage, res: ServerResponse): boolean => {
     // Exactly the path: a query string (or anything parseurl would read differently) goes to Koa.
     const path = req.url;
     if ((path !== DISCOVERY_PATH && path !== JWKS_PATH) || issuerOrigin === undefined) return false;
@@ -195,7 +198,7 @@ export function wellKnownDocuments(holder: Pick<ProviderHolder, 'current' | 'che
     }
     res.end(status === 200 && method === 'GET' ? document.body : undefined);
     return true;
-  }
+  };
 
   return { middleware, answer };
 }
