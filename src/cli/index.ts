@@ -4,21 +4,9 @@
  */
 // First, before the other modules load: see startup-heap.ts.
 import './startup-heap.js';
-import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { AppError, ConfigError } from '../errors/app-error.js';
 import { createLogger } from '../log.js';
-import { ACCOUNT_ADMIN_ACTIONS, runAccountAdmin } from './account-admin.js';
-import { runAccounts } from './accounts.js';
-import { runAudit } from './audit.js';
-import { runClients } from './clients.js';
-import { runDingTalk } from './dingtalk.js';
-import { runKeys } from './keys.js';
-import { runMigrate } from './migrate.js';
-import { runResourceServers } from './resource-servers.js';
-import { runRoles } from './roles.js';
-import { runSessions } from './sessions.js';
-import { runStart } from './start.js';
 import { unknownCommand } from './args.js';
 
 const USAGE = `Usage: dingtalk-oidc <command> [options]
@@ -51,24 +39,32 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return command ? 0 : 1;
   }
+  // Each command's modules load when it runs: the server does not load the other commands (nor
+  // what only they need), and what `start` loads comes after startup-heap.js has taken effect
+  // (the modules of a static import are all read before the first of them runs).
   const commands: Record<string, Command> = {
-    start: runStart,
-    migrate: runMigrate,
-    clients: runClients,
-    'resource-servers': runResourceServers,
-    keys: runKeys,
-    roles: runRoles,
-    sessions: (config, args) => runSessions(config, args, 'sessions'),
-    consents: (config, args) => runSessions(config, args, 'consents'),
-    accounts: (config, args) => (ACCOUNT_ADMIN_ACTIONS.has(args[0] ?? '') ? runAccountAdmin(config, args) : runAccounts(config, args)),
-    audit: runAudit,
-    dingtalk: runDingTalk,
+    start: async (config) => (await import('./start.js')).runStart(config),
+    migrate: async (config) => (await import('./migrate.js')).runMigrate(config),
+    clients: async (config, args) => (await import('./clients.js')).runClients(config, args),
+    'resource-servers': async (config, args) => (await import('./resource-servers.js')).runResourceServers(config, args),
+    keys: async (config, args) => (await import('./keys.js')).runKeys(config, args),
+    roles: async (config, args) => (await import('./roles.js')).runRoles(config, args),
+    sessions: async (config, args) => (await import('./sessions.js')).runSessions(config, args, 'sessions'),
+    consents: async (config, args) => (await import('./sessions.js')).runSessions(config, args, 'consents'),
+    accounts: async (config, args) => {
+      const { ACCOUNT_ADMIN_ACTIONS, runAccountAdmin } = await import('./account-admin.js');
+      if (ACCOUNT_ADMIN_ACTIONS.has(args[0] ?? '')) return runAccountAdmin(config, args);
+      return (await import('./accounts.js')).runAccounts(config, args);
+    },
+    audit: async (config, args) => (await import('./audit.js')).runAudit(config, args),
+    dingtalk: async (config, args) => (await import('./dingtalk.js')).runDingTalk(config, args),
   };
   const run = commands[command];
   if (!run) {
     return unknownCommand(`unknown command "${command}"`, USAGE);
   }
   try {
+    const { loadConfig } = await import('../config/load.js');
     return await run(loadConfig(), rest);
   } catch (error) {
     if (error instanceof ConfigError) {
