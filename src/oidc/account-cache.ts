@@ -32,7 +32,10 @@ export function createAccountCache(models: Models, options: { ttlMs: number; max
     return { account, roles };
   };
   const cache = new LRUCache<string, AccountSnapshot | typeof MISSING>({
-    max: options.max ?? 20_000,
+    // The bound by count as `maxSize` (one per entry), not `max`: lru-cache allocates `max`-long
+    // arrays up front (≈ 0.8 MiB here, resident while the cache is empty); these grow with use.
+    maxSize: options.max ?? 20_000,
+    sizeCalculation: () => 1,
     ttl: Math.max(1, options.ttlMs),
     fetchMethod: (id) => load(id),
   });

@@ -23,7 +23,10 @@ export function createClientAdapter(
 } {
   const MISSING = Symbol('missing');
   const cache = new LRUCache<string, AdapterPayload | typeof MISSING>({
-    max: 10_000,
+    // Bounded by count as `maxSize` (one per entry), not `max`, whose arrays lru-cache allocates up
+    // front (≈ 0.4 MiB, resident from the start); these grow with the clients actually seen.
+    maxSize: 10_000,
+    sizeCalculation: () => 1,
     ttl: Math.max(cacheMs, 1),
     fetchMethod: async (clientId) => (await store.providerMetadata(clientId)) ?? MISSING,
     // PostgreSQL down: keep serving the client as last read rather than refusing every service.
@@ -63,7 +66,8 @@ export function createClientAdapter(
 export function createResourceServerCache(store: ClientStore, cacheMs: number) {
   const MISSING = Symbol('missing');
   const cache = new LRUCache<string, ResourceServer | typeof MISSING>({
-    max: 1_000,
+    maxSize: 1_000,
+    sizeCalculation: () => 1,
     ttl: Math.max(cacheMs, 1),
     fetchMethod: async (identifier) => (await store.findResourceServer(identifier)) ?? MISSING,
     allowStaleOnFetchRejection: true,
