@@ -1,5 +1,5 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { createRequire } from 'node:module';
+import providerRequestStorage from 'oidc-provider/lib/helpers/als.js';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { PrettyOptions } from 'pino-pretty';
 import type { Config } from './config/schema.js';
@@ -8,26 +8,37 @@ export type { Logger };
 
 /**
  * What is known about the HTTP request being served, for everything that runs on its behalf
- * (log lines, pages rendered, DingTalk calls made), without passing it down every call chain.
- * Set by the request-id middleware (http/middleware/request-id.ts), outermost in the app.
+ * (log lines, pages rendered, DingTalk calls made), without passing it down every call chain:
+ * the Koa context's `state`, set by the request-id middleware (http/middleware/request-id.ts),
+ * outermost in the app.
  */
 export interface RequestContext {
   /** The request id: echoed in the `X-Request-Id` response header and on every log line. */
-  readonly requestId: string;
+  requestId?: string;
   /** The CSP nonce of this response (http/middleware/security-headers.ts); templates put it on `<script>`. */
   cspNonce?: string;
 }
 
-const requestContext = new AsyncLocalStorage<RequestContext>();
+/**
+ * The request's Koa context is kept in oidc-provider's own AsyncLocalStorage, not in one of ours.
+ * oidc-provider runs every request it serves in that storage with the same Koa context (koa-mount
+ * hands it ours; `Provider.ctx` reads it), so one storage serves both. With a second storage Node 20
+ * writes two stores on every promise created, about 8 KiB more garbage per token request and
+ * measurably more CPU (issue #15); with one, oidc-provider's `Provider.ctx` also answers inside our
+ * own routes, where it was undefined before (nothing of ours reads it there).
+ * oidc-provider is pinned to one version (package.json): test/unit/http/log.test.ts checks that
+ * this is still the storage `Provider.ctx` reads.
+ */
+const requestStorage = providerRequestStorage;
 
-/** Run `fn` (the rest of the middleware chain) on behalf of one request. */
-export function runInRequest<T>(context: RequestContext, fn: () => T): T {
-  return requestContext.run(context, fn);
+/** Run `fn` (the rest of the middleware chain) on behalf of one request (its Koa context, or anything with a `state`). */
+export function runInRequest<T>(context: { state: RequestContext }, fn: () => T): T {
+  return requestStorage.run(context, fn);
 }
 
-/** The request being served, when called on behalf of one. */
+/** The request being served (its Koa context's `state`), when called on behalf of one. */
 export function currentRequest(): RequestContext | undefined {
-  return requestContext.getStore();
+  return (requestStorage.getStore() as { state?: RequestContext } | undefined)?.state;
 }
 
 export interface LoggerOptions {
@@ -55,8 +66,8 @@ export function createLogger(config: Pick<Config, 'logLevel'> & Partial<Pick<Con
     base: undefined,
     // A fresh object per line: pino merges the line's own fields into it.
     mixin: () => {
-      const context = requestContext.getStore();
-      return context ? { reqId: context.requestId } : {};
+      const requestId = currentRequest()?.requestId;
+      return requestId === undefined ? {} : { reqId: requestId };
     },
     redact: {
       paths: [

@@ -8,8 +8,5 @@ import type Koa from 'koa';
  */
 export function providerFirst(paths: readonly string[], provider: Koa.Middleware): Koa.Middleware {
   const exact = new Set(paths);
-  return async (ctx, next) => {
-    if (exact.has(ctx.path)) await provider(ctx, next);
-    else await next();
-  };
+  return (ctx, next) => (exact.has(ctx.path) ? (provider(ctx, next) as Promise<void>) : next());
 }

@@ -39,7 +39,8 @@ export function createClientAdapter(
   const adapter: Adapter = {
     async find(id) {
       if (cacheMs > 0) {
-        const hit = await cache.fetch(id);
+        // A fresh entry without fetch's promises (this runs on every token and introspection call).
+        const hit = cache.get(id) ?? (await cache.fetch(id));
         if (hit !== undefined) return hit === MISSING ? undefined : hit;
         // Aborted by an invalidation in flight, or failed with nothing stale to serve: read afresh
         // (a storage outage then surfaces as 503, not as "no such client").

@@ -52,11 +52,12 @@ export async function createProviderHolder(
     const next = new Provider(config.issuer, buildConfiguration(config, { ...deps, jwks }));
     next.proxy = config.trustProxy;
     rememberClientInstances(next);
-    next.use(requireClientAuthentication);
+    // One frame around every provider request (this runs for every token and introspection call).
     next.use(async (ctx, nextMiddleware) => {
       await nextMiddleware();
       // StoreUnavailableError answers 503 itself and never reaches the server_error event.
       if (ctx.status === 503) logger.warn({ path: ctx.path }, 'storage unavailable: answered 503 temporarily_unavailable');
+      requireClientAuthentication(ctx);
     });
     if (config.oidc.logoutRevokesOfflineGrants) next.use(revokeOfflineGrantsOnLogout);
     next.on('server_error', (ctx: KoaContextWithOIDC, error: Error) => {
@@ -96,9 +97,9 @@ export async function createProviderHolder(
 
   return {
     current: () => provider,
-    middleware: async (ctx, next) => {
+    middleware: (ctx, next) => {
       checkKeysIfDue();
-      await mounted(ctx, next);
+      return mounted(ctx, next) as Promise<void>;
     },
     checkKeysIfDue,
     reloadKeys,
@@ -111,10 +112,9 @@ export async function createProviderHolder(
 /**
  * RFC 7662 §2.1 and RFC 7009 §2.1 require client authentication at introspection and
  * revocation; a request that presents none gets `401 invalid_client` (RFC 6749 §5.2), not
- * oidc-provider's `400 invalid_request`.
+ * oidc-provider's `400 invalid_request`. Run on oidc-provider's answer.
  */
-async function requireClientAuthentication(ctx: Koa.Context, next: Koa.Next): Promise<void> {
-  await next();
+function requireClientAuthentication(ctx: Koa.Context): void {
   const oidc = (ctx as unknown as KoaContextWithOIDC).oidc as KoaContextWithOIDC['oidc'] | undefined;
   if (ctx.status !== 400 || !oidc || (oidc.route !== 'introspection' && oidc.route !== 'revocation')) return;
   if (ctx.get('authorization')) return;

@@ -52,7 +52,7 @@ export function requestId(options: RequestIdOptions): Middleware {
     ctx.set(header, id);
     ctx.state.requestId = id;
     ctx.state.log = logger;
-    return runInRequest({ requestId: id }, () => served(ctx, next, accessLog, observe));
+    return runInRequest(ctx, () => served(ctx, next, accessLog, observe));
   };
 }
 

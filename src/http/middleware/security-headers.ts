@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import koaHelmet from 'koa-helmet';
 import type { Middleware } from 'koa';
-import { currentRequest } from '../../log.js';
 
 declare module 'koa' {
   interface DefaultState {
@@ -89,8 +88,6 @@ export function securityHeaders(options: { https: boolean; apiPaths?: readonly s
     }
     const nonce = nextNonce();
     ctx.state.cspNonce = nonce;
-    const request = currentRequest();
-    if (request) request.cspNonce = nonce;
     ctx.set('Content-Security-Policy', before + nonce + after);
     for (const [name, value] of headers) ctx.set(name, value);
     return next();

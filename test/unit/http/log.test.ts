@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { expect } from 'chai';
-import { createLogger, prettyStream, runInRequest } from '../../../src/log.js';
+import Provider from 'oidc-provider';
+import { createLogger, currentRequest, prettyStream, runInRequest } from '../../../src/log.js';
 
 function capture(): { lines: string[]; stream: Writable } {
   const lines: string[] = [];
@@ -19,13 +20,24 @@ describe('logs', function () {
     const logger = createLogger({ logLevel: 'info' }, { destination: stream });
     const child = logger.child({ component: 'dingtalk' });
     logger.info('outside');
-    await runInRequest({ requestId: 'req-1' }, async () => {
+    await runInRequest({ state: { requestId: 'req-1' } }, async () => {
       await Promise.resolve();
       child.info({ operation: 'x' }, 'inside');
     });
     const [outside, inside] = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(outside).to.not.have.property('reqId');
     expect(inside).to.include({ reqId: 'req-1', component: 'dingtalk', operation: 'x', msg: 'inside' });
+  });
+
+  it("keep the request in oidc-provider's own request storage, so Provider.ctx and our lines see the same request", async function () {
+    const context = { state: { requestId: 'req-2' } };
+    expect(currentRequest()).to.equal(undefined);
+    await runInRequest(context, async () => {
+      await Promise.resolve();
+      // If oidc-provider moved its storage, this fails: src/log.ts imports it by path.
+      expect(Provider.ctx).to.equal(context);
+      expect(currentRequest()).to.equal(context.state);
+    });
   });
 
   it('censor secrets wherever they appear', function () {
@@ -38,7 +50,7 @@ describe('logs', function () {
   it('print one readable line per entry in development (pino-pretty), secrets still censored', async function () {
     const { lines, stream } = capture();
     const logger = createLogger({ logLevel: 'info' }, { destination: prettyStream(stream) });
-    runInRequest({ requestId: 'r-9' }, () => logger.warn({ route: 'token', status: 429, client_secret: 's3cr3t' }, 'request'));
+    runInRequest({ state: { requestId: 'r-9' } }, () => logger.warn({ route: 'token', status: 429, client_secret: 's3cr3t' }, 'request'));
     // pino-pretty formats on its own stream: wait for the line to come out.
     while (lines.length === 0) await new Promise((resolve) => setImmediate(resolve));
     expect(lines).to.have.length(1);
