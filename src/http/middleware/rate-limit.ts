@@ -6,7 +6,8 @@
  *
  * - Token endpoints (/token, /token/introspection, /token/revocation, /request):
  *   - `tokenFlood`: every request per IP, counted **in this process's memory** (no Redis round trip
- *     on the hot path; N replicas allow N × the limit). Generous: it only sheds floods.
+ *     on the hot path; N replicas allow N × the limit), in fixed windows without a promise
+ *     (flood-window.ts). Generous: it only sheds floods.
  *   - `invalid_grant` (a stale or revoked code or refresh token) is counted in
  *     `oidc_token_errors_total` and logged, and never refuses anything.
  *   - Failed client authentication (`invalid_client`) is counted in Redis (shared by replicas) per
@@ -39,13 +40,14 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Context, Middleware, Next } from 'koa';
 import { LRUCache } from 'lru-cache';
-import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Config } from '../../config/schema.js';
 import { messages, type Locale } from '../../errors/messages.js';
 import type { Logger } from '../../log.js';
 import type { Metrics } from '../../metrics.js';
 import type { SharedLimiters } from '../../store/rate-limiters.js';
 import type { PageRenderer } from '../../ui/pages.js';
+import { floodWindow } from './flood-window.js';
 import { under } from './route-label.js';
 
 type Settings = Config['rateLimits'];
@@ -96,14 +98,14 @@ export function createRateLimits(deps: RateLimitDeps): RateLimits {
   const { settings, shared: sharedLimiter, pages, logger, metrics } = deps;
   let lastInsuranceLog = 0;
 
-  function limiter(name: string, limit: LimitSettings, shared: boolean): RateLimiterAbstract {
+  /** A limit whose counters replicas share (Redis, or memory without it: store/index.ts). */
+  function limiter(name: string, limit: LimitSettings): RateLimiterAbstract {
     const options = {
       keyPrefix: `ratelimit:${name}`,
       points: limit.points,
       duration: limit.durationSeconds,
       blockDuration: limit.blockSeconds ?? 0,
     };
-    if (!shared) return new RateLimiterMemory(options);
     return sharedLimiter(options, () => {
       metrics?.redisErrors.inc({ source: 'rate_limiter' });
       const now = Date.now();
@@ -114,11 +116,11 @@ export function createRateLimits(deps: RateLimitDeps): RateLimits {
     });
   }
 
-  const flood = limiter('tokenFlood', settings.tokenFlood, false);
-  const perPair = limiter('tokenFailuresPerClientIp', settings.tokenFailuresPerClientIp, true);
+  const flood = floodWindow(settings.tokenFlood);
+  const perPair = limiter('tokenFailuresPerClientIp', settings.tokenFailuresPerClientIp);
   const alarms: Record<Exclude<FailureLimit, 'tokenFailuresPerClientIp'>, RateLimiterAbstract> = {
-    tokenFailuresPerIp: limiter('tokenFailuresPerIp', { ...settings.tokenFailuresPerIp, blockSeconds: 0 }, true),
-    tokenFailuresPerClient: limiter('tokenFailuresPerClient', { ...settings.tokenFailuresPerClient, blockSeconds: 0 }, true),
+    tokenFailuresPerIp: limiter('tokenFailuresPerIp', { ...settings.tokenFailuresPerIp, blockSeconds: 0 }),
+    tokenFailuresPerClient: limiter('tokenFailuresPerClient', { ...settings.tokenFailuresPerClient, blockSeconds: 0 }),
   };
   /** `client|ip` → when its block ends. */
   const blocked = new LRUCache<string, number>({ ...REMEMBERED, ttl: 3_600_000 });
@@ -138,7 +140,7 @@ export function createRateLimits(deps: RateLimitDeps): RateLimits {
         refuse(ctx, name, result.msBeforeNext, true);
         return false;
       }
-      // Redis failed and so did the insurance (cannot happen with RateLimiterMemory): let it through.
+      // Redis failed and so did the insurance (cannot happen in memory): let it through.
       logger.warn({ err: result, limit: name }, 'rate limit could not be checked');
     }
     return true;
@@ -210,12 +212,8 @@ export function createRateLimits(deps: RateLimitDeps): RateLimits {
       const wait = until === undefined ? 0 : until - Date.now();
       if (wait > 0) return refuse(ctx, 'tokenFailuresPerClientIp', wait, false);
     }
-    try {
-      await flood.consume(ip);
-    } catch (result) {
-      if (result instanceof RateLimiterRes) return refuse(ctx, 'tokenFlood', result.msBeforeNext, false);
-      throw result;
-    }
+    const floodWait = flood.hit(ip);
+    if (floodWait > 0) return refuse(ctx, 'tokenFlood', floodWait, false);
 
     await next();
 
@@ -238,7 +236,7 @@ export function createRateLimits(deps: RateLimitDeps): RateLimits {
 
     perIp(name, paths) {
       if (!settings.enabled) return passThrough;
-      const limits = limiter(name, settings[name], true);
+      const limits = limiter(name, settings[name]);
       const guard = async (ctx: Context, next: Next): Promise<void> => {
         if (await count(ctx, name, limits, ipKey(ctx.ip))) await next();
       };
@@ -248,8 +246,8 @@ export function createRateLimits(deps: RateLimitDeps): RateLimits {
 
     perBrowser(name, paths, browserOf) {
       if (!settings.enabled) return passThrough;
-      const limits = limiter(name, settings[name], true);
-      ceiling ??= limiter('browserPerAddress', settings.browserPerAddress, true);
+      const limits = limiter(name, settings[name]);
+      ceiling ??= limiter('browserPerAddress', settings.browserPerAddress);
       const perAddress = ceiling;
       const guard = async (ctx: Context, next: Next): Promise<void> => {
         if (!(await count(ctx, 'browserPerAddress', perAddress, ipKey(ctx.ip)))) return;
