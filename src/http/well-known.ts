@@ -141,12 +141,8 @@ export function wellKnownDocuments(
     return { status: 200, headers };
   }
 
-  const middleware: Koa.Middleware = async (ctx, next) => {
-    const { path } = ctx;
-    if ((path !== DISCOVERY_PATH && path !== JWKS_PATH) || (ctx.method !== 'GET' && ctx.method !== 'HEAD') || ctx.querystring) {
-      await next();
-      return;
-    }
+  /** A GET or HEAD of one of the two documents, without a query string. */
+  const serve = async (ctx: Koa.Context, next: Koa.Next, path: string): Promise<void> => {
     const { provider, byOrigin } = copiesFor(path);
     // Not ctx.origin: in Koa 3 that is the Origin request header.
     const origin = `${ctx.protocol}://${ctx.host}`;
@@ -177,6 +173,14 @@ export function wellKnownDocuments(
       return;
     }
     ctx.body = document.body; // Content-Length as set above; Koa leaves the body out of a HEAD
+  };
+
+  // Every other request passes straight on, without an async frame (this runs first for all of them).
+  const middleware: Koa.Middleware = (ctx, next) => {
+    const { path } = ctx;
+    if ((path !== DISCOVERY_PATH && path !== JWKS_PATH) || (ctx.method !== 'GET' && ctx.method !== 'HEAD') || ctx.querystring)
+      return next();
+    return serve(ctx, next, path);
   };
 
   const { issuerOrigin, trustProxy = false } = options;
