@@ -68,6 +68,28 @@ async function ensureDatabase(): Promise<void> {
 }
 
 /** Empty every table (the schema stays) and the test Redis database. */
+/**
+ * A database of its own beside the test database (`<test database>_<suffix>`), dropped and created
+ * empty; its URL. For tests that need a database in a state of their own (no tables, some
+ * migrations applied).
+ */
+export async function freshDatabase(suffix: string): Promise<string> {
+  const url = new URL(TEST_DATABASE_URL);
+  url.pathname = `${url.pathname}_${suffix}`;
+  const admin = new URL(TEST_DATABASE_URL);
+  admin.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: admin.toString() });
+  await client.connect();
+  try {
+    const name = url.pathname.slice(1);
+    await client.query(`DROP DATABASE IF EXISTS "${name}"`);
+    await client.query(`CREATE DATABASE "${name}"`);
+  } finally {
+    await client.end();
+  }
+  return url.toString();
+}
+
 export async function resetState(): Promise<void> {
   await prepareServices();
   const db = createDatabase(TEST_DATABASE_URL, { poolMax: 1 });

@@ -4,29 +4,15 @@
  * database without the table, with some migrations applied, and with all of them.
  */
 import { expect } from 'chai';
-import pg from 'pg';
 import { createMigrator, pendingMigrations } from '../../../src/db/migrator.js';
 import { createDatabase, type Database } from '../../../src/db/sequelize.js';
-import { TEST_DATABASE_URL } from '../../helpers/bootstrap.js';
+import { freshDatabase } from '../../helpers/bootstrap.js';
 
 describe('pending migrations without umzug', function () {
-  const url = new URL(TEST_DATABASE_URL);
-  url.pathname = `${url.pathname}_pending`;
   let db: Database;
 
   before(async function () {
-    const admin = new URL(TEST_DATABASE_URL);
-    admin.pathname = '/postgres';
-    const client = new pg.Client({ connectionString: admin.toString() });
-    await client.connect();
-    try {
-      const name = url.pathname.slice(1);
-      await client.query(`DROP DATABASE IF EXISTS "${name}"`);
-      await client.query(`CREATE DATABASE "${name}"`);
-    } finally {
-      await client.end();
-    }
-    db = createDatabase(url.toString(), { poolMax: 2, timeouts: false });
+    db = createDatabase(await freshDatabase('pending'), { poolMax: 2, timeouts: false });
   });
 
   after(async function () {

@@ -2,11 +2,10 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { expect } from 'chai';
 import Koa from 'koa';
-import pg from 'pg';
 import { createDatabase } from '../../../src/db/sequelize.js';
 import { migrationsCurrent, readiness } from '../../../src/http/health.js';
 import { createLogger } from '../../../src/log.js';
-import { resetState, TEST_DATABASE_URL } from '../../helpers/bootstrap.js';
+import { freshDatabase, resetState, TEST_DATABASE_URL } from '../../helpers/bootstrap.js';
 import { Browser } from '../../helpers/browser.js';
 import { type LoginWorld, loginViaDingTalk, registerRelyingParty, startLoginWorld, USERS } from '../../helpers/login-flow.js';
 
@@ -150,25 +149,14 @@ describe('health, readiness, metrics and request logs (real Postgres and Redis)'
 });
 
 describe('readiness with a pending migration', function () {
-  const emptyUrl = new URL(TEST_DATABASE_URL);
-  emptyUrl.pathname = `${emptyUrl.pathname}_empty`;
+  let emptyUrl: string;
 
   before(async function () {
-    const admin = new URL(TEST_DATABASE_URL);
-    admin.pathname = '/postgres';
-    const client = new pg.Client({ connectionString: admin.toString() });
-    await client.connect();
-    try {
-      const name = emptyUrl.pathname.slice(1);
-      await client.query(`DROP DATABASE IF EXISTS "${name}"`);
-      await client.query(`CREATE DATABASE "${name}"`);
-    } finally {
-      await client.end();
-    }
+    emptyUrl = await freshDatabase('empty');
   });
 
   it('says not ready (503, migrations failing) on a database that lacks migrations', async function () {
-    const db = createDatabase(emptyUrl.toString(), { poolMax: 2 });
+    const db = createDatabase(emptyUrl, { poolMax: 2 });
     const app = new Koa();
     app.use(readiness({ migrations: migrationsCurrent(db.sequelize, 5_000) }, createLogger({ logLevel: 'silent' })));
     const server = app.listen(0, '127.0.0.1');
