@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import providerRequestStorage from 'oidc-provider/lib/helpers/als.js';
+import requestStorage from 'oidc-provider/lib/helpers/als.js';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { PrettyOptions } from 'pino-pretty';
 import type { Config } from './config/schema.js';
@@ -27,9 +27,8 @@ export interface RequestContext {
  * measurably more CPU (issue #15); with one, oidc-provider's `Provider.ctx` also answers inside our
  * own routes, where it was undefined before (nothing of ours reads it there).
  * oidc-provider is pinned to one version (package.json): test/unit/http/log.test.ts checks that
- * this is still the storage `Provider.ctx` reads.
+ * this is still the storage `Provider.ctx` reads (the import above).
  */
-const requestStorage = providerRequestStorage;
 
 /** Run `fn` (the rest of the middleware chain) on behalf of one request (its Koa context, or anything with a `state`). */
 export function runInRequest<T>(context: { state: RequestContext }, fn: () => T): T {
